@@ -1,0 +1,18 @@
+//! # cra-core
+//!
+//! The CRA engine: load **atlases** (actions, context packs, policies), **resolve** CARP requests
+//! into permitted actions and context in about a microsecond, **authorize** each tool call with
+//! rate limits and approvals, and record every step as a **TRACE** hash chain off the hot path.
+//!
+//! The wire formats and policy semantics are specified in `docs/protocol.md` and `docs/trace.md`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod protocol;
+pub mod trace;
+
+pub use error::{CraError, ErrorCode, Problem, Result};

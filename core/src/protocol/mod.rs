@@ -1,0 +1,6 @@
+//! Wire types: CARP requests and answers, atlas manifests (see `atlas` module), strict parsing.
+
+pub mod carp;
+pub mod strict;
+
+pub use carp::*;

@@ -1,0 +1,90 @@
+//! Strict serde parsing that turns serde's errors into `INVALID_REQUEST` with a JSON pointer.
+
+use crate::error::{pointer_token, CraError, ErrorCode, Result};
+use serde::de::DeserializeOwned;
+
+/// Parses JSON bytes into `T`, reporting the pointer of the first offending value.
+pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let out: T = serde_path_to_error::deserialize(&mut de).map_err(convert)?;
+    de.end().map_err(|e| CraError::request("", format!("trailing characters after the JSON value at line {} column {}", e.line(), e.column())))?;
+    Ok(out)
+}
+
+/// Converts a JSON value into `T`, reporting the pointer of the first offending value.
+pub fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T> {
+    serde_path_to_error::deserialize(v).map_err(convert)
+}
+
+fn convert(e: serde_path_to_error::Error<serde_json::Error>) -> CraError {
+    let mut pointer = String::new();
+    for seg in e.path().iter() {
+        use serde_path_to_error::Segment;
+        match seg {
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                pointer.push('/');
+                pointer.push_str(&pointer_token(key));
+            }
+            Segment::Seq { index } => {
+                pointer.push('/');
+                pointer.push_str(&index.to_string());
+            }
+            Segment::Unknown => {}
+        }
+    }
+    let inner = e.into_inner();
+    let raw = inner.to_string();
+    // serde's messages end with " at line L column C"; keep the useful front part.
+    let msg = match raw.find(" at line ") {
+        Some(i) if inner.line() > 0 => raw[..i].to_string(),
+        _ => raw,
+    };
+    let msg = humanize(&msg);
+    if inner.is_syntax() || inner.is_eof() {
+        return CraError::at(ErrorCode::InvalidRequest, "", format!("malformed JSON: {msg} (line {}, column {})", inner.line(), inner.column()));
+    }
+    CraError::request(pointer, msg)
+}
+
+/// Rewrites serde's wording so that messages name JSON types, not Rust ones.
+fn humanize(msg: &str) -> String {
+    msg.replace("a map", "an object")
+        .replace("struct ", "object ")
+        .replace("a sequence", "an array")
+        .replace("u32", "a non-negative integer")
+        .replace("u64", "a non-negative integer")
+        .replace("a string or a Value", "a value")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::protocol::carp::CarpRequest;
+
+    #[test]
+    fn unknown_field_points_at_the_field() {
+        let e = CarpRequest::from_json(br#"{"requester":{"agent_id":"a","session_id":"s","agnet":1},"task":{"goal":"g"}}"#).unwrap_err();
+        assert_eq!(e.code.as_str(), "INVALID_REQUEST");
+        assert_eq!(e.pointer.as_deref(), Some("/requester/agnet"));
+        assert!(e.message.contains("agnet"), "{}", e.message);
+    }
+
+    #[test]
+    fn wrong_type_points_at_the_value() {
+        let e = CarpRequest::from_json(br#"{"requester":{"agent_id":"a","session_id":"s"},"task":{"goal":"g","risk_tier":"extreme"}}"#).unwrap_err();
+        assert_eq!(e.pointer.as_deref(), Some("/task/risk_tier"));
+        assert!(e.message.contains("extreme"), "{}", e.message);
+    }
+
+    #[test]
+    fn syntax_error_is_invalid_request() {
+        let e = CarpRequest::from_json(b"{not json").unwrap_err();
+        assert_eq!(e.code.as_str(), "INVALID_REQUEST");
+        assert!(e.message.contains("malformed JSON"));
+    }
+
+    #[test]
+    fn missing_task_for_resolve() {
+        let e = CarpRequest::from_json(br#"{"requester":{"agent_id":"a","session_id":"s"}}"#).unwrap_err();
+        assert_eq!(e.pointer.as_deref(), Some("/task"));
+    }
+}
