@@ -14,5 +14,9 @@ pub mod error;
 pub mod ids;
 pub mod protocol;
 pub mod trace;
+pub mod atlas;
+pub mod engine;
 
 pub use error::{CraError, ErrorCode, Problem, Result};
+pub use engine::{AtlasInfo, FastVerdict, Resolution, Resolver, ResolverConfig};
+pub use protocol::{CarpRequest, ExecuteAnswer, ExecuteStatus, RiskTier};

@@ -1,0 +1,11 @@
+//! Atlases: the manifest model, full validation, loading (text or directory) and compilation.
+
+pub mod compile;
+pub mod load;
+pub mod model;
+pub mod validate;
+pub mod walk;
+
+pub use compile::CompiledAtlas;
+pub use load::{manifest_from_dir, manifest_from_json};
+pub use model::AtlasManifest;

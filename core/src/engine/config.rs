@@ -1,0 +1,105 @@
+//! Resolver configuration (JSON, strictly parsed).
+
+use crate::clock::{parse_rfc3339_us, Clock};
+use crate::error::{CraError, ErrorCode, Result};
+use crate::ids::IdSource;
+use serde::{Deserialize, Serialize};
+
+/// Options of a resolver. Every field has a default, so `{}` is a valid configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverConfig {
+    /// Deterministic mode: seeded ids and a stepping clock (tests, conformance, replay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deterministic: Option<DeterministicConfig>,
+    /// Lifetime of a resolution (default 300, max 86400).
+    #[serde(default = "default_ttl")]
+    pub resolution_ttl_seconds: u32,
+    /// Time to decide an approval when its policy does not say (default 3600).
+    #[serde(default = "default_approval_timeout")]
+    pub approval_timeout_seconds: u32,
+    /// Where TRACE events go (see docs/trace.md); default: kept in memory until drained.
+    #[serde(default)]
+    pub trace: serde_json::Value,
+}
+
+/// Deterministic mode settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeterministicConfig {
+    /// Printed in every id.
+    #[serde(default)]
+    pub seed: u32,
+    /// First clock reading (RFC 3339), default `2026-01-01T00:00:00.000000Z`.
+    #[serde(default = "default_start")]
+    pub start: String,
+    /// Clock advance per reading in microseconds (default 1000).
+    #[serde(default = "default_step")]
+    pub step_us: i64,
+}
+
+fn default_ttl() -> u32 {
+    300
+}
+fn default_approval_timeout() -> u32 {
+    3600
+}
+fn default_start() -> String {
+    "2026-01-01T00:00:00.000000Z".into()
+}
+fn default_step() -> i64 {
+    1000
+}
+
+impl Default for ResolverConfig {
+    fn default() -> Self {
+        ResolverConfig { deterministic: None, resolution_ttl_seconds: 300, approval_timeout_seconds: 3600, trace: serde_json::Value::Null }
+    }
+}
+
+impl ResolverConfig {
+    /// A deterministic configuration with the given seed and default start and step.
+    pub fn deterministic(seed: u32) -> Self {
+        ResolverConfig { deterministic: Some(DeterministicConfig { seed, start: default_start(), step_us: default_step() }), ..Default::default() }
+    }
+
+    /// Parses a configuration from JSON (empty input means defaults).
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(Self::default());
+        }
+        let cfg: ResolverConfig = crate::protocol::strict::from_slice(bytes).map_err(|mut e| {
+            e.code = ErrorCode::InvalidConfig;
+            e
+        })?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Semantic checks.
+    pub fn check(&self) -> Result<()> {
+        if self.resolution_ttl_seconds == 0 || self.resolution_ttl_seconds > 86_400 {
+            return Err(CraError::at(ErrorCode::InvalidConfig, "/resolution_ttl_seconds", format!("resolution_ttl_seconds is {}; it must be 1 to 86400", self.resolution_ttl_seconds)));
+        }
+        if self.approval_timeout_seconds == 0 {
+            return Err(CraError::at(ErrorCode::InvalidConfig, "/approval_timeout_seconds", "approval_timeout_seconds must be at least 1"));
+        }
+        if let Some(d) = &self.deterministic {
+            if parse_rfc3339_us(&d.start).is_none() {
+                return Err(CraError::at(ErrorCode::InvalidConfig, "/deterministic/start", format!("start {:?} is not RFC 3339", d.start)));
+            }
+            if d.step_us < 0 {
+                return Err(CraError::at(ErrorCode::InvalidConfig, "/deterministic/step_us", "step_us must not be negative"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The clock and id source this configuration asks for.
+    pub fn clock_and_ids(&self) -> (Clock, IdSource) {
+        match &self.deterministic {
+            Some(d) => (Clock::stepping(parse_rfc3339_us(&d.start).unwrap_or(0), d.step_us), IdSource::counter(d.seed, 0)),
+            None => (Clock::System, IdSource::Uuid7),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The engine: the [`Resolver`] that loads atlases, resolves requests, authorizes tool calls,
+//! handles approvals and rate limits, and records every step.
+
+pub mod conditions;
+pub mod config;
+mod execute;
+mod fast;
+pub mod params;
+pub mod pattern;
+pub mod ratelimit;
+mod resolve;
+pub mod resolution;
+mod session;
+pub mod store;
+
+pub use config::{DeterministicConfig, ResolverConfig};
+pub use fast::FastVerdict;
+pub use resolution::{DenyReason, Resolution, VerdictKind};
+pub use session::SessionState;
+
+use crate::atlas::{manifest_from_dir, manifest_from_json, AtlasManifest, CompiledAtlas};
+use crate::clock::Clock;
+use crate::error::{CraError, ErrorCode, Result};
+use crate::ids::IdSource;
+use crate::trace::{EventPayload, EventType, RawEvent, Recorder, SessionTrace};
+use arc_swap::ArcSwap;
+use execute::{Approval, ExecutionRecord};
+use parking_lot::Mutex;
+use ratelimit::RateLimiter;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use store::ShardedMap;
+
+/// The loaded atlases, in load order; swapped atomically as a whole.
+#[derive(Debug, Default)]
+pub struct AtlasSet {
+    /// Atlases in load order.
+    pub atlases: Vec<Arc<CompiledAtlas>>,
+    /// Atlas id → position.
+    pub by_id: FxHashMap<Arc<str>, u32>,
+}
+
+impl AtlasSet {
+    fn with(&self, atlases: Vec<Arc<CompiledAtlas>>) -> AtlasSet {
+        let by_id = atlases.iter().enumerate().map(|(i, a)| (a.id.clone(), i as u32)).collect();
+        AtlasSet { atlases, by_id }
+    }
+}
+
+/// What loading an atlas did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AtlasInfo {
+    /// Atlas id.
+    pub atlas_id: String,
+    /// Atlas version.
+    pub version: String,
+    /// Number of actions.
+    pub actions: usize,
+    /// Number of policies.
+    pub policies: usize,
+    /// Number of context packs.
+    pub context_packs: usize,
+    /// Number of capabilities.
+    pub capabilities: usize,
+    /// Whether an atlas with the same id was replaced.
+    pub replaced: bool,
+}
+
+#[derive(Default)]
+struct Counters {
+    resolves: AtomicU64,
+    executes: AtomicU64,
+    authorized: AtomicU64,
+    denied: AtomicU64,
+    reports: AtomicU64,
+}
+
+/// The CRA resolver. `Send + Sync`: share one per process (or per tenant) behind an `Arc`.
+///
+/// `resolve` takes no global lock: it reads an atomically swapped atlas snapshot and touches
+/// only the sharded session and resolution maps.
+pub struct Resolver {
+    atlases: ArcSwap<AtlasSet>,
+    load_lock: Mutex<()>,
+    clock: Clock,
+    ids: IdSource,
+    recorder: Arc<dyn Recorder>,
+    config: ResolverConfig,
+    sessions: ShardedMap<Arc<SessionState>>,
+    resolutions: ShardedMap<Arc<Resolution>>,
+    approvals: ShardedMap<Arc<Approval>>,
+    executions: ShardedMap<Arc<ExecutionRecord>>,
+    limiter: RateLimiter,
+    counters: Counters,
+    prune_tick: AtomicU64,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver").field("atlases", &self.atlases.load().atlases.len()).field("config", &self.config).finish()
+    }
+}
+
+impl Resolver {
+    /// A resolver with `config`, recording into `recorder`.
+    pub fn with_recorder(config: ResolverConfig, recorder: Arc<dyn Recorder>) -> Result<Self> {
+        config.check()?;
+        let (clock, ids) = config.clock_and_ids();
+        Ok(Resolver {
+            atlases: ArcSwap::from_pointee(AtlasSet::default()),
+            load_lock: Mutex::new(()),
+            clock,
+            ids,
+            recorder,
+            config,
+            sessions: ShardedMap::default(),
+            resolutions: ShardedMap::default(),
+            approvals: ShardedMap::default(),
+            executions: ShardedMap::default(),
+            limiter: RateLimiter::default(),
+            counters: Counters::default(),
+            prune_tick: AtomicU64::new(0),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ResolverConfig {
+        &self.config
+    }
+
+    /// The clock (tests and conformance cases advance a deterministic clock through it).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The id source (the trace collector forks it).
+    pub fn ids(&self) -> &IdSource {
+        &self.ids
+    }
+
+    /// Loads (or replaces, keeping its position) an atlas from a validated manifest.
+    /// Atomic: on error nothing changes.
+    pub fn load_manifest(&self, manifest: AtlasManifest) -> Result<AtlasInfo> {
+        let compiled = Arc::new(CompiledAtlas::compile(manifest)?);
+        let m = &compiled.manifest;
+        let mut info = AtlasInfo {
+            atlas_id: m.atlas_id.clone(),
+            version: m.version.clone(),
+            actions: m.actions.len(),
+            policies: m.policies.len(),
+            context_packs: m.context_packs.len(),
+            capabilities: m.capabilities.len(),
+            replaced: false,
+        };
+        let _guard = self.load_lock.lock();
+        let current = self.atlases.load_full();
+        let mut list = current.atlases.clone();
+        match current.by_id.get(&compiled.id) {
+            Some(&i) => {
+                list[i as usize] = compiled;
+                info.replaced = true;
+            }
+            None => list.push(compiled),
+        }
+        self.atlases.store(Arc::new(current.with(list)));
+        Ok(info)
+    }
+
+    /// Loads an atlas from JSON text.
+    pub fn load_atlas_json(&self, bytes: &[u8]) -> Result<AtlasInfo> {
+        self.load_manifest(manifest_from_json(bytes)?)
+    }
+
+    /// Loads an atlas from a directory holding `atlas.json` (or from that file).
+    pub fn load_atlas_dir(&self, path: impl AsRef<Path>) -> Result<AtlasInfo> {
+        self.load_manifest(manifest_from_dir(path.as_ref())?)
+    }
+
+    /// Unloads an atlas. Resolutions computed before keep working until they expire.
+    pub fn unload_atlas(&self, atlas_id: &str) -> Result<()> {
+        let _guard = self.load_lock.lock();
+        let current = self.atlases.load_full();
+        let Some(&i) = current.by_id.get(atlas_id) else {
+            return Err(CraError::new(ErrorCode::AtlasNotFound, format!("no atlas {atlas_id:?} is loaded")));
+        };
+        let mut list = current.atlases.clone();
+        list.remove(i as usize);
+        self.atlases.store(Arc::new(current.with(list)));
+        Ok(())
+    }
+
+    /// Ids and versions of the loaded atlases, in load order.
+    pub fn atlases(&self) -> Vec<(String, String)> {
+        self.atlases.load().atlases.iter().map(|a| (a.id.to_string(), a.version.to_string())).collect()
+    }
+
+    /// Counters and sizes.
+    pub fn stats(&self) -> serde_json::Value {
+        let c = &self.counters;
+        serde_json::json!({
+            "atlases": self.atlases.load().atlases.len(),
+            "sessions": self.sessions.len(),
+            "resolutions": self.resolutions.len(),
+            "approvals": self.approvals.len(),
+            "executions": self.executions.len(),
+            "rate_limit_windows": self.limiter.len(),
+            "resolves": c.resolves.load(Ordering::Relaxed),
+            "executes": c.executes.load(Ordering::Relaxed),
+            "authorized": c.authorized.load(Ordering::Relaxed),
+            "denied": c.denied.load(Ordering::Relaxed),
+            "reports": c.reports.load(Ordering::Relaxed),
+        })
+    }
+
+    #[inline]
+    fn next_id(&self, now_us: i64) -> String {
+        self.ids.next_id(now_us)
+    }
+
+    #[inline]
+    fn emit(&self, session: &Arc<SessionTrace>, span: &Arc<str>, root: bool, ts: i64, ty: EventType, payload: EventPayload) {
+        self.recorder.record(RawEvent {
+            session: session.clone(),
+            span_id: span.clone(),
+            parent_span_id: if root { None } else { Some(session.root_span_id.clone()) },
+            timestamp_us: ts,
+            event_type: ty,
+            payload,
+        });
+    }
+
+    /// Drops expired resolutions, approvals and executions now and then (amortized).
+    fn maybe_prune(&self, now_us: i64) {
+        if self.prune_tick.fetch_add(1, Ordering::Relaxed) % 4096 != 4095 {
+            return;
+        }
+        self.resolutions.retain(|r| r.expires_at_us > now_us);
+        self.approvals.retain(|a| a.expires_at_us > now_us || a.resolution_expires_us > now_us);
+    }
+}

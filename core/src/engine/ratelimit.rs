@@ -1,0 +1,112 @@
+//! Fixed-window rate limits, consumed by `execute` (never by `resolve`, which only peeks).
+//!
+//! Windows are aligned to multiples of `window_seconds` since the Unix epoch, so a window is a
+//! pure function of the clock. Keys: (atlas, policy or the action's own limit, scope, action),
+//! where the scope is the session id, the agent id or nothing (`per: global`).
+
+use crate::atlas::model::{RateLimitSpec, RateScope};
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
+/// Identifies one limit counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LimitKey {
+    /// Atlas id.
+    pub atlas: Arc<str>,
+    /// Policy index, or `u32::MAX` for the action's own `rate_limit`.
+    pub policy: u32,
+    /// Session id, agent id, or empty for global.
+    pub scope: Arc<str>,
+    /// Action index.
+    pub action: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    index: i64,
+    count: u32,
+}
+
+/// One limit that applies to a call.
+#[derive(Debug, Clone)]
+pub struct AppliedLimit {
+    /// The counter.
+    pub key: LimitKey,
+    /// The limit.
+    pub spec: RateLimitSpec,
+    /// The policy id to report (None for an action's own limit).
+    pub policy_id: Option<Arc<str>>,
+}
+
+/// Scope string for a limit.
+pub fn scope_of(spec: &RateLimitSpec, session: &Arc<str>, agent: &Arc<str>) -> Arc<str> {
+    match spec.per {
+        RateScope::Session => session.clone(),
+        RateScope::Agent => agent.clone(),
+        RateScope::Global => Arc::from(""),
+    }
+}
+
+/// All rate-limit counters of a resolver.
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: Mutex<FxHashMap<LimitKey, Window>>,
+}
+
+fn window_index(spec: &RateLimitSpec, now_us: i64) -> i64 {
+    now_us.div_euclid(spec.window_seconds as i64 * 1_000_000)
+}
+
+impl RateLimiter {
+    /// The first exhausted limit, without consuming anything.
+    pub fn peek<'a>(&self, limits: &'a [AppliedLimit], now_us: i64) -> Option<&'a AppliedLimit> {
+        let w = self.windows.lock();
+        limits.iter().find(|l| used(&w, l, now_us) >= l.spec.max_calls)
+    }
+
+    /// Calls left in the current window of one limit.
+    pub fn remaining(&self, limit: &AppliedLimit, now_us: i64) -> u32 {
+        let w = self.windows.lock();
+        limit.spec.max_calls.saturating_sub(used(&w, limit, now_us))
+    }
+
+    /// Consumes one call from every limit, or none if any is exhausted (returns that one).
+    pub fn consume<'a>(&self, limits: &'a [AppliedLimit], now_us: i64) -> Result<(), &'a AppliedLimit> {
+        let mut w = self.windows.lock();
+        if let Some(l) = limits.iter().find(|l| used(&w, l, now_us) >= l.spec.max_calls) {
+            return Err(l);
+        }
+        for l in limits {
+            let idx = window_index(&l.spec, now_us);
+            let e = w.entry(l.key.clone()).or_insert(Window { index: idx, count: 0 });
+            if e.index != idx {
+                *e = Window { index: idx, count: 0 };
+            }
+            e.count += 1;
+        }
+        Ok(())
+    }
+
+    /// Forgets every counter scoped to `session` (at session end).
+    pub fn forget_scope(&self, session: &str) {
+        self.windows.lock().retain(|k, _| &*k.scope != session);
+    }
+
+    /// Number of live counters.
+    pub fn len(&self) -> usize {
+        self.windows.lock().len()
+    }
+
+    /// Whether there are no counters.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn used(w: &FxHashMap<LimitKey, Window>, l: &AppliedLimit, now_us: i64) -> u32 {
+    match w.get(&l.key) {
+        Some(win) if win.index == window_index(&l.spec, now_us) => win.count,
+        _ => 0,
+    }
+}

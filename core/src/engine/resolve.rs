@@ -1,0 +1,249 @@
+//! `resolve`: the hot path. Reads one atlas snapshot, evaluates the precompiled candidate
+//! policies of each action in scope, selects context, stores the resolution, records events.
+
+use super::conditions::EvalCtx;
+use super::ratelimit::{scope_of, AppliedLimit, LimitKey};
+use super::resolution::{BlockRef, DenyReason, Resolution, Verdict, VerdictKind};
+use super::{AtlasSet, Resolver};
+use crate::atlas::compile::{CompiledAction, CompiledAtlas, NO_POLICY};
+use crate::error::{CraError, ErrorCode, Result};
+use crate::protocol::{CarpRequest, DecisionType, Operation};
+use crate::trace::{EventPayload, EventType, PayloadSource};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl Resolver {
+    /// Resolves a CARP request into a [`Resolution`] (protocol.md §3).
+    ///
+    /// Errors: `INVALID_REQUEST` (not a resolve request, session owned by another agent),
+    /// `SESSION_ENDED`, `ATLAS_NOT_FOUND` (an `atlas_ids` entry is not loaded).
+    pub fn resolve(&self, mut request: CarpRequest) -> Result<Arc<Resolution>> {
+        if request.operation != Operation::Resolve {
+            return Err(CraError::request("/operation", "this is an execute request; call execute"));
+        }
+        request.check()?;
+        let now = self.clock.now_us();
+        let session = self.session_for(&request.requester, now)?;
+        let snapshot = self.atlases.load_full();
+        let selected = select_atlases(&snapshot, request.atlas_ids.as_deref())?;
+        let request_id = match request.request_id.take() {
+            Some(id) => id,
+            None => self.next_id(now),
+        };
+        request.request_id = Some(request_id.clone());
+        let resolution_id = self.next_id(now);
+        let span: Arc<str> = Arc::from(self.next_id(now));
+        let request = Arc::new(request);
+        let task = request.task.as_ref().ok_or_else(|| CraError::request("/task", "a resolve request needs a task"))?;
+        let ctx = EvalCtx { agent_id: &session.agent_id, tier: task.risk_tier.unwrap_or_default(), context: request.context.as_ref(), now_us: now };
+
+        // Verdicts, one slot per action of each selected atlas.
+        let total_slots: usize = selected.iter().map(|&ai| snapshot.atlases[ai as usize].actions.len()).sum();
+        let mut verdicts = Vec::with_capacity(total_slots);
+        let mut sel = Vec::with_capacity(selected.len());
+        let (mut allowed, mut denied, mut pending) = (0u32, 0u32, 0u32);
+        let mut approval_timeout: Option<u32> = None;
+        for &ai in &selected {
+            let atlas = &*snapshot.atlases[ai as usize];
+            sel.push((ai, verdicts.len() as u32));
+            let required: Option<Vec<u32>> = task.required_capabilities.as_ref().map(|caps| caps.iter().filter_map(|c| atlas.capability_index.get(c).copied()).collect());
+            for (idx, action) in atlas.actions.iter().enumerate() {
+                if let Some(req) = &required {
+                    if !action.capabilities.iter().any(|c| req.contains(c)) {
+                        verdicts.push(Verdict { kind: VerdictKind::OutOfScope, policy: NO_POLICY });
+                        continue;
+                    }
+                }
+                let v = self.evaluate(atlas, idx as u32, action, &ctx, &session.trace.session_id);
+                match v.kind {
+                    VerdictKind::Allowed => allowed += 1,
+                    VerdictKind::Denied(_) => denied += 1,
+                    VerdictKind::Pending => {
+                        pending += 1;
+                        let t = atlas.policies[v.policy as usize].approval_timeout_seconds.unwrap_or(self.config.approval_timeout_seconds);
+                        approval_timeout = Some(approval_timeout.map_or(t, |x| x.min(t)));
+                    }
+                    VerdictKind::OutOfScope => {}
+                }
+                verdicts.push(v);
+            }
+        }
+        let decision = DecisionType::from_counts(allowed as usize, denied as usize, pending as usize);
+        let ttl = self.config.resolution_ttl_seconds;
+        let mut resolution = Resolution {
+            resolution_id,
+            request_id,
+            timestamp_us: now,
+            decision,
+            approval_id: None,
+            expires_at_us: now + ttl as i64 * 1_000_000,
+            ttl_seconds: ttl,
+            trace_id: session.trace.trace_id.clone(),
+            session_id: session.trace.session_id.clone(),
+            agent_id: session.agent_id.clone(),
+            counts: (allowed, denied, pending),
+            request: request.clone(),
+            snapshot: snapshot.clone(),
+            selected: sel,
+            verdicts,
+            blocks: Vec::new(),
+            token_total: 0,
+        };
+        if decision != DecisionType::Deny {
+            select_context(&mut resolution, &snapshot, &ctx, task);
+        }
+        if pending > 0 {
+            resolution.approval_id = Some(self.next_id(now));
+        }
+        let resolution = Arc::new(resolution);
+        if let (Some(id), Some(t)) = (&resolution.approval_id, approval_timeout) {
+            self.register_approval(id, &resolution, &session, now, t);
+        }
+        self.resolutions.insert(&resolution.resolution_id, resolution.clone());
+        session.last_resolution.store(Some(resolution.clone()));
+
+        let src: Arc<dyn PayloadSource> = resolution.clone();
+        for ty in [EventType::RequestReceived, EventType::PolicyEvaluated, EventType::ContextInjected, EventType::ResolutionCompleted] {
+            self.emit(&session.trace, &span, false, now, ty, EventPayload::Lazy(src.clone()));
+        }
+        self.counters.resolves.fetch_add(1, Ordering::Relaxed);
+        self.maybe_prune(now);
+        Ok(resolution)
+    }
+
+    /// The verdict ladder for one action: deny > require_approval > rate_limit > allow > default deny.
+    #[inline]
+    pub(crate) fn evaluate(&self, atlas: &CompiledAtlas, idx: u32, action: &CompiledAction, ctx: &EvalCtx<'_>, session_id: &Arc<str>) -> Verdict {
+        let holds = |pi: &u32| atlas.policies[*pi as usize].conditions.holds(ctx);
+        if let Some(&pi) = action.deny.iter().find(|p| holds(p)) {
+            return Verdict { kind: VerdictKind::Denied(DenyReason::PolicyDenied), policy: pi };
+        }
+        if let Some(&pi) = action.approval.iter().find(|p| holds(p)) {
+            return Verdict { kind: VerdictKind::Pending, policy: pi };
+        }
+        if action.rate_limit.is_some() || !action.rate.is_empty() {
+            let limits = self.applied_limits(atlas, idx, action, ctx, session_id);
+            if let Some(l) = self.limiter.peek(&limits, ctx.now_us) {
+                return Verdict { kind: VerdictKind::Denied(DenyReason::RateLimitExceeded), policy: l.key.policy };
+            }
+        }
+        match action.allow.iter().find(|p| holds(p)) {
+            Some(&pi) => Verdict { kind: VerdictKind::Allowed, policy: pi },
+            None => Verdict { kind: VerdictKind::Denied(DenyReason::DefaultDeny), policy: NO_POLICY },
+        }
+    }
+
+    /// The rate limits that apply to one call: the action's own, then every matching
+    /// `rate_limit` policy whose conditions hold, in evaluation order.
+    pub(crate) fn applied_limits(&self, atlas: &CompiledAtlas, idx: u32, action: &CompiledAction, ctx: &EvalCtx<'_>, session_id: &Arc<str>) -> Vec<AppliedLimit> {
+        let agent: Arc<str> = Arc::from(ctx.agent_id);
+        let mut out = Vec::new();
+        if let Some(spec) = action.rate_limit {
+            out.push(AppliedLimit { key: LimitKey { atlas: atlas.id.clone(), policy: NO_POLICY, scope: scope_of(&spec, session_id, &agent), action: idx }, spec, policy_id: None });
+        }
+        for &pi in action.rate.iter() {
+            let pol = &atlas.policies[pi as usize];
+            if let (Some(spec), true) = (pol.rate_limit, pol.conditions.holds(ctx)) {
+                out.push(AppliedLimit { key: LimitKey { atlas: atlas.id.clone(), policy: pi, scope: scope_of(&spec, session_id, &agent), action: idx }, spec, policy_id: Some(pol.id.clone()) });
+            }
+        }
+        out
+    }
+}
+
+/// Atlas positions in scope, in load order.
+fn select_atlases(snapshot: &AtlasSet, ids: Option<&[String]>) -> Result<Vec<u32>> {
+    match ids {
+        None => Ok((0..snapshot.atlases.len() as u32).collect()),
+        Some(ids) => {
+            let mut out = Vec::with_capacity(ids.len());
+            for (i, id) in ids.iter().enumerate() {
+                match snapshot.by_id.get(id.as_str()) {
+                    Some(&ai) => out.push(ai),
+                    None => return Err(CraError::at(ErrorCode::AtlasNotFound, format!("/atlas_ids/{i}"), format!("no atlas {id:?} is loaded"))),
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            Ok(out)
+        }
+    }
+}
+
+/// Case-insensitive substring test (ASCII folding; non-ASCII compared exactly after lowercasing
+/// the keyword at compile time).
+fn contains_folded(haystack: &str, needle_lower: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle_lower.as_bytes());
+    if n.is_empty() {
+        return true;
+    }
+    if n.len() > h.len() {
+        return false;
+    }
+    (0..=h.len() - n.len()).any(|i| h[i..i + n.len()].iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}
+
+/// Context selection (protocol.md §3): packs whose conditions hold, ordered by priority (high
+/// first) then load order then declaration; blocks added until a pack's or the request's
+/// token budget would be exceeded.
+fn select_context(res: &mut Resolution, snapshot: &AtlasSet, ctx: &EvalCtx<'_>, task: &crate::protocol::Task) {
+    // (priority, selection order, declaration) for a stable cross-atlas merge.
+    let mut candidates: Vec<(u32, u32, u32, u32)> = Vec::new();
+    for (si, &(ai, off)) in res.selected.iter().enumerate() {
+        let atlas = &*snapshot.atlases[ai as usize];
+        for (pi, pack) in atlas.packs.iter().enumerate() {
+            if !pack.conditions.holds(ctx) {
+                continue;
+            }
+            if !pack.capabilities.is_empty() {
+                let has_allowed = atlas.actions.iter().enumerate().any(|(i, a)| res.verdicts[off as usize + i].kind == VerdictKind::Allowed && a.capabilities.iter().any(|c| pack.capabilities.contains(c)));
+                if !has_allowed {
+                    continue;
+                }
+            }
+            if !pack.keywords.is_empty() {
+                let hints = task.context_hints.as_deref().unwrap_or(&[]);
+                let hit = pack.keywords.iter().any(|k| contains_folded(&task.goal, k) || hints.iter().any(|h| contains_folded(h, k)));
+                if !hit {
+                    continue;
+                }
+            }
+            candidates.push((pack.priority, si as u32, pack.decl, pi as u32));
+        }
+    }
+    if res.selected.len() > 1 {
+        candidates.sort_by_key(|&(p, si, d, _)| (std::cmp::Reverse(p), si, d));
+    }
+    let budget = task.max_context_tokens.unwrap_or(u32::MAX) as u64;
+    let mut total: u64 = 0;
+    'packs: for (_, si, _, pi) in candidates {
+        let ai = res.selected[si as usize].0;
+        let pack = &snapshot.atlases[ai as usize].packs[pi as usize];
+        let mut used: u64 = 0;
+        for (bi, b) in pack.blocks.iter().enumerate() {
+            let t = b.tokens as u64;
+            if total + t > budget {
+                break 'packs;
+            }
+            if pack.max_tokens.is_some_and(|m| used + t > m as u64) {
+                break;
+            }
+            used += t;
+            total += t;
+            res.blocks.push(BlockRef { atlas: ai, pack: pi, block: bi as u32 });
+        }
+    }
+    res.token_total = total as u32;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_folded;
+
+    #[test]
+    fn folded_search() {
+        assert!(contains_folded("Process a REFUND please", "refund"));
+        assert!(!contains_folded("refun", "refund"));
+        assert!(contains_folded("x", ""));
+    }
+}

@@ -1,0 +1,106 @@
+//! Sessions: started implicitly by the first request naming them, ended explicitly.
+
+use super::execute::ExecuteAnswerArc;
+use super::{Resolution, Resolver};
+use crate::error::{CraError, ErrorCode, Result};
+use crate::protocol::Requester;
+use crate::trace::{EventPayload, EventType, SessionTrace};
+use arc_swap::ArcSwapOption;
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The state CRA keeps per session.
+#[derive(Debug)]
+pub struct SessionState {
+    /// Trace identity (shared with every event of the session).
+    pub trace: Arc<SessionTrace>,
+    /// The agent that started it; other agents may not use it.
+    pub agent_id: Arc<str>,
+    /// When it started.
+    pub started_us: i64,
+    /// Set by `end_session`.
+    pub ended: AtomicBool,
+    /// The most recent resolution (the fast path answers from it).
+    pub last_resolution: ArcSwapOption<Resolution>,
+    /// Idempotency key → (fingerprint of action + parameters, first answer).
+    pub(crate) idempotency: Mutex<FxHashMap<String, (blake3::Hash, ExecuteAnswerArc)>>,
+}
+
+impl Resolver {
+    /// The session named by `requester`, starting it (and recording `session.started`) if new.
+    pub(crate) fn session_for(&self, requester: &Requester, now_us: i64) -> Result<Arc<SessionState>> {
+        let sid = requester.session_id.as_str();
+        if let Some(s) = self.sessions.get(sid) {
+            return self.check_session(s, requester);
+        }
+        let (state, created) = self.sessions.with_entry(sid, |m| {
+            if let Some(s) = m.get(sid) {
+                return (s.clone(), false);
+            }
+            let sid_arc: Arc<str> = Arc::from(sid);
+            let trace = Arc::new(SessionTrace {
+                session_id: sid_arc,
+                trace_id: Arc::from(self.next_id(now_us)),
+                root_span_id: Arc::from(self.next_id(now_us)),
+                dropped: AtomicU64::new(0),
+            });
+            let s = Arc::new(SessionState {
+                trace,
+                agent_id: Arc::from(requester.agent_id.as_str()),
+                started_us: now_us,
+                ended: AtomicBool::new(false),
+                last_resolution: ArcSwapOption::empty(),
+                idempotency: Mutex::new(FxHashMap::default()),
+            });
+            m.insert(sid.into(), s.clone());
+            (s, true)
+        });
+        if created {
+            let payload = json!({"agent_id": requester.agent_id, "parent_session_id": requester.parent_session_id});
+            self.emit(&state.trace, &state.trace.root_span_id, true, now_us, EventType::SessionStarted, EventPayload::Json(payload));
+            return Ok(state);
+        }
+        self.check_session(state, requester)
+    }
+
+    fn check_session(&self, s: Arc<SessionState>, requester: &Requester) -> Result<Arc<SessionState>> {
+        if s.ended.load(Ordering::Acquire) {
+            return Err(CraError::at(ErrorCode::SessionEnded, "/requester/session_id", format!("session {:?} has ended; start a new session", requester.session_id)));
+        }
+        if *s.agent_id != *requester.agent_id {
+            return Err(CraError::request("/requester/agent_id", format!("session {:?} belongs to agent {:?}, not {:?}", requester.session_id, &*s.agent_id, requester.agent_id)));
+        }
+        Ok(s)
+    }
+
+    /// Ends a session: records `session.ended` with the reason and duration, forgets its
+    /// resolutions, executions and rate-limit windows. Later requests naming it fail with
+    /// `SESSION_ENDED`.
+    pub fn end_session(&self, session_id: &str, reason: Option<&str>) -> Result<serde_json::Value> {
+        let Some(s) = self.sessions.get(session_id) else {
+            return Err(CraError::at(ErrorCode::SessionNotFound, "/session_id", format!("no session {session_id:?}")));
+        };
+        if s.ended.swap(true, Ordering::AcqRel) {
+            return Err(CraError::at(ErrorCode::SessionEnded, "/session_id", format!("session {session_id:?} has already ended")));
+        }
+        let now = self.clock.now_us();
+        let duration_us = now - s.started_us;
+        let reason = reason.unwrap_or("ended");
+        self.emit(&s.trace, &s.trace.root_span_id, true, now, EventType::SessionEnded, EventPayload::Json(json!({"reason": reason, "duration_us": duration_us})));
+        s.last_resolution.store(None);
+        s.idempotency.lock().clear();
+        self.resolutions.retain(|r| *r.session_id != *session_id);
+        self.executions.retain(|e| *e.session.trace.session_id != *session_id);
+        self.limiter.forget_scope(session_id);
+        Ok(json!({
+            "session_id": session_id,
+            "trace_id": &*s.trace.trace_id,
+            "reason": reason,
+            "ended_at": crate::clock::format_rfc3339_us(now),
+            "duration_us": duration_us,
+        }))
+    }
+}
