@@ -478,3 +478,25 @@ fn rate_limited_execute_is_denied_but_not_a_violation() {
     r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap();
     assert_eq!(rec.types(), vec!["carp.request.received", "action.denied"]);
 }
+
+#[test]
+fn approval_may_outlive_its_resolution() {
+    // Engine choice (spec silent): the approval window (default 3600 s) is longer than the
+    // resolution ttl (300 s); approving later succeeds but the resolution has expired.
+    let (r, _) = resolver();
+    load(&r, &approval_atlas(None));
+    let (id, ap) = pending(&r, "s");
+    r.clock().advance(301 * SEC);
+    assert_eq!(r.approve(&decision(&ap)).unwrap()["status"], "approved");
+    assert_eq!(r.execute(exec("ag", "s", &id, "orders.refund", json!({}))).unwrap_err().code, ErrorCode::ResolutionExpired);
+}
+
+#[test]
+fn failed_resolve_for_unknown_atlas_still_starts_the_session() {
+    // Engine choice: the session starts before atlas_ids are checked.
+    let (r, rec) = resolver();
+    let mut q = req("ag", "s", "g");
+    q.atlas_ids = Some(vec!["com.none.here".into()]);
+    assert_eq!(r.resolve(q).unwrap_err().code, ErrorCode::AtlasNotFound);
+    assert_eq!(rec.types(), vec!["session.started"]);
+}
