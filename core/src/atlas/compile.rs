@@ -118,6 +118,8 @@ pub struct CompiledAtlas {
     pub packs: Vec<CompiledPack>,
     /// Capability id → index.
     pub capability_index: FxHashMap<String, u32>,
+    /// Member action indices of each capability, sorted.
+    pub capability_actions: Vec<Vec<u32>>,
     /// Whether any pack has keywords (resolve skips keyword work otherwise).
     pub any_keywords: bool,
 }
@@ -137,12 +139,16 @@ impl CompiledAtlas {
 
         // Capability membership per action.
         let mut action_caps: Vec<Vec<u32>> = vec![Vec::new(); manifest.actions.len()];
+        let mut capability_actions: Vec<Vec<u32>> = vec![Vec::new(); manifest.capabilities.len()];
         for (ci, cap) in manifest.capabilities.iter().enumerate() {
             for a in &cap.actions {
                 if let Some(&ai) = action_index.get(a.as_str()) {
                     action_caps[ai as usize].push(ci as u32);
+                    capability_actions[ci].push(ai);
                 }
             }
+            capability_actions[ci].sort_unstable();
+            capability_actions[ci].dedup();
         }
 
         // Candidate lists: [deny, approval, rate, allow] per action.
@@ -257,6 +263,7 @@ impl CompiledAtlas {
             policies,
             packs,
             capability_index: cap_index,
+            capability_actions,
             any_keywords,
         })
     }

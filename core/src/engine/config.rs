@@ -18,6 +18,10 @@ pub struct ResolverConfig {
     /// Time to decide an approval when its policy does not say (default 3600).
     #[serde(default = "default_approval_timeout")]
     pub approval_timeout_seconds: u32,
+    /// Live resolutions kept per session (default 256); the oldest is forgotten first, and
+    /// executing against it then fails with `RESOLUTION_NOT_FOUND`.
+    #[serde(default = "default_max_resolutions")]
+    pub max_resolutions_per_session: u32,
     /// Where TRACE events go (see docs/trace.md); default: kept in memory until drained.
     #[serde(default)]
     pub trace: serde_json::Value,
@@ -44,6 +48,9 @@ fn default_ttl() -> u32 {
 fn default_approval_timeout() -> u32 {
     3600
 }
+fn default_max_resolutions() -> u32 {
+    256
+}
 fn default_start() -> String {
     "2026-01-01T00:00:00.000000Z".into()
 }
@@ -53,7 +60,7 @@ fn default_step() -> i64 {
 
 impl Default for ResolverConfig {
     fn default() -> Self {
-        ResolverConfig { deterministic: None, resolution_ttl_seconds: 300, approval_timeout_seconds: 3600, trace: serde_json::Value::Null }
+        ResolverConfig { deterministic: None, resolution_ttl_seconds: 300, approval_timeout_seconds: 3600, max_resolutions_per_session: 256, trace: serde_json::Value::Null }
     }
 }
 
@@ -80,6 +87,9 @@ impl ResolverConfig {
     pub fn check(&self) -> Result<()> {
         if self.resolution_ttl_seconds == 0 || self.resolution_ttl_seconds > 86_400 {
             return Err(CraError::at(ErrorCode::InvalidConfig, "/resolution_ttl_seconds", format!("resolution_ttl_seconds is {}; it must be 1 to 86400", self.resolution_ttl_seconds)));
+        }
+        if self.max_resolutions_per_session == 0 {
+            return Err(CraError::at(ErrorCode::InvalidConfig, "/max_resolutions_per_session", "max_resolutions_per_session must be at least 1"));
         }
         if self.approval_timeout_seconds == 0 {
             return Err(CraError::at(ErrorCode::InvalidConfig, "/approval_timeout_seconds", "approval_timeout_seconds must be at least 1"));

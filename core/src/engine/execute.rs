@@ -186,6 +186,11 @@ impl Resolver {
         }
         request.check()?;
         let ex = request.execution.as_ref().ok_or_else(|| CraError::request("/execution", "an execute request needs an execution"))?;
+        if let Some(s) = self.sessions.get(&request.requester.session_id) {
+            if s.ended.load(Ordering::Acquire) {
+                return Err(CraError::at(ErrorCode::SessionEnded, "/requester/session_id", format!("session {:?} has ended; start a new session", request.requester.session_id)));
+            }
+        }
         let res = self.resolutions.get(&ex.resolution_id).ok_or_else(|| CraError::at(ErrorCode::ResolutionNotFound, "/execution/resolution_id", format!("no resolution {:?} (never issued by this resolver, or forgotten after its session ended)", ex.resolution_id)))?;
         if *res.session_id != *request.requester.session_id {
             return Err(CraError::request("/requester/session_id", format!("resolution {:?} belongs to session {:?}, not {:?}", ex.resolution_id, &*res.session_id, request.requester.session_id)));
@@ -260,6 +265,12 @@ impl Resolver {
             return Ok(self.deny(answer, session, span, now));
         };
         let action = &atlas.actions[idx as usize];
+        let verdict = if verdict.allowed_under_limit() {
+            // Limited when resolved; the limit is checked again (and consumed) below.
+            super::resolution::Verdict { kind: VerdictKind::Allowed, policy: verdict.allow_policy, ..verdict }
+        } else {
+            verdict
+        };
         answer.policy_id = (verdict.policy != crate::atlas::compile::NO_POLICY).then(|| atlas.policies[verdict.policy as usize].id.to_string());
         match verdict.kind {
             VerdictKind::Denied(reason) => {
@@ -298,11 +309,6 @@ impl Resolver {
                 }
             }
             VerdictKind::Allowed => {}
-            VerdictKind::OutOfScope => {
-                answer.reason_code = Some("not_in_resolution");
-                answer.reason = Some(format!("action {:?} was out of scope of resolution {:?}", ex.action_id, ex.resolution_id));
-                return Ok(self.deny(answer, session, span, now));
-            }
         }
         // Allowed (or approved): parameters, then rate limits.
         if let Some(v) = &action.validator {

@@ -46,7 +46,8 @@ impl Resolver {
         }
         let Some((atlas, idx, v)) = res.verdict_of(action_id) else { return FastVerdict::Denied };
         match v.kind {
-            VerdictKind::Denied(_) | VerdictKind::OutOfScope => return FastVerdict::Denied,
+            VerdictKind::Denied(_) if v.allowed_under_limit() => {}
+            VerdictKind::Denied(_) => return FastVerdict::Denied,
             VerdictKind::Pending => {
                 let approved = res.approval_id.as_deref().and_then(|id| self.approvals.get(id)).map(|a| (a.state.lock().status, now >= a.expires_at_us));
                 match approved {

@@ -16,6 +16,8 @@ pub struct LimitKey {
     pub atlas: Arc<str>,
     /// Policy index, or `u32::MAX` for the action's own `rate_limit`.
     pub policy: u32,
+    /// Whose window: session, agent or global.
+    pub kind: RateScope,
     /// Session id, agent id, or empty for global.
     pub scope: Arc<str>,
     /// Action index.
@@ -88,9 +90,9 @@ impl RateLimiter {
         Ok(())
     }
 
-    /// Forgets every counter scoped to `session` (at session end).
-    pub fn forget_scope(&self, session: &str) {
-        self.windows.lock().retain(|k, _| &*k.scope != session);
+    /// Forgets every per-session counter of `session` (at session end).
+    pub fn forget_session(&self, session: &str) {
+        self.windows.lock().retain(|k, _| k.kind != RateScope::Session || &*k.scope != session);
     }
 
     /// Number of live counters.

@@ -39,8 +39,6 @@ impl DenyReason {
 /// The verdict on one action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerdictKind {
-    /// Not in scope (narrowed out by `required_capabilities`).
-    OutOfScope,
     /// Allowed.
     Allowed,
     /// Denied.
@@ -56,6 +54,33 @@ pub struct Verdict {
     pub kind: VerdictKind,
     /// Deciding policy index.
     pub policy: u32,
+    /// The action's index in its atlas.
+    pub action: u32,
+    /// For `Denied(RateLimitExceeded)`: the `allow` policy that matched underneath
+    /// (`NO_POLICY` if none). Execute and the fast path re-check the limit at their own time,
+    /// so a window that rolls over makes the action usable again within the resolution.
+    pub allow_policy: u32,
+}
+
+impl Verdict {
+    /// Whether the action is allowed apart from a rate limit that may since have recovered.
+    pub fn allowed_under_limit(&self) -> bool {
+        self.kind == VerdictKind::Denied(DenyReason::RateLimitExceeded) && self.allow_policy != NO_POLICY
+    }
+}
+
+/// The verdicts of one atlas in scope: `verdicts[start..start + len]`, sorted by action index;
+/// `dense` when every action of the atlas is in scope (then index = action index).
+#[derive(Debug, Clone, Copy)]
+pub struct Selected {
+    /// Position in the snapshot.
+    pub atlas: u32,
+    /// First verdict.
+    pub start: u32,
+    /// Number of verdicts.
+    pub len: u32,
+    /// Every action in scope.
+    pub dense: bool,
 }
 
 /// One selected context block.
@@ -97,8 +122,8 @@ pub struct Resolution {
     /// The request as received (with ids filled).
     pub request: Arc<CarpRequest>,
     pub(crate) snapshot: Arc<AtlasSet>,
-    /// (snapshot atlas index, offset of its first verdict).
-    pub(crate) selected: Vec<(u32, u32)>,
+    /// The atlases in scope, in load order.
+    pub(crate) selected: Vec<Selected>,
     pub(crate) verdicts: Vec<Verdict>,
     pub(crate) blocks: Vec<BlockRef>,
     pub(crate) token_total: u32,
@@ -108,11 +133,12 @@ impl Resolution {
     /// Finds an action's verdict by id: (atlas, action, verdict).
     #[inline]
     pub fn verdict_of(&self, action_id: &str) -> Option<(&CompiledAtlas, u32, Verdict)> {
-        for &(ai, off) in &self.selected {
-            let atlas = &self.snapshot.atlases[ai as usize];
+        for sel in &self.selected {
+            let atlas = &self.snapshot.atlases[sel.atlas as usize];
             if let Some(&idx) = atlas.action_index.get(action_id) {
-                let v = self.verdicts[(off + idx) as usize];
-                return if v.kind == VerdictKind::OutOfScope { None } else { Some((atlas, idx, v)) };
+                let range = &self.verdicts[sel.start as usize..(sel.start + sel.len) as usize];
+                let v = if sel.dense { range.get(idx as usize).copied() } else { range.binary_search_by_key(&idx, |v| v.action).ok().map(|i| range[i]) };
+                return v.map(|v| (&**atlas, idx, v));
             }
         }
         None
@@ -120,12 +146,9 @@ impl Resolution {
 
     /// Iterates (atlas, action, verdict) over every in-scope action in wire order.
     pub fn iter(&self) -> impl Iterator<Item = (&CompiledAtlas, &CompiledAction, Verdict)> + '_ {
-        self.selected.iter().flat_map(move |&(ai, off)| {
-            let atlas = &*self.snapshot.atlases[ai as usize];
-            atlas.actions.iter().enumerate().filter_map(move |(i, a)| {
-                let v = self.verdicts[off as usize + i];
-                (v.kind != VerdictKind::OutOfScope).then_some((atlas, a, v))
-            })
+        self.selected.iter().flat_map(move |sel| {
+            let atlas = &*self.snapshot.atlases[sel.atlas as usize];
+            self.verdicts[sel.start as usize..(sel.start + sel.len) as usize].iter().map(move |v| (atlas, &atlas.actions[v.action as usize], *v))
         })
     }
 
@@ -354,7 +377,6 @@ impl PayloadSource for Resolution {
                             VerdictKind::Allowed => ("allowed", None),
                             VerdictKind::Pending => ("pending", Some("approval_required")),
                             VerdictKind::Denied(r) => ("denied", Some(r.code())),
-                            VerdictKind::OutOfScope => ("out_of_scope", None),
                         };
                         json!({"action_id": &*a.id, "atlas_id": &*atlas.id, "verdict": verdict, "policy_id": self.policy_id(atlas, v), "reason_code": code})
                     })
@@ -386,8 +408,8 @@ impl PayloadSource for Resolution {
                 "denied_actions": self.denied_action_ids(),
                 "pending_actions": self.pending_action_ids(),
                 "context_blocks": self.blocks.len(),
-                "atlases": self.selected.iter().map(|&(ai, _)| {
-                    let a = &self.snapshot.atlases[ai as usize];
+                "atlases": self.selected.iter().map(|sel| {
+                    let a = &self.snapshot.atlases[sel.atlas as usize];
                     json!({"atlas_id": &*a.id, "version": &*a.version})
                 }).collect::<Vec<_>>(),
                 "expires_at": format_rfc3339_us(self.expires_at_us),

@@ -3,7 +3,7 @@
 
 use super::conditions::EvalCtx;
 use super::ratelimit::{scope_of, AppliedLimit, LimitKey};
-use super::resolution::{BlockRef, DenyReason, Resolution, Verdict, VerdictKind};
+use super::resolution::{BlockRef, DenyReason, Resolution, Selected, Verdict, VerdictKind};
 use super::{AtlasSet, Resolver};
 use crate::atlas::compile::{CompiledAction, CompiledAtlas, NO_POLICY};
 use crate::error::{CraError, ErrorCode, Result};
@@ -37,24 +37,38 @@ impl Resolver {
         let task = request.task.as_ref().ok_or_else(|| CraError::request("/task", "a resolve request needs a task"))?;
         let ctx = EvalCtx { agent_id: &session.agent_id, tier: task.risk_tier.unwrap_or_default(), context: request.context.as_ref(), now_us: now };
 
-        // Verdicts, one slot per action of each selected atlas.
-        let total_slots: usize = selected.iter().map(|&ai| snapshot.atlases[ai as usize].actions.len()).sum();
-        let mut verdicts = Vec::with_capacity(total_slots);
+        // Verdicts of the actions in scope, per selected atlas, in declaration order.
+        let mut verdicts = Vec::new();
         let mut sel = Vec::with_capacity(selected.len());
         let (mut allowed, mut denied, mut pending) = (0u32, 0u32, 0u32);
         let mut approval_timeout: Option<u32> = None;
+        let mut scoped: Vec<u32> = Vec::new();
         for &ai in &selected {
             let atlas = &*snapshot.atlases[ai as usize];
-            sel.push((ai, verdicts.len() as u32));
-            let required: Option<Vec<u32>> = task.required_capabilities.as_ref().map(|caps| caps.iter().filter_map(|c| atlas.capability_index.get(c).copied()).collect());
-            for (idx, action) in atlas.actions.iter().enumerate() {
-                if let Some(req) = &required {
-                    if !action.capabilities.iter().any(|c| req.contains(c)) {
-                        verdicts.push(Verdict { kind: VerdictKind::OutOfScope, policy: NO_POLICY });
-                        continue;
-                    }
+            let start = verdicts.len() as u32;
+            let dense = match &task.required_capabilities {
+                None => {
+                    scoped.clear();
+                    true
                 }
-                let v = self.evaluate(atlas, idx as u32, action, &ctx, &session.trace.session_id);
+                Some(caps) => {
+                    scoped.clear();
+                    for c in caps {
+                        if let Some(&ci) = atlas.capability_index.get(c) {
+                            scoped.extend_from_slice(&atlas.capability_actions[ci as usize]);
+                        }
+                    }
+                    scoped.sort_unstable();
+                    scoped.dedup();
+                    false
+                }
+            };
+            let n = if dense { atlas.actions.len() } else { scoped.len() };
+            verdicts.reserve(n);
+            for k in 0..n {
+                let idx = if dense { k as u32 } else { scoped[k] };
+                let action = &atlas.actions[idx as usize];
+                let v = self.evaluate(atlas, idx, action, &ctx, &session.trace.session_id);
                 match v.kind {
                     VerdictKind::Allowed => allowed += 1,
                     VerdictKind::Denied(_) => denied += 1,
@@ -63,10 +77,10 @@ impl Resolver {
                         let t = atlas.policies[v.policy as usize].approval_timeout_seconds.unwrap_or(self.config.approval_timeout_seconds);
                         approval_timeout = Some(approval_timeout.map_or(t, |x| x.min(t)));
                     }
-                    VerdictKind::OutOfScope => {}
                 }
                 verdicts.push(v);
             }
+            sel.push(Selected { atlas: ai, start, len: n as u32, dense });
         }
         let decision = DecisionType::from_counts(allowed as usize, denied as usize, pending as usize);
         let ttl = self.config.resolution_ttl_seconds;
@@ -100,6 +114,14 @@ impl Resolver {
             self.register_approval(id, &resolution, &session, now, t);
         }
         self.resolutions.insert(&resolution.resolution_id, resolution.clone());
+        let evicted = {
+            let mut recent = session.recent.lock();
+            recent.push_back(resolution.resolution_id.clone());
+            if recent.len() > self.config.max_resolutions_per_session as usize { recent.pop_front() } else { None }
+        };
+        if let Some(old) = evicted {
+            self.resolutions.remove(&old);
+        }
         session.last_resolution.store(Some(resolution.clone()));
 
         let src: Arc<dyn PayloadSource> = resolution.clone();
@@ -116,20 +138,21 @@ impl Resolver {
     pub(crate) fn evaluate(&self, atlas: &CompiledAtlas, idx: u32, action: &CompiledAction, ctx: &EvalCtx<'_>, session_id: &Arc<str>) -> Verdict {
         let holds = |pi: &u32| atlas.policies[*pi as usize].conditions.holds(ctx);
         if let Some(&pi) = action.deny.iter().find(|p| holds(p)) {
-            return Verdict { kind: VerdictKind::Denied(DenyReason::PolicyDenied), policy: pi };
+            return Verdict { kind: VerdictKind::Denied(DenyReason::PolicyDenied), policy: pi, action: idx, allow_policy: NO_POLICY };
         }
         if let Some(&pi) = action.approval.iter().find(|p| holds(p)) {
-            return Verdict { kind: VerdictKind::Pending, policy: pi };
+            return Verdict { kind: VerdictKind::Pending, policy: pi, action: idx, allow_policy: NO_POLICY };
         }
+        let allow = action.allow.iter().find(|p| holds(p)).copied();
         if action.rate_limit.is_some() || !action.rate.is_empty() {
             let limits = self.applied_limits(atlas, idx, action, ctx, session_id);
             if let Some(l) = self.limiter.peek(&limits, ctx.now_us) {
-                return Verdict { kind: VerdictKind::Denied(DenyReason::RateLimitExceeded), policy: l.key.policy };
+                return Verdict { kind: VerdictKind::Denied(DenyReason::RateLimitExceeded), policy: l.key.policy, action: idx, allow_policy: allow.unwrap_or(NO_POLICY) };
             }
         }
-        match action.allow.iter().find(|p| holds(p)) {
-            Some(&pi) => Verdict { kind: VerdictKind::Allowed, policy: pi },
-            None => Verdict { kind: VerdictKind::Denied(DenyReason::DefaultDeny), policy: NO_POLICY },
+        match allow {
+            Some(pi) => Verdict { kind: VerdictKind::Allowed, policy: pi, action: idx, allow_policy: NO_POLICY },
+            None => Verdict { kind: VerdictKind::Denied(DenyReason::DefaultDeny), policy: NO_POLICY, action: idx, allow_policy: NO_POLICY },
         }
     }
 
@@ -139,12 +162,12 @@ impl Resolver {
         let agent: Arc<str> = Arc::from(ctx.agent_id);
         let mut out = Vec::new();
         if let Some(spec) = action.rate_limit {
-            out.push(AppliedLimit { key: LimitKey { atlas: atlas.id.clone(), policy: NO_POLICY, scope: scope_of(&spec, session_id, &agent), action: idx }, spec, policy_id: None });
+            out.push(AppliedLimit { key: LimitKey { atlas: atlas.id.clone(), policy: NO_POLICY, kind: spec.per, scope: scope_of(&spec, session_id, &agent), action: idx }, spec, policy_id: None });
         }
         for &pi in action.rate.iter() {
             let pol = &atlas.policies[pi as usize];
             if let (Some(spec), true) = (pol.rate_limit, pol.conditions.holds(ctx)) {
-                out.push(AppliedLimit { key: LimitKey { atlas: atlas.id.clone(), policy: pi, scope: scope_of(&spec, session_id, &agent), action: idx }, spec, policy_id: Some(pol.id.clone()) });
+                out.push(AppliedLimit { key: LimitKey { atlas: atlas.id.clone(), policy: pi, kind: spec.per, scope: scope_of(&spec, session_id, &agent), action: idx }, spec, policy_id: Some(pol.id.clone()) });
             }
         }
         out
@@ -170,6 +193,16 @@ fn select_atlases(snapshot: &AtlasSet, ids: Option<&[String]>) -> Result<Vec<u32
     }
 }
 
+/// Whether `keyword` (lowercased at compile time) occurs in `text`, ignoring case: ASCII
+/// keywords without allocating, others by Unicode lowercasing of the text.
+fn keyword_in(text: &str, keyword: &str) -> bool {
+    if keyword.is_ascii() {
+        contains_folded(text, keyword)
+    } else {
+        text.to_lowercase().contains(keyword)
+    }
+}
+
 /// Case-insensitive substring test (ASCII folding; non-ASCII compared exactly after lowercasing
 /// the keyword at compile time).
 fn contains_folded(haystack: &str, needle_lower: &str) -> bool {
@@ -189,21 +222,22 @@ fn contains_folded(haystack: &str, needle_lower: &str) -> bool {
 fn select_context(res: &mut Resolution, snapshot: &AtlasSet, ctx: &EvalCtx<'_>, task: &crate::protocol::Task) {
     // (priority, selection order, declaration) for a stable cross-atlas merge.
     let mut candidates: Vec<(u32, u32, u32, u32)> = Vec::new();
-    for (si, &(ai, off)) in res.selected.iter().enumerate() {
-        let atlas = &*snapshot.atlases[ai as usize];
+    for (si, sel) in res.selected.iter().enumerate() {
+        let atlas = &*snapshot.atlases[sel.atlas as usize];
+        let verdicts = &res.verdicts[sel.start as usize..(sel.start + sel.len) as usize];
         for (pi, pack) in atlas.packs.iter().enumerate() {
             if !pack.conditions.holds(ctx) {
                 continue;
             }
             if !pack.capabilities.is_empty() {
-                let has_allowed = atlas.actions.iter().enumerate().any(|(i, a)| res.verdicts[off as usize + i].kind == VerdictKind::Allowed && a.capabilities.iter().any(|c| pack.capabilities.contains(c)));
+                let has_allowed = verdicts.iter().any(|v| v.kind == VerdictKind::Allowed && atlas.actions[v.action as usize].capabilities.iter().any(|c| pack.capabilities.contains(c)));
                 if !has_allowed {
                     continue;
                 }
             }
             if !pack.keywords.is_empty() {
                 let hints = task.context_hints.as_deref().unwrap_or(&[]);
-                let hit = pack.keywords.iter().any(|k| contains_folded(&task.goal, k) || hints.iter().any(|h| contains_folded(h, k)));
+                let hit = pack.keywords.iter().any(|k| keyword_in(&task.goal, k) || hints.iter().any(|h| keyword_in(h, k)));
                 if !hit {
                     continue;
                 }
@@ -217,7 +251,7 @@ fn select_context(res: &mut Resolution, snapshot: &AtlasSet, ctx: &EvalCtx<'_>, 
     let budget = task.max_context_tokens.unwrap_or(u32::MAX) as u64;
     let mut total: u64 = 0;
     'packs: for (_, si, _, pi) in candidates {
-        let ai = res.selected[si as usize].0;
+        let ai = res.selected[si as usize].atlas;
         let pack = &snapshot.atlases[ai as usize].packs[pi as usize];
         let mut used: u64 = 0;
         for (bi, b) in pack.blocks.iter().enumerate() {

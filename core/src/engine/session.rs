@@ -25,6 +25,9 @@ pub struct SessionState {
     pub ended: AtomicBool,
     /// The most recent resolution (the fast path answers from it).
     pub last_resolution: ArcSwapOption<Resolution>,
+    /// Ids of this session's live resolutions, oldest first (bounded by
+    /// `max_resolutions_per_session`; the oldest is forgotten when a new one would exceed it).
+    pub(crate) recent: Mutex<std::collections::VecDeque<String>>,
     /// Idempotency key → (fingerprint of action + parameters, first answer).
     pub(crate) idempotency: Mutex<FxHashMap<String, (blake3::Hash, ExecuteAnswerArc)>>,
 }
@@ -53,6 +56,7 @@ impl Resolver {
                 started_us: now_us,
                 ended: AtomicBool::new(false),
                 last_resolution: ArcSwapOption::empty(),
+                recent: Mutex::new(std::collections::VecDeque::new()),
                 idempotency: Mutex::new(FxHashMap::default()),
             });
             m.insert(sid.into(), s.clone());
@@ -92,9 +96,10 @@ impl Resolver {
         self.emit(&s.trace, &s.trace.root_span_id, true, now, EventType::SessionEnded, EventPayload::Json(json!({"reason": reason, "duration_us": duration_us})));
         s.last_resolution.store(None);
         s.idempotency.lock().clear();
+        s.recent.lock().clear();
         self.resolutions.retain(|r| *r.session_id != *session_id);
         self.executions.retain(|e| *e.session.trace.session_id != *session_id);
-        self.limiter.forget_scope(session_id);
+        self.limiter.forget_session(session_id);
         Ok(json!({
             "session_id": session_id,
             "trace_id": &*s.trace.trace_id,
