@@ -8,6 +8,7 @@ mod fast;
 pub mod params;
 pub mod pattern;
 pub mod ratelimit;
+pub mod replay;
 mod resolve;
 pub mod resolution;
 mod session;
