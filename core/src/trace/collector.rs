@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 
 /// A queue slot: an event, or a flush marker that completes once everything before it is written.
 #[derive(Debug)]
-pub enum Slot {
+pub(crate) enum Slot {
+    /// An event.
     Event(RawEvent),
+    /// A flush marker with its generation.
     Flush(u64),
 }
 
