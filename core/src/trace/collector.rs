@@ -455,12 +455,17 @@ fn pump_sync_room(s: &Shared, p: &mut Processor) {
 /// it stalled (a held slot is pushed back into `held`).
 fn pump(s: &Shared, p: &mut Processor) -> bool {
     let mut held = p.held.take();
+    let mut popped = 0u32;
     loop {
         let slot = match held.take() {
             Some(h) => h,
             None => match s.queue.pop() {
                 Some(sl) => {
-                    notify_room(s);
+                    // Wake blocked producers per batch of freed slots, not per slot.
+                    popped += 1;
+                    if popped % 64 == 0 {
+                        notify_room(s);
+                    }
                     sl
                 }
                 None => break,
@@ -470,6 +475,7 @@ fn pump(s: &Shared, p: &mut Processor) -> bool {
             Slot::Event(ev) => {
                 if p.process(ev) == Step::Stalled {
                     p.held = Some(slot);
+                    notify_room(s);
                     return true;
                 }
             }
@@ -483,6 +489,7 @@ fn pump(s: &Shared, p: &mut Processor) -> bool {
             }
         }
     }
+    notify_room(s);
     drain_gap_sessions(s, p);
     p.write_batch_out();
     false
