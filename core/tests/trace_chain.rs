@@ -180,7 +180,9 @@ impl TraceSink for FlakySink {
     }
 }
 
-fn flaky() -> (FlakySink, Arc<AtomicBool>, Arc<AtomicU64>, Arc<parking_lot::Mutex<Vec<u8>>>) {
+type Flaky = (FlakySink, Arc<AtomicBool>, Arc<AtomicU64>, Arc<parking_lot::Mutex<Vec<u8>>>);
+
+fn flaky() -> Flaky {
     let (stall, fail, out) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::default());
     (FlakySink { stall: stall.clone(), fail: fail.clone(), out: Arc::clone(&out) }, stall, fail, out)
 }

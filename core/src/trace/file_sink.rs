@@ -116,11 +116,7 @@ fn scan(file: &File) -> io::Result<(u64, HashMap<String, Chain>, Repair)> {
             }
             // A complete line that does not parse is kept unless it is the last one (then it is a
             // torn write); verify reports it. A line without LF is always the torn tail.
-            None if complete => {
-                if !reader.fill_buf()?.is_empty() {
-                    good_len = end;
-                }
-            }
+            None if complete && !reader.fill_buf()?.is_empty() => good_len = end,
             None => {}
         }
         offset = end;
