@@ -2,6 +2,8 @@
 //! preallocated queue. Everything else happens in the [`Processor`](super::processor), on a
 //! background thread (feature `threads`) or, without it, on the caller's thread at `flush`/`drain`.
 
+#![cfg_attr(not(feature = "threads"), allow(dead_code))]
+
 use super::config::{Overflow, SinkKind, TraceConfig};
 use super::event::{RawEvent, Recorder, SessionTrace};
 use super::processor::{Counters, Processor, Step};

@@ -2,6 +2,8 @@
 //! batching, gap events and sink writes with retry. Runs on the collector thread (or on the
 //! caller's thread without the `threads` feature); never on the hot path.
 
+#![cfg_attr(not(feature = "threads"), allow(dead_code))]
+
 use super::chain::{Chain, UnhashedFieldsNoChain};
 use super::collector::Slot;
 use super::config::Overflow;
