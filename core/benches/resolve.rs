@@ -9,10 +9,10 @@
 //! capability (10 actions in scope), so growth with N measures the index, not the output size.
 //! The "100 rules, all in scope" case resolves all 20 actions with context selection.
 
-use criterion::{black_box, Criterion};
 use cra_core::protocol::CarpRequest;
 use cra_core::trace::NullRecorder;
 use cra_core::{Resolver, ResolverConfig};
+use criterion::{black_box, Criterion};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,11 +34,21 @@ fn synthetic_atlas(rules: usize) -> Value {
         let g = i % groups;
         let k = i / groups;
         let p = match k {
-            0 => json!({"policy_id": format!("p{i}"), "type": "deny", "actions": [format!("svc{g}.op9")], "reason": "synthetic deny"}),
-            1 => json!({"policy_id": format!("p{i}"), "type": "require_approval", "actions": [format!("svc{g}.op8")]}),
-            2 => json!({"policy_id": format!("p{i}"), "type": "rate_limit", "actions": [format!("svc{g}.op7")], "parameters": {"max_calls": 1000000, "window_seconds": 60}}),
-            3 => json!({"policy_id": format!("p{i}"), "type": "allow", "actions": [format!("svc{g}.*")], "conditions": {"agents": ["bench-*"]}}),
-            _ => json!({"policy_id": format!("p{i}"), "type": "allow", "actions": [format!("svc{g}.op{}", k % 10)], "conditions": {"agents": [format!("other-agent-{k}")], "risk_tiers": ["high"]}, "priority": k}),
+            0 => {
+                json!({"policy_id": format!("p{i}"), "type": "deny", "actions": [format!("svc{g}.op9")], "reason": "synthetic deny"})
+            }
+            1 => {
+                json!({"policy_id": format!("p{i}"), "type": "require_approval", "actions": [format!("svc{g}.op8")]})
+            }
+            2 => {
+                json!({"policy_id": format!("p{i}"), "type": "rate_limit", "actions": [format!("svc{g}.op7")], "parameters": {"max_calls": 1000000, "window_seconds": 60}})
+            }
+            3 => {
+                json!({"policy_id": format!("p{i}"), "type": "allow", "actions": [format!("svc{g}.*")], "conditions": {"agents": ["bench-*"]}})
+            }
+            _ => {
+                json!({"policy_id": format!("p{i}"), "type": "allow", "actions": [format!("svc{g}.op{}", k % 10)], "conditions": {"agents": [format!("other-agent-{k}")], "risk_tiers": ["high"]}, "priority": k})
+            }
         };
         policies.push(p);
     }
@@ -52,9 +62,13 @@ fn synthetic_atlas(rules: usize) -> Value {
 }
 
 fn resolver_with(rules: usize) -> Resolver {
-    let cfg = ResolverConfig { max_resolutions_per_session: 64, ..Default::default() };
+    let cfg = ResolverConfig {
+        max_resolutions_per_session: 64,
+        ..Default::default()
+    };
     let r = Resolver::with_recorder(cfg, Arc::new(NullRecorder)).unwrap();
-    r.load_atlas_json(synthetic_atlas(rules).to_string().as_bytes()).unwrap();
+    r.load_atlas_json(synthetic_atlas(rules).to_string().as_bytes())
+        .unwrap();
     r
 }
 
@@ -79,7 +93,10 @@ fn percentiles(name: &str, iters: usize, mut f: impl FnMut()) -> (f64, f64, f64)
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let q = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
     let out = (q(0.50), q(0.99), q(0.999));
-    println!("{name:<44} p50 {:>9.0} ns   p99 {:>9.0} ns   p99.9 {:>9.0} ns", out.0, out.1, out.2);
+    println!(
+        "{name:<44} p50 {:>9.0} ns   p99 {:>9.0} ns   p99.9 {:>9.0} ns",
+        out.0, out.1, out.2
+    );
     out
 }
 
@@ -89,16 +106,24 @@ fn percentile_report() {
     for rules in [10usize, 100, 1_000, 10_000] {
         let r = resolver_with(rules);
         let req = request(true);
-        let (p50, p99, _) = percentiles(&format!("resolve, {rules} rules, 10 actions in scope"), 200_000, || {
-            black_box(r.resolve(req.clone()).unwrap());
-        });
+        let (p50, p99, _) = percentiles(
+            &format!("resolve, {rules} rules, 10 actions in scope"),
+            200_000,
+            || {
+                black_box(r.resolve(req.clone()).unwrap());
+            },
+        );
         p50s.push((rules, p50, p99));
     }
     let r = resolver_with(100);
     let req = request(false);
-    percentiles("resolve, 100 rules, all 20 actions in scope", 200_000, || {
-        black_box(r.resolve(req.clone()).unwrap());
-    });
+    percentiles(
+        "resolve, 100 rules, all 20 actions in scope",
+        200_000,
+        || {
+            black_box(r.resolve(req.clone()).unwrap());
+        },
+    );
     let clone_only = request(false);
     percentiles("  (of which cloning the request)", 200_000, || {
         black_box(clone_only.clone());
@@ -111,38 +136,65 @@ fn percentile_report() {
         black_box(r.check("bench-session", "svc0.op7"));
     });
     let text = synthetic_atlas(2_000).to_string();
-    percentiles("atlas load + compile, 400 actions, 2000 policies", 50, || {
-        let r = Resolver::with_recorder(ResolverConfig::default(), Arc::new(NullRecorder)).unwrap();
-        black_box(r.load_atlas_json(text.as_bytes()).unwrap());
-    });
+    percentiles(
+        "atlas load + compile, 400 actions, 2000 policies",
+        50,
+        || {
+            let r =
+                Resolver::with_recorder(ResolverConfig::default(), Arc::new(NullRecorder)).unwrap();
+            black_box(r.load_atlas_json(text.as_bytes()).unwrap());
+        },
+    );
     let text = {
         let mut a = synthetic_atlas(1_000);
         // 1,000 actions and 1,000 policies.
-        let extra: Vec<Value> = (0..800).map(|i| json!({"action_id": format!("extra{}.op", i), "name": "x", "description": "x"})).collect();
+        let extra: Vec<Value> = (0..800)
+            .map(
+                |i| json!({"action_id": format!("extra{}.op", i), "name": "x", "description": "x"}),
+            )
+            .collect();
         a["actions"].as_array_mut().unwrap().extend(extra);
         a.to_string()
     };
-    percentiles("atlas load + compile, 1000 actions, 1000 policies", 50, || {
-        let r = Resolver::with_recorder(ResolverConfig::default(), Arc::new(NullRecorder)).unwrap();
-        black_box(r.load_atlas_json(text.as_bytes()).unwrap());
-    });
+    percentiles(
+        "atlas load + compile, 1000 actions, 1000 policies",
+        50,
+        || {
+            let r =
+                Resolver::with_recorder(ResolverConfig::default(), Arc::new(NullRecorder)).unwrap();
+            black_box(r.load_atlas_json(text.as_bytes()).unwrap());
+        },
+    );
     let (_, p50_100, p99_100) = p50s[1];
     let (_, p50_10k, p99_10k) = p50s[3];
-    println!("growth 100 -> 10,000 rules: p50 x{:.2}, p99 x{:.2}", p50_10k / p50_100, p99_10k / p99_100);
+    println!(
+        "growth 100 -> 10,000 rules: p50 x{:.2}, p99 x{:.2}",
+        p50_10k / p50_100,
+        p99_10k / p99_100
+    );
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick") || std::env::var("CRA_BENCH_QUICK").is_ok();
+    let quick =
+        std::env::args().any(|a| a == "--quick") || std::env::var("CRA_BENCH_QUICK").is_ok();
     if !quick {
-        let mut c = Criterion::default().configure_from_args().sample_size(30).warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
+        let mut c = Criterion::default()
+            .configure_from_args()
+            .sample_size(30)
+            .warm_up_time(std::time::Duration::from_millis(500))
+            .measurement_time(std::time::Duration::from_secs(2));
         for rules in [10usize, 100, 1_000, 10_000] {
             let r = resolver_with(rules);
             let req = request(true);
-            c.bench_function(&format!("resolve/{rules}_rules"), |b| b.iter(|| black_box(r.resolve(req.clone()).unwrap())));
+            c.bench_function(&format!("resolve/{rules}_rules"), |b| {
+                b.iter(|| black_box(r.resolve(req.clone()).unwrap()))
+            });
         }
         let r = resolver_with(100);
         r.resolve(request(false)).unwrap();
-        c.bench_function("fast_path/check", |b| b.iter(|| black_box(r.check("bench-session", "svc0.op3"))));
+        c.bench_function("fast_path/check", |b| {
+            b.iter(|| black_box(r.check("bench-session", "svc0.op3")))
+        });
         c.final_summary();
     }
     percentile_report();

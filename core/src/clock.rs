@@ -27,7 +27,12 @@ impl std::fmt::Debug for Clock {
         match self {
             Clock::System => f.write_str("Clock::System"),
             Clock::Stepping { next_us, step_us } => {
-                write!(f, "Clock::Stepping({}, +{})", next_us.load(Ordering::Relaxed), step_us)
+                write!(
+                    f,
+                    "Clock::Stepping({}, +{})",
+                    next_us.load(Ordering::Relaxed),
+                    step_us
+                )
             }
             Clock::Custom(_) => f.write_str("Clock::Custom"),
         }
@@ -37,7 +42,10 @@ impl std::fmt::Debug for Clock {
 impl Clock {
     /// A deterministic clock starting at `start_us`, advancing `step_us` per reading.
     pub fn stepping(start_us: i64, step_us: i64) -> Self {
-        Clock::Stepping { next_us: Arc::new(AtomicI64::new(start_us)), step_us }
+        Clock::Stepping {
+            next_us: Arc::new(AtomicI64::new(start_us)),
+            step_us,
+        }
     }
 
     /// Reads the clock.
@@ -174,7 +182,13 @@ pub fn parse_rfc3339_us(s: &str) -> Option<i64> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y as i64, mo) || h > 23 || mi > 59 || se > 60 {
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > days_in_month(y as i64, mo)
+        || h > 23
+        || mi > 59
+        || se > 60
+    {
         return None;
     }
     let mut i = 19;
@@ -246,12 +260,22 @@ mod tests {
         let us = parse_rfc3339_us(s).unwrap();
         assert_eq!(format_rfc3339_us(us), s);
         assert_eq!(format_rfc3339_us(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(parse_rfc3339_us("2024-02-29T00:00:00+01:00").unwrap(), parse_rfc3339_us("2024-02-28T23:00:00Z").unwrap());
+        assert_eq!(
+            parse_rfc3339_us("2024-02-29T00:00:00+01:00").unwrap(),
+            parse_rfc3339_us("2024-02-28T23:00:00Z").unwrap()
+        );
     }
 
     #[test]
     fn rejects_malformed_timestamps() {
-        for bad in ["2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-25 12:00", "yesterday", "2026-11-25T12:00:00", "2026-11-25T12:00:00.Z"] {
+        for bad in [
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-25 12:00",
+            "yesterday",
+            "2026-11-25T12:00:00",
+            "2026-11-25T12:00:00.Z",
+        ] {
             assert_eq!(parse_rfc3339_us(bad), None, "{bad}");
         }
     }

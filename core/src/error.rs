@@ -164,12 +164,22 @@ pub struct CraError {
 impl CraError {
     /// An error without a pointer.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        CraError { code, message: message.into(), pointer: None, details: Vec::new() }
+        CraError {
+            code,
+            message: message.into(),
+            pointer: None,
+            details: Vec::new(),
+        }
     }
 
     /// An error about the input value at `pointer`.
     pub fn at(code: ErrorCode, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        CraError { code, message: message.into(), pointer: Some(pointer.into()), details: Vec::new() }
+        CraError {
+            code,
+            message: message.into(),
+            pointer: Some(pointer.into()),
+            details: Vec::new(),
+        }
     }
 
     /// An `INVALID_REQUEST` at `pointer`.
@@ -183,12 +193,21 @@ impl CraError {
         let (message, pointer) = match first {
             Some(p) if problems.len() == 1 => (format!("{what}: {}", p.message), Some(p.pointer)),
             Some(p) => (
-                format!("{what}: {} (and {} more problems)", p.message, problems.len() - 1),
+                format!(
+                    "{what}: {} (and {} more problems)",
+                    p.message,
+                    problems.len() - 1
+                ),
                 Some(p.pointer),
             ),
             None => (what.to_string(), None),
         };
-        CraError { code, message, pointer, details: problems }
+        CraError {
+            code,
+            message,
+            pointer,
+            details: problems,
+        }
     }
 
     /// The error as a JSON value (the envelope every binding returns).

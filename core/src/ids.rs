@@ -26,7 +26,11 @@ pub enum IdSource {
 impl IdSource {
     /// A deterministic source for `seed` on `stream`, starting at 1.
     pub fn counter(seed: u32, stream: u16) -> Self {
-        IdSource::Counter { seed, stream, next: Arc::new(AtomicU64::new(1)) }
+        IdSource::Counter {
+            seed,
+            stream,
+            next: Arc::new(AtomicU64::new(1)),
+        }
     }
 
     /// A second, independent source of the same kind (used by the trace collector so that its

@@ -9,14 +9,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod atlas;
 pub mod clock;
+pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod protocol;
 pub mod trace;
-pub mod atlas;
-pub mod engine;
 
-pub use error::{CraError, ErrorCode, Problem, Result};
 pub use engine::{AtlasInfo, FastVerdict, Resolution, Resolver, ResolverConfig};
+pub use error::{CraError, ErrorCode, Problem, Result};
 pub use protocol::{CarpRequest, ExecuteAnswer, ExecuteStatus, RiskTier};

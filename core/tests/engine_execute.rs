@@ -9,11 +9,26 @@ use serde_json::{json, Value};
 const SEC: i64 = 1_000_000;
 
 fn rid(r: &Resolver, agent: &str, session: &str) -> String {
-    r.resolve(req(agent, session, "g")).unwrap().resolution_id.clone()
+    r.resolve(req(agent, session, "g"))
+        .unwrap()
+        .resolution_id
+        .clone()
 }
 
 fn rate_atlas(params: Value) -> Value {
-    atlas("com.acme.shop", &["orders.get", "orders.refund"], vec![policy("allow-all", "allow", None), policy_with("p-rate", "rate_limit", Some(&["orders.get"]), json!({"parameters": params}))])
+    atlas(
+        "com.acme.shop",
+        &["orders.get", "orders.refund"],
+        vec![
+            policy("allow-all", "allow", None),
+            policy_with(
+                "p-rate",
+                "rate_limit",
+                Some(&["orders.get"]),
+                json!({"parameters": params}),
+            ),
+        ],
+    )
 }
 
 // ---------- authorize and report ----------
@@ -23,7 +38,9 @@ fn authorized_execution_is_reported_once() {
     let (r, _) = resolver();
     load(&r, &allow_all("com.acme.shop", &["orders.get"]));
     let id = rid(&r, "ag", "s");
-    let ans = r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap();
+    let ans = r
+        .execute(exec("ag", "s", &id, "orders.get", json!({})))
+        .unwrap();
     assert_eq!(ans.status, ExecuteStatus::Authorized);
     assert_eq!(ans.policy_id.as_deref(), Some("allow-all"));
     assert_eq!(ans.reason_code, None);
@@ -46,24 +63,52 @@ fn reporting_an_error_records_action_failed() {
     let (r, rec) = resolver();
     load(&r, &allow_all("com.acme.shop", &["orders.get"]));
     let id = rid(&r, "ag", "s");
-    let eid = r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().execution_id.clone().unwrap();
+    let eid = r
+        .execute(exec("ag", "s", &id, "orders.get", json!({})))
+        .unwrap()
+        .execution_id
+        .clone()
+        .unwrap();
     rec.take();
-    let out = r.report(&ExecutionReport { execution_id: eid, result: None, error: Some(ReportedError { message: "boom".into(), code: Some("E1".into()) }), duration_ms: None }).unwrap();
+    let out = r
+        .report(&ExecutionReport {
+            execution_id: eid,
+            result: None,
+            error: Some(ReportedError {
+                message: "boom".into(),
+                code: Some("E1".into()),
+            }),
+            duration_ms: None,
+        })
+        .unwrap();
     assert_eq!(out["status"], "failed");
     assert_eq!(rec.types(), vec!["action.failed"]);
 }
 
 #[test]
 fn report_json_needs_exactly_one_of_result_and_error() {
-    assert_eq!(ExecutionReport::from_json(br#"{"execution_id":"x"}"#).unwrap_err().code, ErrorCode::InvalidRequest);
-    assert_eq!(ExecutionReport::from_json(br#"{"execution_id":"x","result":1,"error":{"message":"m"}}"#).unwrap_err().pointer.as_deref(), Some("/error"));
+    assert_eq!(
+        ExecutionReport::from_json(br#"{"execution_id":"x"}"#)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidRequest
+    );
+    assert_eq!(
+        ExecutionReport::from_json(br#"{"execution_id":"x","result":1,"error":{"message":"m"}}"#)
+            .unwrap_err()
+            .pointer
+            .as_deref(),
+        Some("/error")
+    );
 }
 
 #[test]
 fn unknown_resolution_is_resolution_not_found() {
     let (r, _) = resolver();
     load(&r, &allow_all("com.acme.shop", &["orders.get"]));
-    let e = r.execute(exec("ag", "s", "nope", "orders.get", json!({}))).unwrap_err();
+    let e = r
+        .execute(exec("ag", "s", "nope", "orders.get", json!({})))
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::ResolutionNotFound);
     assert_eq!(e.pointer.as_deref(), Some("/execution/resolution_id"));
 }
@@ -74,9 +119,16 @@ fn expired_resolution_is_resolution_expired() {
     load(&r, &allow_all("com.acme.shop", &["orders.get"]));
     let id = rid(&r, "ag", "s");
     r.clock().advance(299 * SEC);
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().status, ExecuteStatus::Authorized);
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
     r.clock().advance(SEC);
-    let e = r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap_err();
+    let e = r
+        .execute(exec("ag", "s", &id, "orders.get", json!({})))
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::ResolutionExpired);
     assert_eq!(e.pointer.as_deref(), Some("/execution/resolution_id"));
     assert_eq!(r.check("s", "orders.get"), FastVerdict::NoResolution);
@@ -94,39 +146,106 @@ fn parameters_are_validated_with_pointers() {
     });
     load(&r, &a);
     let id = rid(&r, "ag", "s");
-    let bad = |p: Value| r.execute(exec("ag", "s", &id, "orders.refund", p)).unwrap_err();
+    let bad = |p: Value| {
+        r.execute(exec("ag", "s", &id, "orders.refund", p))
+            .unwrap_err()
+    };
     let e = bad(json!({"amount": "ten"}));
     assert_eq!(e.code, ErrorCode::InvalidParameters);
     assert_eq!(e.pointer.as_deref(), Some("/execution/parameters/amount"));
-    assert_eq!(bad(json!({"amount": 500})).pointer.as_deref(), Some("/execution/parameters/amount"));
-    assert_eq!(bad(json!({"amount": 5, "items": ["a", 7]})).pointer.as_deref(), Some("/execution/parameters/items/1"));
-    assert_eq!(bad(json!({})).pointer.as_deref(), Some("/execution/parameters"));
-    let ans = r.execute(exec("ag", "s", &id, "orders.refund", json!({"amount": 5, "items": ["a"]}))).unwrap();
+    assert_eq!(
+        bad(json!({"amount": 500})).pointer.as_deref(),
+        Some("/execution/parameters/amount")
+    );
+    assert_eq!(
+        bad(json!({"amount": 5, "items": ["a", 7]}))
+            .pointer
+            .as_deref(),
+        Some("/execution/parameters/items/1")
+    );
+    assert_eq!(
+        bad(json!({})).pointer.as_deref(),
+        Some("/execution/parameters")
+    );
+    let ans = r
+        .execute(exec(
+            "ag",
+            "s",
+            &id,
+            "orders.refund",
+            json!({"amount": 5, "items": ["a"]}),
+        ))
+        .unwrap();
     assert_eq!(ans.status, ExecuteStatus::Authorized);
 }
 
 #[test]
 fn denied_and_unknown_actions_are_denied_answers() {
     let (r, rec) = resolver();
-    let mut a = atlas("com.acme.shop", &["orders.get", "orders.refund", "orders.delete"], vec![policy("allow-get", "allow", Some(&["orders.get", "orders.refund"])), policy_with("no-refunds", "deny", Some(&["orders.refund"]), json!({"reason": "refunds are off"}))]);
+    let mut a = atlas(
+        "com.acme.shop",
+        &["orders.get", "orders.refund", "orders.delete"],
+        vec![
+            policy("allow-get", "allow", Some(&["orders.get", "orders.refund"])),
+            policy_with(
+                "no-refunds",
+                "deny",
+                Some(&["orders.refund"]),
+                json!({"reason": "refunds are off"}),
+            ),
+        ],
+    );
     a["capabilities"] = json!([{"capability_id": "read", "name": "R", "actions": ["orders.get"]}]);
     load(&r, &a);
     let id = rid(&r, "ag", "s");
-    let ans = r.execute(exec("ag", "s", &id, "orders.refund", json!({}))).unwrap();
-    assert_eq!((ans.status, ans.reason_code, ans.policy_id.as_deref(), ans.reason.as_deref()), (ExecuteStatus::Denied, Some("policy_denied"), Some("no-refunds"), Some("refunds are off")));
+    let ans = r
+        .execute(exec("ag", "s", &id, "orders.refund", json!({})))
+        .unwrap();
+    assert_eq!(
+        (
+            ans.status,
+            ans.reason_code,
+            ans.policy_id.as_deref(),
+            ans.reason.as_deref()
+        ),
+        (
+            ExecuteStatus::Denied,
+            Some("policy_denied"),
+            Some("no-refunds"),
+            Some("refunds are off")
+        )
+    );
     assert_eq!(ans.execution_id, None);
-    let ans = r.execute(exec("ag", "s", &id, "orders.delete", json!({}))).unwrap();
-    assert_eq!((ans.status, ans.reason_code, ans.policy_id.as_deref()), (ExecuteStatus::Denied, Some("default_deny"), None));
-    let ans = r.execute(exec("ag", "s", &id, "orders.unknown", json!({}))).unwrap();
-    assert_eq!((ans.status, ans.reason_code), (ExecuteStatus::Denied, Some("not_in_resolution")));
+    let ans = r
+        .execute(exec("ag", "s", &id, "orders.delete", json!({})))
+        .unwrap();
+    assert_eq!(
+        (ans.status, ans.reason_code, ans.policy_id.as_deref()),
+        (ExecuteStatus::Denied, Some("default_deny"), None)
+    );
+    let ans = r
+        .execute(exec("ag", "s", &id, "orders.unknown", json!({})))
+        .unwrap();
+    assert_eq!(
+        (ans.status, ans.reason_code),
+        (ExecuteStatus::Denied, Some("not_in_resolution"))
+    );
     // narrowed out by required_capabilities
     let mut q = req("ag", "s", "g");
     q.task.as_mut().unwrap().required_capabilities = Some(vec!["read".into()]);
     let id2 = r.resolve(q).unwrap().resolution_id.clone();
     rec.take();
-    let ans = r.execute(exec("ag", "s", &id2, "orders.delete", json!({}))).unwrap();
-    assert_eq!((ans.status, ans.reason_code), (ExecuteStatus::Denied, Some("not_in_resolution")));
-    assert_eq!(rec.types(), vec!["carp.request.received", "action.denied", "policy.violated"]);
+    let ans = r
+        .execute(exec("ag", "s", &id2, "orders.delete", json!({})))
+        .unwrap();
+    assert_eq!(
+        (ans.status, ans.reason_code),
+        (ExecuteStatus::Denied, Some("not_in_resolution"))
+    );
+    assert_eq!(
+        rec.types(),
+        vec!["carp.request.received", "action.denied", "policy.violated"]
+    );
     assert_eq!(r.check("s", "orders.delete"), FastVerdict::Denied);
     assert_eq!(r.check("s", "orders.get"), FastVerdict::Allowed);
 }
@@ -136,72 +255,160 @@ fn denied_and_unknown_actions_are_denied_answers() {
 #[test]
 fn rate_limits_are_consumed_by_execute_never_by_resolve() {
     let (r, _) = resolver();
-    load(&r, &rate_atlas(json!({"max_calls": 2, "window_seconds": 60})));
+    load(
+        &r,
+        &rate_atlas(json!({"max_calls": 2, "window_seconds": 60})),
+    );
     for i in 0..5 {
-        assert_eq!(verdicts(&r, req("ag", "s", &format!("g{i}"))).0, s(&["orders.get", "orders.refund"]));
+        assert_eq!(
+            verdicts(&r, req("ag", "s", &format!("g{i}"))).0,
+            s(&["orders.get", "orders.refund"])
+        );
     }
     let id = rid(&r, "ag", "s");
     for _ in 0..2 {
-        assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().status, ExecuteStatus::Authorized);
+        assert_eq!(
+            r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+                .unwrap()
+                .status,
+            ExecuteStatus::Authorized
+        );
     }
-    let ans = r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap();
-    assert_eq!((ans.status, ans.reason_code, ans.policy_id.as_deref()), (ExecuteStatus::Denied, Some("rate_limit_exceeded"), Some("p-rate")));
+    let ans = r
+        .execute(exec("ag", "s", &id, "orders.get", json!({})))
+        .unwrap();
+    assert_eq!(
+        (ans.status, ans.reason_code, ans.policy_id.as_deref()),
+        (
+            ExecuteStatus::Denied,
+            Some("rate_limit_exceeded"),
+            Some("p-rate")
+        )
+    );
     // other actions unaffected
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.refund", json!({}))).unwrap().status, ExecuteStatus::Authorized);
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.refund", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
     assert_eq!(r.check("s", "orders.get"), FastVerdict::RateLimited);
     // a new resolution now reports the exhausted limit
     let res = r.resolve(req("ag", "s", "g")).unwrap();
-    assert_eq!(denied_detail(&res), vec![("orders.get".into(), "rate_limit_exceeded".into(), Some("p-rate".into()))]);
+    assert_eq!(
+        denied_detail(&res),
+        vec![(
+            "orders.get".into(),
+            "rate_limit_exceeded".into(),
+            Some("p-rate".into())
+        )]
+    );
 }
 
 #[test]
 
 fn resolution_made_while_limited_recovers_when_the_window_rolls_over() {
     let (r, _) = resolver();
-    load(&r, &rate_atlas(json!({"max_calls": 1, "window_seconds": 60})));
+    load(
+        &r,
+        &rate_atlas(json!({"max_calls": 1, "window_seconds": 60})),
+    );
     let id = rid(&r, "ag", "s");
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().status, ExecuteStatus::Authorized);
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
     let limited = rid(&r, "ag", "s"); // computed while the window is exhausted
-    assert_eq!(r.check("s", "orders.get"), FastVerdict::RateLimited, "the limit is exhausted right now");
+    assert_eq!(
+        r.check("s", "orders.get"),
+        FastVerdict::RateLimited,
+        "the limit is exhausted right now"
+    );
     r.clock().advance(60 * SEC); // new window; resolution still within its 300 s ttl
     assert_eq!(r.check("s", "orders.get"), FastVerdict::Allowed);
-    assert_eq!(r.execute(exec("ag", "s", &limited, "orders.get", json!({}))).unwrap().status, ExecuteStatus::Authorized);
+    assert_eq!(
+        r.execute(exec("ag", "s", &limited, "orders.get", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
 }
 
 #[test]
 fn rate_limit_window_rolls_over() {
     let (r, _) = resolver();
-    load(&r, &rate_atlas(json!({"max_calls": 1, "window_seconds": 60})));
+    load(
+        &r,
+        &rate_atlas(json!({"max_calls": 1, "window_seconds": 60})),
+    );
     let id = rid(&r, "ag", "s");
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().status, ExecuteStatus::Authorized);
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().reason_code, Some("rate_limit_exceeded"));
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .reason_code,
+        Some("rate_limit_exceeded")
+    );
     r.clock().advance(60 * SEC); // fixed windows aligned to the epoch: 00:01:00 starts a new one
     assert_eq!(r.check("s", "orders.get"), FastVerdict::Allowed);
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().status, ExecuteStatus::Authorized);
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().reason_code, Some("rate_limit_exceeded"));
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .reason_code,
+        Some("rate_limit_exceeded")
+    );
 }
 
 fn consume_until_denied(r: &Resolver, agent: &str, session: &str) -> usize {
     let id = rid(r, agent, session);
-    (0..10).take_while(|_| r.execute(exec(agent, session, &id, "orders.get", json!({}))).unwrap().status == ExecuteStatus::Authorized).count()
+    (0..10)
+        .take_while(|_| {
+            r.execute(exec(agent, session, &id, "orders.get", json!({})))
+                .unwrap()
+                .status
+                == ExecuteStatus::Authorized
+        })
+        .count()
 }
 
 #[test]
 fn rate_limit_per_session_agent_global() {
     // per session (default): each session has its own window
     let (r, _) = resolver();
-    load(&r, &rate_atlas(json!({"max_calls": 2, "window_seconds": 3600})));
+    load(
+        &r,
+        &rate_atlas(json!({"max_calls": 2, "window_seconds": 3600})),
+    );
     assert_eq!(consume_until_denied(&r, "ag", "s1"), 2);
     assert_eq!(consume_until_denied(&r, "ag", "s2"), 2);
     // per agent: sessions of one agent share, other agents do not
     let (r, _) = resolver();
-    load(&r, &rate_atlas(json!({"max_calls": 2, "window_seconds": 3600, "per": "agent"})));
+    load(
+        &r,
+        &rate_atlas(json!({"max_calls": 2, "window_seconds": 3600, "per": "agent"})),
+    );
     assert_eq!(consume_until_denied(&r, "ag", "s1"), 2);
     assert_eq!(consume_until_denied(&r, "ag", "s2"), 0);
     assert_eq!(consume_until_denied(&r, "other", "s3"), 2);
     // global: everyone shares
     let (r, _) = resolver();
-    load(&r, &rate_atlas(json!({"max_calls": 3, "window_seconds": 3600, "per": "global"})));
+    load(
+        &r,
+        &rate_atlas(json!({"max_calls": 3, "window_seconds": 3600, "per": "global"})),
+    );
     assert_eq!(consume_until_denied(&r, "ag", "s1"), 3);
     assert_eq!(consume_until_denied(&r, "other", "s2"), 0);
 }
@@ -213,29 +420,72 @@ fn action_own_rate_limit_applies_with_no_policy_id() {
     a["actions"][0]["rate_limit"] = json!({"max_calls": 1, "window_seconds": 60});
     load(&r, &a);
     let id = rid(&r, "ag", "s");
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().status, ExecuteStatus::Authorized);
-    let ans = r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap();
-    assert_eq!((ans.reason_code, ans.policy_id.as_deref()), (Some("rate_limit_exceeded"), None));
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
+    let ans = r
+        .execute(exec("ag", "s", &id, "orders.get", json!({})))
+        .unwrap();
+    assert_eq!(
+        (ans.reason_code, ans.policy_id.as_deref()),
+        (Some("rate_limit_exceeded"), None)
+    );
 }
 
 #[test]
 fn rate_limit_policy_never_throttles_another_atlas() {
     let (r, _) = resolver();
-    load(&r, &atlas("com.a.one", &["a.x"], vec![policy("allow", "allow", None), policy_with("tight", "rate_limit", None, json!({"parameters": {"max_calls": 1, "window_seconds": 3600, "per": "global"}}))]));
+    load(
+        &r,
+        &atlas(
+            "com.a.one",
+            &["a.x"],
+            vec![
+                policy("allow", "allow", None),
+                policy_with(
+                    "tight",
+                    "rate_limit",
+                    None,
+                    json!({"parameters": {"max_calls": 1, "window_seconds": 3600, "per": "global"}}),
+                ),
+            ],
+        ),
+    );
     load(&r, &allow_all("com.b.two", &["b.x"]));
     let id = rid(&r, "ag", "s");
     for _ in 0..3 {
-        assert_eq!(r.execute(exec("ag", "s", &id, "b.x", json!({}))).unwrap().status, ExecuteStatus::Authorized);
+        assert_eq!(
+            r.execute(exec("ag", "s", &id, "b.x", json!({})))
+                .unwrap()
+                .status,
+            ExecuteStatus::Authorized
+        );
     }
-    assert_eq!(r.execute(exec("ag", "s", &id, "a.x", json!({}))).unwrap().status, ExecuteStatus::Authorized);
-    assert_eq!(r.execute(exec("ag", "s", &id, "a.x", json!({}))).unwrap().reason_code, Some("rate_limit_exceeded"));
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "a.x", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "a.x", json!({})))
+            .unwrap()
+            .reason_code,
+        Some("rate_limit_exceeded")
+    );
 }
 
 #[test]
 
 fn ending_a_session_does_not_reset_agent_limits_of_a_same_named_agent() {
     let (r, _) = resolver();
-    load(&r, &rate_atlas(json!({"max_calls": 1, "window_seconds": 3600, "per": "agent"})));
+    load(
+        &r,
+        &rate_atlas(json!({"max_calls": 1, "window_seconds": 3600, "per": "agent"})),
+    );
     assert_eq!(consume_until_denied(&r, "twin", "s1"), 1);
     // another agent uses a session that happens to be called "twin", then ends it
     rid(&r, "someone", "twin");
@@ -249,21 +499,82 @@ fn ending_a_session_does_not_reset_agent_limits_of_a_same_named_agent() {
 #[test]
 fn idempotency_key_replays_without_consuming() {
     let (r, _) = resolver();
-    load(&r, &rate_atlas(json!({"max_calls": 2, "window_seconds": 3600})));
+    load(
+        &r,
+        &rate_atlas(json!({"max_calls": 2, "window_seconds": 3600})),
+    );
     let id = rid(&r, "ag", "s");
-    let a1 = r.execute(exec_key("ag", "s", &id, "orders.get", json!({"q": 1}), "k1")).unwrap();
-    let a2 = r.execute(exec_key("ag", "s", &id, "orders.get", json!({"q": 1}), "k1")).unwrap();
+    let a1 = r
+        .execute(exec_key(
+            "ag",
+            "s",
+            &id,
+            "orders.get",
+            json!({"q": 1}),
+            "k1",
+        ))
+        .unwrap();
+    let a2 = r
+        .execute(exec_key(
+            "ag",
+            "s",
+            &id,
+            "orders.get",
+            json!({"q": 1}),
+            "k1",
+        ))
+        .unwrap();
     assert_eq!(a1.status, ExecuteStatus::Authorized);
     assert_eq!(a1, a2, "same key and params: same answer");
     // one call left: the replay consumed nothing
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().status, ExecuteStatus::Authorized);
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().reason_code, Some("rate_limit_exceeded"));
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .reason_code,
+        Some("rate_limit_exceeded")
+    );
     // the replay still answers what it answered first
-    assert_eq!(r.execute(exec_key("ag", "s", &id, "orders.get", json!({"q": 1}), "k1")).unwrap().execution_id, a1.execution_id);
-    let e = r.execute(exec_key("ag", "s", &id, "orders.get", json!({"q": 2}), "k1")).unwrap_err();
+    assert_eq!(
+        r.execute(exec_key(
+            "ag",
+            "s",
+            &id,
+            "orders.get",
+            json!({"q": 1}),
+            "k1"
+        ))
+        .unwrap()
+        .execution_id,
+        a1.execution_id
+    );
+    let e = r
+        .execute(exec_key(
+            "ag",
+            "s",
+            &id,
+            "orders.get",
+            json!({"q": 2}),
+            "k1",
+        ))
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidRequest);
     assert_eq!(e.pointer.as_deref(), Some("/execution/idempotency_key"));
-    let e = r.execute(exec_key("ag", "s", &id, "orders.refund", json!({"q": 1}), "k1")).unwrap_err();
+    let e = r
+        .execute(exec_key(
+            "ag",
+            "s",
+            &id,
+            "orders.refund",
+            json!({"q": 1}),
+            "k1",
+        ))
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidRequest);
 }
 
@@ -274,13 +585,20 @@ fn approval_atlas(timeout: Option<u32>) -> Value {
     if let Some(t) = timeout {
         ap["parameters"] = json!({"timeout_seconds": t});
     }
-    atlas("com.acme.shop", &["orders.get", "orders.refund"], vec![policy("allow-all", "allow", None), ap])
+    atlas(
+        "com.acme.shop",
+        &["orders.get", "orders.refund"],
+        vec![policy("allow-all", "allow", None), ap],
+    )
 }
 
 fn pending(r: &Resolver, session: &str) -> (String, String) {
     let res = r.resolve(req("ag", session, "g")).unwrap();
     assert_eq!(res.pending_action_ids(), vec!["orders.refund"]);
-    (res.resolution_id.clone(), res.approval_id.clone().expect("approval_id"))
+    (
+        res.resolution_id.clone(),
+        res.approval_id.clone().expect("approval_id"),
+    )
 }
 
 #[test]
@@ -288,8 +606,23 @@ fn approve_turns_pending_into_authorized() {
     let (r, rec) = resolver();
     load(&r, &approval_atlas(None));
     let (id, ap) = pending(&r, "s");
-    let ans = r.execute(exec("ag", "s", &id, "orders.refund", json!({}))).unwrap();
-    assert_eq!((ans.status, ans.reason_code, ans.approval_id.as_deref(), ans.policy_id.as_deref()), (ExecuteStatus::PendingApproval, Some("approval_required"), Some(ap.as_str()), Some("needs-ok")));
+    let ans = r
+        .execute(exec("ag", "s", &id, "orders.refund", json!({})))
+        .unwrap();
+    assert_eq!(
+        (
+            ans.status,
+            ans.reason_code,
+            ans.approval_id.as_deref(),
+            ans.policy_id.as_deref()
+        ),
+        (
+            ExecuteStatus::PendingApproval,
+            Some("approval_required"),
+            Some(ap.as_str()),
+            Some("needs-ok")
+        )
+    );
     assert_eq!(ans.execution_id, None);
     assert_eq!(r.check("s", "orders.refund"), FastVerdict::PendingApproval);
     rec.take();
@@ -299,12 +632,23 @@ fn approve_turns_pending_into_authorized() {
     assert_eq!(out["actions"], json!(["orders.refund"]));
     assert_eq!(rec.types(), vec!["action.approved"]);
     assert_eq!(r.check("s", "orders.refund"), FastVerdict::Allowed);
-    let ans = r.execute(exec("ag", "s", &id, "orders.refund", json!({}))).unwrap();
-    assert_eq!((ans.status, ans.approval_id.as_deref()), (ExecuteStatus::Authorized, Some(ap.as_str())));
+    let ans = r
+        .execute(exec("ag", "s", &id, "orders.refund", json!({})))
+        .unwrap();
+    assert_eq!(
+        (ans.status, ans.approval_id.as_deref()),
+        (ExecuteStatus::Authorized, Some(ap.as_str()))
+    );
     assert!(ans.execution_id.is_some());
     let e = r.approve(&decision(&ap)).unwrap_err();
-    assert_eq!((e.code, e.pointer.as_deref()), (ErrorCode::ApprovalAlreadyDecided, Some("/approval_id")));
-    assert_eq!(r.reject(&decision(&ap)).unwrap_err().code, ErrorCode::ApprovalAlreadyDecided);
+    assert_eq!(
+        (e.code, e.pointer.as_deref()),
+        (ErrorCode::ApprovalAlreadyDecided, Some("/approval_id"))
+    );
+    assert_eq!(
+        r.reject(&decision(&ap)).unwrap_err().code,
+        ErrorCode::ApprovalAlreadyDecided
+    );
 }
 
 #[test]
@@ -315,12 +659,25 @@ fn reject_denies_with_approval_rejected() {
     rec.take();
     assert_eq!(r.reject(&decision(&ap)).unwrap()["status"], "rejected");
     assert_eq!(rec.types(), vec!["action.denied"]);
-    let ans = r.execute(exec("ag", "s", &id, "orders.refund", json!({}))).unwrap();
-    assert_eq!((ans.status, ans.reason_code), (ExecuteStatus::Denied, Some("approval_rejected")));
+    let ans = r
+        .execute(exec("ag", "s", &id, "orders.refund", json!({})))
+        .unwrap();
+    assert_eq!(
+        (ans.status, ans.reason_code),
+        (ExecuteStatus::Denied, Some("approval_rejected"))
+    );
     assert_eq!(r.check("s", "orders.refund"), FastVerdict::Denied);
-    assert_eq!(r.approve(&decision(&ap)).unwrap_err().code, ErrorCode::ApprovalAlreadyDecided);
+    assert_eq!(
+        r.approve(&decision(&ap)).unwrap_err().code,
+        ErrorCode::ApprovalAlreadyDecided
+    );
     // allowed actions of the same resolution are unaffected
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().status, ExecuteStatus::Authorized);
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
 }
 
 #[test]
@@ -331,9 +688,17 @@ fn approval_expiry() {
     r.clock().advance(61 * SEC);
     assert_eq!(r.approval(&ap).unwrap()["status"], "expired");
     let e = r.approve(&decision(&ap)).unwrap_err();
-    assert_eq!((e.code, e.pointer.as_deref()), (ErrorCode::ApprovalExpired, Some("/approval_id")));
-    let ans = r.execute(exec("ag", "s", &id, "orders.refund", json!({}))).unwrap();
-    assert_eq!((ans.status, ans.reason_code), (ExecuteStatus::Denied, Some("approval_expired")));
+    assert_eq!(
+        (e.code, e.pointer.as_deref()),
+        (ErrorCode::ApprovalExpired, Some("/approval_id"))
+    );
+    let ans = r
+        .execute(exec("ag", "s", &id, "orders.refund", json!({})))
+        .unwrap();
+    assert_eq!(
+        (ans.status, ans.reason_code),
+        (ExecuteStatus::Denied, Some("approval_expired"))
+    );
     assert_eq!(r.check("s", "orders.refund"), FastVerdict::Denied);
 }
 
@@ -341,22 +706,48 @@ fn approval_expiry() {
 fn unknown_approval_is_approval_not_found() {
     let (r, _) = resolver();
     let e = r.approve(&decision("nope")).unwrap_err();
-    assert_eq!((e.code, e.pointer.as_deref()), (ErrorCode::ApprovalNotFound, Some("/approval_id")));
-    assert_eq!(r.reject(&decision("nope")).unwrap_err().code, ErrorCode::ApprovalNotFound);
+    assert_eq!(
+        (e.code, e.pointer.as_deref()),
+        (ErrorCode::ApprovalNotFound, Some("/approval_id"))
+    );
+    assert_eq!(
+        r.reject(&decision("nope")).unwrap_err().code,
+        ErrorCode::ApprovalNotFound
+    );
 }
 
 #[test]
 fn approved_call_still_consumes_rate_limits_and_validates_parameters() {
     let (r, _) = resolver();
     let mut a = approval_atlas(None);
-    a["policies"].as_array_mut().unwrap().push(policy_with("rl", "rate_limit", Some(&["orders.refund"]), json!({"parameters": {"max_calls": 1, "window_seconds": 3600}})));
+    a["policies"].as_array_mut().unwrap().push(policy_with(
+        "rl",
+        "rate_limit",
+        Some(&["orders.refund"]),
+        json!({"parameters": {"max_calls": 1, "window_seconds": 3600}}),
+    ));
     a["actions"][1]["parameters_schema"] = json!({"type": "object", "required": ["amount"]});
     load(&r, &a);
     let (id, ap) = pending(&r, "s");
     r.approve(&decision(&ap)).unwrap();
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.refund", json!({}))).unwrap_err().code, ErrorCode::InvalidParameters);
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.refund", json!({"amount": 1}))).unwrap().status, ExecuteStatus::Authorized);
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.refund", json!({"amount": 1}))).unwrap().reason_code, Some("rate_limit_exceeded"));
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.refund", json!({})))
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidParameters
+    );
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.refund", json!({"amount": 1})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
+    );
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.refund", json!({"amount": 1})))
+            .unwrap()
+            .reason_code,
+        Some("rate_limit_exceeded")
+    );
 }
 
 // ---------- sessions ----------
@@ -368,9 +759,19 @@ fn sessions_start_implicitly_once() {
     rid(&r, "ag", "s");
     rid(&r, "ag", "s");
     let t = rec.types();
-    assert_eq!(t.iter().filter(|x| **x == "session.started").count(), 1, "{t:?}");
+    assert_eq!(
+        t.iter().filter(|x| **x == "session.started").count(),
+        1,
+        "{t:?}"
+    );
     rid(&r, "ag", "s2");
-    assert_eq!(rec.types().iter().filter(|x| **x == "session.started").count(), 2);
+    assert_eq!(
+        rec.types()
+            .iter()
+            .filter(|x| **x == "session.started")
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -383,9 +784,18 @@ fn ended_session_refuses_resolve() {
     assert_eq!(out["reason"], "done");
     assert_eq!(rec.types(), vec!["session.ended"]);
     let e = r.resolve(req("ag", "s", "g")).unwrap_err();
-    assert_eq!((e.code, e.pointer.as_deref()), (ErrorCode::SessionEnded, Some("/requester/session_id")));
-    assert_eq!(r.end_session("s", None).unwrap_err().code, ErrorCode::SessionEnded);
-    assert_eq!(r.end_session("never", None).unwrap_err().code, ErrorCode::SessionNotFound);
+    assert_eq!(
+        (e.code, e.pointer.as_deref()),
+        (ErrorCode::SessionEnded, Some("/requester/session_id"))
+    );
+    assert_eq!(
+        r.end_session("s", None).unwrap_err().code,
+        ErrorCode::SessionEnded
+    );
+    assert_eq!(
+        r.end_session("never", None).unwrap_err().code,
+        ErrorCode::SessionNotFound
+    );
     assert_eq!(r.check("s", "orders.get"), FastVerdict::NoResolution);
 }
 
@@ -396,7 +806,9 @@ fn ended_session_refuses_execute_with_session_ended() {
     load(&r, &allow_all("com.acme.shop", &["orders.get"]));
     let id = rid(&r, "ag", "s");
     r.end_session("s", None).unwrap();
-    let e = r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap_err();
+    let e = r
+        .execute(exec("ag", "s", &id, "orders.get", json!({})))
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::SessionEnded);
 }
 
@@ -406,12 +818,25 @@ fn another_agent_cannot_use_a_session() {
     load(&r, &allow_all("com.acme.shop", &["orders.get"]));
     let id = rid(&r, "owner", "s");
     let e = r.resolve(req("intruder", "s", "g")).unwrap_err();
-    assert_eq!((e.code, e.pointer.as_deref()), (ErrorCode::InvalidRequest, Some("/requester/agent_id")));
-    let e = r.execute(exec("intruder", "s", &id, "orders.get", json!({}))).unwrap_err();
-    assert_eq!((e.code, e.pointer.as_deref()), (ErrorCode::InvalidRequest, Some("/requester/agent_id")));
+    assert_eq!(
+        (e.code, e.pointer.as_deref()),
+        (ErrorCode::InvalidRequest, Some("/requester/agent_id"))
+    );
+    let e = r
+        .execute(exec("intruder", "s", &id, "orders.get", json!({})))
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.pointer.as_deref()),
+        (ErrorCode::InvalidRequest, Some("/requester/agent_id"))
+    );
     // a resolution of one session cannot be used from another
-    let e = r.execute(exec("owner", "other", &id, "orders.get", json!({}))).unwrap_err();
-    assert_eq!((e.code, e.pointer.as_deref()), (ErrorCode::InvalidRequest, Some("/requester/session_id")));
+    let e = r
+        .execute(exec("owner", "other", &id, "orders.get", json!({})))
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.pointer.as_deref()),
+        (ErrorCode::InvalidRequest, Some("/requester/session_id"))
+    );
 }
 
 // ---------- fast path ----------
@@ -420,21 +845,48 @@ fn another_agent_cannot_use_a_session() {
 fn check_agrees_with_execute_and_never_consumes() {
     let (r, rec) = resolver();
     let mut a = rate_atlas(json!({"max_calls": 1, "window_seconds": 3600}));
-    a["actions"].as_array_mut().unwrap().push(action("orders.delete"));
-    a["policies"].as_array_mut().unwrap().push(policy("no-delete", "deny", Some(&["orders.delete"])));
+    a["actions"]
+        .as_array_mut()
+        .unwrap()
+        .push(action("orders.delete"));
+    a["policies"].as_array_mut().unwrap().push(policy(
+        "no-delete",
+        "deny",
+        Some(&["orders.delete"]),
+    ));
     load(&r, &a);
-    assert_eq!(r.check("s", "orders.get"), FastVerdict::NoResolution, "no session yet");
+    assert_eq!(
+        r.check("s", "orders.get"),
+        FastVerdict::NoResolution,
+        "no session yet"
+    );
     let id = rid(&r, "ag", "s");
     rec.take();
     for _ in 0..20 {
         assert_eq!(r.check("s", "orders.get"), FastVerdict::Allowed);
     }
     assert!(rec.types().is_empty(), "check records nothing");
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().status, ExecuteStatus::Authorized, "check consumed nothing");
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized,
+        "check consumed nothing"
+    );
     assert_eq!(r.check("s", "orders.get"), FastVerdict::RateLimited);
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap().reason_code, Some("rate_limit_exceeded"));
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+            .unwrap()
+            .reason_code,
+        Some("rate_limit_exceeded")
+    );
     assert_eq!(r.check("s", "orders.delete"), FastVerdict::Denied);
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.delete", json!({}))).unwrap().reason_code, Some("policy_denied"));
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.delete", json!({})))
+            .unwrap()
+            .reason_code,
+        Some("policy_denied")
+    );
     assert_eq!(r.check("s", "orders.nothing"), FastVerdict::Denied);
     assert_eq!(r.check("s", "orders.refund"), FastVerdict::Allowed);
 }
@@ -444,38 +896,87 @@ fn check_agrees_with_execute_and_never_consumes() {
 #[test]
 fn event_types_in_order_for_resolve_execute_report() {
     let (r, rec) = resolver();
-    load(&r, &atlas("com.acme.shop", &["orders.get", "orders.delete"], vec![policy("a", "allow", Some(&["orders.get"]))]));
+    load(
+        &r,
+        &atlas(
+            "com.acme.shop",
+            &["orders.get", "orders.delete"],
+            vec![policy("a", "allow", Some(&["orders.get"]))],
+        ),
+    );
     let id = rid(&r, "ag", "s");
-    assert_eq!(rec.types(), vec!["session.started", "carp.request.received", "policy.evaluated", "context.injected", "carp.resolution.completed"]);
+    assert_eq!(
+        rec.types(),
+        vec![
+            "session.started",
+            "carp.request.received",
+            "policy.evaluated",
+            "context.injected",
+            "carp.resolution.completed"
+        ]
+    );
     rec.take();
     rid(&r, "ag", "s");
-    assert_eq!(rec.types(), vec!["carp.request.received", "policy.evaluated", "context.injected", "carp.resolution.completed"]);
+    assert_eq!(
+        rec.types(),
+        vec![
+            "carp.request.received",
+            "policy.evaluated",
+            "context.injected",
+            "carp.resolution.completed"
+        ]
+    );
     rec.take();
-    let eid = r.execute(exec("ag", "s", &id, "orders.get", json!({"x": 1}))).unwrap().execution_id.clone().unwrap();
-    assert_eq!(rec.types(), vec!["carp.request.received", "action.requested"]);
+    let eid = r
+        .execute(exec("ag", "s", &id, "orders.get", json!({"x": 1})))
+        .unwrap()
+        .execution_id
+        .clone()
+        .unwrap();
+    assert_eq!(
+        rec.types(),
+        vec!["carp.request.received", "action.requested"]
+    );
     let ev = rec.take();
     // the execute's events share one span under the session root
     assert_eq!(ev[0].span_id, ev[1].span_id);
     assert!(ev[0].parent_span_id.is_some());
     let payload = ev[1].payload.render(ev[1].event_type);
     assert_eq!(payload["execution_id"], eid.as_str());
-    assert!(payload["parameters_hash"].as_str().is_some_and(|h| h.len() == 64), "{payload}");
-    assert!(payload.get("parameters").is_none(), "parameters are hashed, not copied");
+    assert!(
+        payload["parameters_hash"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64),
+        "{payload}"
+    );
+    assert!(
+        payload.get("parameters").is_none(),
+        "parameters are hashed, not copied"
+    );
     r.report(&report_ok(&eid)).unwrap();
     assert_eq!(rec.types(), vec!["action.executed"]);
     rec.take();
-    r.execute(exec("ag", "s", &id, "orders.delete", json!({}))).unwrap();
-    assert_eq!(rec.types(), vec!["carp.request.received", "action.denied", "policy.violated"]);
+    r.execute(exec("ag", "s", &id, "orders.delete", json!({})))
+        .unwrap();
+    assert_eq!(
+        rec.types(),
+        vec!["carp.request.received", "action.denied", "policy.violated"]
+    );
 }
 
 #[test]
 fn rate_limited_execute_is_denied_but_not_a_violation() {
     let (r, rec) = resolver();
-    load(&r, &rate_atlas(json!({"max_calls": 1, "window_seconds": 3600})));
+    load(
+        &r,
+        &rate_atlas(json!({"max_calls": 1, "window_seconds": 3600})),
+    );
     let id = rid(&r, "ag", "s");
-    r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap();
+    r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+        .unwrap();
     rec.take();
-    r.execute(exec("ag", "s", &id, "orders.get", json!({}))).unwrap();
+    r.execute(exec("ag", "s", &id, "orders.get", json!({})))
+        .unwrap();
     assert_eq!(rec.types(), vec!["carp.request.received", "action.denied"]);
 }
 
@@ -488,7 +989,12 @@ fn approval_may_outlive_its_resolution() {
     let (id, ap) = pending(&r, "s");
     r.clock().advance(301 * SEC);
     assert_eq!(r.approve(&decision(&ap)).unwrap()["status"], "approved");
-    assert_eq!(r.execute(exec("ag", "s", &id, "orders.refund", json!({}))).unwrap_err().code, ErrorCode::ResolutionExpired);
+    assert_eq!(
+        r.execute(exec("ag", "s", &id, "orders.refund", json!({})))
+            .unwrap_err()
+            .code,
+        ErrorCode::ResolutionExpired
+    );
 }
 
 #[test]

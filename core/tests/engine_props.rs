@@ -28,7 +28,10 @@ fn glob(p: &[char], s: &[char]) -> bool {
     }
 }
 fn gm(p: &str, s: &str) -> bool {
-    glob(&p.chars().collect::<Vec<_>>(), &s.chars().collect::<Vec<_>>())
+    glob(
+        &p.chars().collect::<Vec<_>>(),
+        &s.chars().collect::<Vec<_>>(),
+    )
 }
 
 /// A pattern derived from an existing action id, so that it always matches at least one.
@@ -48,9 +51,22 @@ fn actions_strategy() -> impl Strategy<Value = Vec<&'static str>> {
 }
 
 fn policy_strategy(actions: Vec<&'static str>) -> impl Strategy<Value = Pol> {
-    let pats = proptest::collection::vec(proptest::sample::select(actions).prop_flat_map(pattern_for), 1..3);
-    (proptest::sample::select(TYPES.to_vec()), proptest::option::weighted(0.8, pats), -2i64..3, proptest::option::weighted(0.3, proptest::sample::subsequence(TIERS.to_vec(), 1..=2)))
-        .prop_map(|(ty, patterns, priority, tiers)| Pol { ty, patterns, priority, tiers })
+    let pats = proptest::collection::vec(
+        proptest::sample::select(actions).prop_flat_map(pattern_for),
+        1..3,
+    );
+    (
+        proptest::sample::select(TYPES.to_vec()),
+        proptest::option::weighted(0.8, pats),
+        -2i64..3,
+        proptest::option::weighted(0.3, proptest::sample::subsequence(TIERS.to_vec(), 1..=2)),
+    )
+        .prop_map(|(ty, patterns, priority, tiers)| Pol {
+            ty,
+            patterns,
+            priority,
+            tiers,
+        })
 }
 
 fn atlas_strategy() -> impl Strategy<Value = (Vec<&'static str>, Vec<Pol>)> {
@@ -93,7 +109,13 @@ fn model(acts: &[&str], pols: &[Pol], tier: &str) -> Vec<(String, V)> {
                 let mut c: Vec<(usize, &Pol)> = pols
                     .iter()
                     .enumerate()
-                    .filter(|(_, p)| p.ty == ty && p.patterns.as_ref().is_none_or(|ps| ps.iter().any(|pt| gm(pt, a))) && p.tiers.as_ref().is_none_or(|t| t.contains(&tier)))
+                    .filter(|(_, p)| {
+                        p.ty == ty
+                            && p.patterns
+                                .as_ref()
+                                .is_none_or(|ps| ps.iter().any(|pt| gm(pt, a)))
+                            && p.tiers.as_ref().is_none_or(|t| t.contains(&tier))
+                    })
                     .collect();
                 c.sort_by_key(|(i, p)| (-p.priority, *i));
                 c.first().map(|(i, _)| format!("p{i}"))
@@ -118,7 +140,10 @@ fn engine(res: &cra_core::Resolution, atlas_id: &str) -> Vec<(String, V)> {
     let mut out: Vec<(String, V)> = Vec::new();
     for a in w["allowed_actions"].as_array().unwrap() {
         if a["atlas_id"] == atlas_id {
-            out.push((a["action_id"].as_str().unwrap().into(), V::Allowed(a["policy_id"].as_str().unwrap().into())));
+            out.push((
+                a["action_id"].as_str().unwrap().into(),
+                V::Allowed(a["policy_id"].as_str().unwrap().into()),
+            ));
         }
     }
     for a in w["denied_actions"].as_array().unwrap() {
@@ -128,12 +153,18 @@ fn engine(res: &cra_core::Resolution, atlas_id: &str) -> Vec<(String, V)> {
                 "default_deny" => "default_deny",
                 other => panic!("unexpected reason {other}"),
             };
-            out.push((a["action_id"].as_str().unwrap().into(), V::Denied(code, a["policy_id"].as_str().map(String::from))));
+            out.push((
+                a["action_id"].as_str().unwrap().into(),
+                V::Denied(code, a["policy_id"].as_str().map(String::from)),
+            ));
         }
     }
     for a in w["pending_actions"].as_array().unwrap() {
         if a["atlas_id"] == atlas_id {
-            out.push((a["action_id"].as_str().unwrap().into(), V::Pending(a["policy_id"].as_str().unwrap().into())));
+            out.push((
+                a["action_id"].as_str().unwrap().into(),
+                V::Pending(a["policy_id"].as_str().unwrap().into()),
+            ));
         }
     }
     out
@@ -153,7 +184,11 @@ fn resolve_one(r: &Resolver, tier: &str) -> std::sync::Arc<cra_core::Resolution>
 }
 
 fn cfg() -> ProptestConfig {
-    ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -310,13 +345,32 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(|i| json!(i)),
         (-1e6f64..1e6).prop_map(|f| json!(f)),
         "[a-z*?.:0-9 ]{0,8}".prop_map(Value::String),
-        proptest::sample::select(vec!["low", "allow", "deny", "09:00", "a.x", "*", "1.0.0", "budget", "mon"]).prop_map(|s| json!(s)),
+        proptest::sample::select(vec![
+            "low", "allow", "deny", "09:00", "a.x", "*", "1.0.0", "budget", "mon"
+        ])
+        .prop_map(|s| json!(s)),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            proptest::collection::btree_map(proptest::sample::select(vec!["goal", "type", "actions", "start", "end", "max_calls", "window_seconds", "x", "risk_tier", "policy_id"]).prop_map(String::from), inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            proptest::collection::btree_map(
+                proptest::sample::select(vec![
+                    "goal",
+                    "type",
+                    "actions",
+                    "start",
+                    "end",
+                    "max_calls",
+                    "window_seconds",
+                    "x",
+                    "risk_tier",
+                    "policy_id"
+                ])
+                .prop_map(String::from),
+                inner,
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }

@@ -5,8 +5,8 @@
 use super::model::*;
 use crate::engine::conditions::CompiledConditions;
 use crate::engine::params::{self, ParamValidator};
-use crate::error::{CraError, ErrorCode, Problem, Result};
 use crate::engine::pattern::Pattern;
+use crate::error::{CraError, ErrorCode, Problem, Result};
 use crate::protocol::RiskTier;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
@@ -132,9 +132,24 @@ pub fn token_estimate(text: &str) -> u32 {
 impl CompiledAtlas {
     /// Compiles a validated manifest.
     pub fn compile(manifest: AtlasManifest) -> Result<CompiledAtlas> {
-        let cap_index: FxHashMap<String, u32> = manifest.capabilities.iter().enumerate().map(|(i, c)| (c.capability_id.clone(), i as u32)).collect();
-        let action_index: FxHashMap<Arc<str>, u32> = manifest.actions.iter().enumerate().map(|(i, a)| (Arc::<str>::from(a.action_id.as_str()), i as u32)).collect();
-        let mut sorted_ids: Vec<(&str, u32)> = manifest.actions.iter().enumerate().map(|(i, a)| (a.action_id.as_str(), i as u32)).collect();
+        let cap_index: FxHashMap<String, u32> = manifest
+            .capabilities
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.capability_id.clone(), i as u32))
+            .collect();
+        let action_index: FxHashMap<Arc<str>, u32> = manifest
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (Arc::<str>::from(a.action_id.as_str()), i as u32))
+            .collect();
+        let mut sorted_ids: Vec<(&str, u32)> = manifest
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.action_id.as_str(), i as u32))
+            .collect();
         sorted_ids.sort_unstable();
 
         // Capability membership per action.
@@ -152,11 +167,17 @@ impl CompiledAtlas {
         }
 
         // Candidate lists: [deny, approval, rate, allow] per action.
-        let mut lists: Vec<[Vec<u32>; 4]> = (0..manifest.actions.len()).map(|_| Default::default()).collect();
+        let mut lists: Vec<[Vec<u32>; 4]> = (0..manifest.actions.len())
+            .map(|_| Default::default())
+            .collect();
         let mut policies = Vec::with_capacity(manifest.policies.len());
         let mut problems = Vec::new();
         for (pi, pol) in manifest.policies.iter().enumerate() {
-            let cond_caps: Option<Vec<u32>> = pol.conditions.as_ref().and_then(|c| c.capabilities.as_ref()).map(|l| l.iter().filter_map(|c| cap_index.get(c).copied()).collect());
+            let cond_caps: Option<Vec<u32>> = pol
+                .conditions
+                .as_ref()
+                .and_then(|c| c.capabilities.as_ref())
+                .map(|l| l.iter().filter_map(|c| cap_index.get(c).copied()).collect());
             let mut matched = vec![false; manifest.actions.len()];
             match &pol.actions {
                 None => matched.iter_mut().for_each(|m| *m = true),
@@ -164,7 +185,11 @@ impl CompiledAtlas {
                     for pat in pats {
                         match Pattern::parse(pat) {
                             Ok(p) => mark_matches(&p, &sorted_ids, &action_index, &mut matched),
-                            Err(msg) => problems.push(Problem { code: "invalid_pattern", message: msg, pointer: format!("/policies/{pi}/actions") }),
+                            Err(msg) => problems.push(Problem {
+                                code: "invalid_pattern",
+                                message: msg,
+                                pointer: format!("/policies/{pi}/actions"),
+                            }),
                         }
                     }
                 }
@@ -176,12 +201,20 @@ impl CompiledAtlas {
                 PolicyType::Allow => 3,
             };
             for (ai, m) in matched.iter().enumerate() {
-                let in_caps = cond_caps.as_ref().is_none_or(|cc| action_caps[ai].iter().any(|c| cc.contains(c)));
+                let in_caps = cond_caps
+                    .as_ref()
+                    .is_none_or(|cc| action_caps[ai].iter().any(|c| cc.contains(c)));
                 if *m && in_caps {
                     lists[ai][slot].push(pi as u32);
                 }
             }
-            let conditions = CompiledConditions::compile(pol.conditions.as_ref()).map_err(|m| CraError::at(ErrorCode::InvalidAtlas, format!("/policies/{pi}/conditions"), m))?;
+            let conditions = CompiledConditions::compile(pol.conditions.as_ref()).map_err(|m| {
+                CraError::at(
+                    ErrorCode::InvalidAtlas,
+                    format!("/policies/{pi}/conditions"),
+                    m,
+                )
+            })?;
             policies.push(CompiledPolicy {
                 id: pol.policy_id.as_str().into(),
                 kind: pol.policy_type,
@@ -192,7 +225,11 @@ impl CompiledAtlas {
             });
         }
         if !problems.is_empty() {
-            return Err(CraError::from_problems(ErrorCode::InvalidAtlas, "invalid atlas", problems));
+            return Err(CraError::from_problems(
+                ErrorCode::InvalidAtlas,
+                "invalid atlas",
+                problems,
+            ));
         }
         // Priority (high first), then declaration order: a stable sort keeps declaration order.
         for l in lists.iter_mut() {
@@ -202,9 +239,13 @@ impl CompiledAtlas {
         }
 
         let mut actions = Vec::with_capacity(manifest.actions.len());
-        for ((a, caps), [deny, approval, rate, allow]) in manifest.actions.iter().zip(action_caps).zip(lists) {
+        for ((a, caps), [deny, approval, rate, allow]) in
+            manifest.actions.iter().zip(action_caps).zip(lists)
+        {
             let validator = match &a.parameters_schema {
-                Some(s) => Some(params::compile(s).map_err(|m| CraError::new(ErrorCode::InvalidAtlas, m))?),
+                Some(s) => Some(
+                    params::compile(s).map_err(|m| CraError::new(ErrorCode::InvalidAtlas, m))?,
+                ),
                 None => None,
             };
             actions.push(CompiledAction {
@@ -225,17 +266,32 @@ impl CompiledAtlas {
             });
         }
         // Fix up action_index to share the action's Arc<str>.
-        let action_index: FxHashMap<Arc<str>, u32> = actions.iter().enumerate().map(|(i, a)| (a.id.clone(), i as u32)).collect();
+        let action_index: FxHashMap<Arc<str>, u32> = actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), i as u32))
+            .collect();
 
         let mut packs = Vec::with_capacity(manifest.context_packs.len());
         for (di, p) in manifest.context_packs.iter().enumerate() {
-            let mut caps: Vec<u32> = p.conditions.as_ref().and_then(|c| c.capabilities.as_ref()).map(|l| l.iter().filter_map(|c| cap_index.get(c).copied()).collect()).unwrap_or_default();
+            let mut caps: Vec<u32> = p
+                .conditions
+                .as_ref()
+                .and_then(|c| c.capabilities.as_ref())
+                .map(|l| l.iter().filter_map(|c| cap_index.get(c).copied()).collect())
+                .unwrap_or_default();
             for (ci, cap) in manifest.capabilities.iter().enumerate() {
-                if cap.context_packs.iter().any(|x| *x == p.pack_id) && !caps.contains(&(ci as u32)) {
+                if cap.context_packs.contains(&p.pack_id) && !caps.contains(&(ci as u32)) {
                     caps.push(ci as u32);
                 }
             }
-            let conditions = CompiledConditions::compile(p.conditions.as_ref()).map_err(|m| CraError::at(ErrorCode::InvalidAtlas, format!("/context_packs/{di}/conditions"), m))?;
+            let conditions = CompiledConditions::compile(p.conditions.as_ref()).map_err(|m| {
+                CraError::at(
+                    ErrorCode::InvalidAtlas,
+                    format!("/context_packs/{di}/conditions"),
+                    m,
+                )
+            })?;
             packs.push(CompiledPack {
                 id: p.pack_id.as_str().into(),
                 priority: p.priority,
@@ -247,7 +303,12 @@ impl CompiledAtlas {
                 blocks: p
                     .blocks
                     .iter()
-                    .map(|b| CompiledBlock { block_id: b.block_id.as_str().into(), content_type: b.content_type.as_str().into(), content: b.content.as_str().into(), tokens: token_estimate(&b.content) })
+                    .map(|b| CompiledBlock {
+                        block_id: b.block_id.as_str().into(),
+                        content_type: b.content_type.as_str().into(),
+                        content: b.content.as_str().into(),
+                        tokens: token_estimate(&b.content),
+                    })
                     .collect(),
             });
         }
@@ -271,7 +332,12 @@ impl CompiledAtlas {
 
 /// Marks every action matched by `p`, using the hash map for exact ids and binary search for
 /// prefixes; only general globs look at every action.
-fn mark_matches(p: &Pattern, sorted: &[(&str, u32)], index: &FxHashMap<Arc<str>, u32>, matched: &mut [bool]) {
+fn mark_matches(
+    p: &Pattern,
+    sorted: &[(&str, u32)],
+    index: &FxHashMap<Arc<str>, u32>,
+    matched: &mut [bool],
+) {
     match p {
         Pattern::Exact(e) => {
             if let Some(&i) = index.get(&**e) {

@@ -35,35 +35,69 @@ pub fn type_name(v: &Value) -> &'static str {
 impl Walker {
     /// Records a problem.
     pub fn problem(&mut self, code: &'static str, pointer: &str, message: String) {
-        self.problems.push(Problem { code, message, pointer: pointer.to_string() });
+        self.problems.push(Problem {
+            code,
+            message,
+            pointer: pointer.to_string(),
+        });
     }
 
     /// Expects an object whose keys are all in `allowed`; reports the type and each unknown key.
-    pub fn object<'v>(&mut self, v: &'v Value, ptr: &str, what: &str, allowed: &[&str]) -> Option<&'v Map<String, Value>> {
+    pub fn object<'v>(
+        &mut self,
+        v: &'v Value,
+        ptr: &str,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
         let Some(m) = v.as_object() else {
-            self.problem("invalid_type", ptr, format!("{what} must be an object, not {}", type_name(v)));
+            self.problem(
+                "invalid_type",
+                ptr,
+                format!("{what} must be an object, not {}", type_name(v)),
+            );
             return None;
         };
         for k in m.keys() {
             if !allowed.contains(&k.as_str()) {
-                let hint = suggest(k, allowed).map(|s| format!("; did you mean {s:?}?")).unwrap_or_default();
-                self.problem("unknown_field", &child(ptr, k), format!("unknown field {k:?} in {what}{hint}"));
+                let hint = suggest(k, allowed)
+                    .map(|s| format!("; did you mean {s:?}?"))
+                    .unwrap_or_default();
+                self.problem(
+                    "unknown_field",
+                    &child(ptr, k),
+                    format!("unknown field {k:?} in {what}{hint}"),
+                );
             }
         }
         Some(m)
     }
 
     /// A string field; `required` reports a missing one.
-    pub fn string(&mut self, m: &Map<String, Value>, key: &str, ptr: &str, required: bool) -> Option<String> {
+    pub fn string(
+        &mut self,
+        m: &Map<String, Value>,
+        key: &str,
+        ptr: &str,
+        required: bool,
+    ) -> Option<String> {
         match m.get(key) {
             None if required => {
-                self.problem("missing_field", ptr, format!("missing required field {key:?}"));
+                self.problem(
+                    "missing_field",
+                    ptr,
+                    format!("missing required field {key:?}"),
+                );
                 None
             }
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(v) => {
-                self.problem("invalid_type", &child(ptr, key), format!("{key} must be a string, not {}", type_name(v)));
+                self.problem(
+                    "invalid_type",
+                    &child(ptr, key),
+                    format!("{key} must be a string, not {}", type_name(v)),
+                );
                 None
             }
         }
@@ -75,63 +109,114 @@ impl Walker {
             None => false,
             Some(Value::Bool(b)) => *b,
             Some(v) => {
-                self.problem("invalid_type", &child(ptr, key), format!("{key} must be a boolean, not {}", type_name(v)));
+                self.problem(
+                    "invalid_type",
+                    &child(ptr, key),
+                    format!("{key} must be a boolean, not {}", type_name(v)),
+                );
                 false
             }
         }
     }
 
     /// An integer field within `[min, max]`.
-    pub fn integer(&mut self, m: &Map<String, Value>, key: &str, ptr: &str, min: i64, max: i64, required: bool) -> Option<i64> {
+    pub fn integer(
+        &mut self,
+        m: &Map<String, Value>,
+        key: &str,
+        ptr: &str,
+        min: i64,
+        max: i64,
+        required: bool,
+    ) -> Option<i64> {
         let p = child(ptr, key);
         match m.get(key) {
             None if required => {
-                self.problem("missing_field", ptr, format!("missing required field {key:?}"));
+                self.problem(
+                    "missing_field",
+                    ptr,
+                    format!("missing required field {key:?}"),
+                );
                 None
             }
             None => None,
             Some(Value::Number(n)) => match n.as_i64() {
                 Some(i) if i >= min && i <= max => Some(i),
                 Some(i) => {
-                    self.problem("out_of_range", &p, format!("{key} is {i}; it must be between {min} and {max}"));
+                    self.problem(
+                        "out_of_range",
+                        &p,
+                        format!("{key} is {i}; it must be between {min} and {max}"),
+                    );
                     None
                 }
                 None => {
-                    self.problem("invalid_type", &p, format!("{key} must be an integer, not {n}"));
+                    self.problem(
+                        "invalid_type",
+                        &p,
+                        format!("{key} must be an integer, not {n}"),
+                    );
                     None
                 }
             },
             Some(v) => {
-                self.problem("invalid_type", &p, format!("{key} must be an integer, not {}", type_name(v)));
+                self.problem(
+                    "invalid_type",
+                    &p,
+                    format!("{key} must be an integer, not {}", type_name(v)),
+                );
                 None
             }
         }
     }
 
     /// An array field; each element is passed to `each` with its pointer.
-    pub fn array<'v>(&mut self, m: &'v Map<String, Value>, key: &str, ptr: &str) -> Option<(&'v Vec<Value>, String)> {
+    pub fn array<'v>(
+        &mut self,
+        m: &'v Map<String, Value>,
+        key: &str,
+        ptr: &str,
+    ) -> Option<(&'v Vec<Value>, String)> {
         let p = child(ptr, key);
         match m.get(key) {
             None => None,
             Some(Value::Array(a)) => Some((a, p)),
             Some(v) => {
-                self.problem("invalid_type", &p, format!("{key} must be an array, not {}", type_name(v)));
+                self.problem(
+                    "invalid_type",
+                    &p,
+                    format!("{key} must be an array, not {}", type_name(v)),
+                );
                 None
             }
         }
     }
 
     /// An array of strings; non-strings are reported, `non_empty` reports an empty array.
-    pub fn strings(&mut self, m: &Map<String, Value>, key: &str, ptr: &str, non_empty: bool) -> Option<Vec<String>> {
+    pub fn strings(
+        &mut self,
+        m: &Map<String, Value>,
+        key: &str,
+        ptr: &str,
+        non_empty: bool,
+    ) -> Option<Vec<String>> {
         let (arr, p) = self.array(m, key, ptr)?;
         if non_empty && arr.is_empty() {
-            self.problem("empty_list", &p, format!("{key} is empty, so it can never match; omit it instead"));
+            self.problem(
+                "empty_list",
+                &p,
+                format!("{key} is empty, so it can never match; omit it instead"),
+            );
         }
         let mut out = Vec::with_capacity(arr.len());
         for (i, v) in arr.iter().enumerate() {
             match v {
                 Value::String(s) => out.push(s.clone()),
-                other => self.problem("invalid_type", &index(&p, i), format!("{key} entries must be strings, not {}", type_name(other))),
+                other => self.problem(
+                    "invalid_type",
+                    &index(&p, i),
+                    format!("{key} entries must be strings, not {}", type_name(other)),
+                ),
             }
         }
         Some(out)
@@ -140,7 +225,13 @@ impl Walker {
 
 /// The allowed key closest to `k` (edit distance ≤ 2), for "did you mean" hints.
 fn suggest<'a>(k: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    allowed.iter().copied().map(|a| (edit_distance(k, a), a)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, a)| a)
+    allowed
+        .iter()
+        .copied()
+        .map(|a| (edit_distance(k, a), a))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -149,7 +240,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

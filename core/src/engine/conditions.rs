@@ -39,14 +39,35 @@ pub struct CompiledConditions {
 impl CompiledConditions {
     /// Compiles validated conditions.
     pub fn compile(c: Option<&Conditions>) -> Result<Self, String> {
-        let Some(c) = c else { return Ok(Self::default()) };
-        let risk_mask = c.risk_tiers.as_ref().map(|l| l.iter().fold(0u8, |m, t| m | t.bit())).unwrap_or(0);
+        let Some(c) = c else {
+            return Ok(Self::default());
+        };
+        let risk_mask = c
+            .risk_tiers
+            .as_ref()
+            .map(|l| l.iter().fold(0u8, |m, t| m | t.bit()))
+            .unwrap_or(0);
         let agents = match &c.agents {
-            Some(l) => Some(l.iter().map(|p| Pattern::parse(p)).collect::<Result<Vec<_>, _>>()?.into_boxed_slice()),
+            Some(l) => Some(
+                l.iter()
+                    .map(|p| Pattern::parse(p))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_boxed_slice(),
+            ),
             None => None,
         };
-        let context_matches = c.context_matches.as_ref().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>().into_boxed_slice());
-        Ok(CompiledConditions { risk_mask, agents, context_matches, time_window: c.time_window.clone() })
+        let context_matches = c.context_matches.as_ref().map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>()
+                .into_boxed_slice()
+        });
+        Ok(CompiledConditions {
+            risk_mask,
+            agents,
+            context_matches,
+            time_window: c.time_window.clone(),
+        })
     }
 
     /// Whether the conditions hold for `ctx`.
@@ -100,30 +121,59 @@ mod tests {
     use crate::clock::parse_rfc3339_us;
 
     fn tw(start: u32, end: u32, days: Option<Vec<u32>>, off: i64) -> TimeWindow {
-        TimeWindow { start_minute: start, end_minute: end, days, utc_offset_seconds: off }
+        TimeWindow {
+            start_minute: start,
+            end_minute: end,
+            days,
+            utc_offset_seconds: off,
+        }
     }
 
     #[test]
     fn business_hours() {
         let w = tw(9 * 60, 17 * 60, Some(vec![0, 1, 2, 3, 4]), 0);
-        assert!(window_holds(&w, parse_rfc3339_us("2026-11-25T10:00:00Z").unwrap())); // Wednesday
-        assert!(!window_holds(&w, parse_rfc3339_us("2026-11-25T17:00:00Z").unwrap()), "end is exclusive");
-        assert!(!window_holds(&w, parse_rfc3339_us("2026-11-28T10:00:00Z").unwrap()), "Saturday");
+        assert!(window_holds(
+            &w,
+            parse_rfc3339_us("2026-11-25T10:00:00Z").unwrap()
+        )); // Wednesday
+        assert!(
+            !window_holds(&w, parse_rfc3339_us("2026-11-25T17:00:00Z").unwrap()),
+            "end is exclusive"
+        );
+        assert!(
+            !window_holds(&w, parse_rfc3339_us("2026-11-28T10:00:00Z").unwrap()),
+            "Saturday"
+        );
     }
 
     #[test]
     fn offsets_shift_the_window() {
         let w = tw(9 * 60, 17 * 60, None, 5 * 3600 + 1800);
         // 04:00Z is 09:30 at +05:30.
-        assert!(window_holds(&w, parse_rfc3339_us("2026-11-25T04:00:00Z").unwrap()));
-        assert!(!window_holds(&w, parse_rfc3339_us("2026-11-25T12:00:00Z").unwrap()));
+        assert!(window_holds(
+            &w,
+            parse_rfc3339_us("2026-11-25T04:00:00Z").unwrap()
+        ));
+        assert!(!window_holds(
+            &w,
+            parse_rfc3339_us("2026-11-25T12:00:00Z").unwrap()
+        ));
     }
 
     #[test]
     fn wrapping_window_belongs_to_start_day() {
         let w = tw(22 * 60, 6 * 60, Some(vec![4]), 0); // Friday night
-        assert!(window_holds(&w, parse_rfc3339_us("2026-11-27T23:00:00Z").unwrap())); // Fri 23:00
-        assert!(window_holds(&w, parse_rfc3339_us("2026-11-28T05:00:00Z").unwrap())); // Sat 05:00
-        assert!(!window_holds(&w, parse_rfc3339_us("2026-11-27T05:00:00Z").unwrap())); // Fri 05:00 (Thu's window)
+        assert!(window_holds(
+            &w,
+            parse_rfc3339_us("2026-11-27T23:00:00Z").unwrap()
+        )); // Fri 23:00
+        assert!(window_holds(
+            &w,
+            parse_rfc3339_us("2026-11-28T05:00:00Z").unwrap()
+        )); // Sat 05:00
+        assert!(!window_holds(
+            &w,
+            parse_rfc3339_us("2026-11-27T05:00:00Z").unwrap()
+        )); // Fri 05:00 (Thu's window)
     }
 }

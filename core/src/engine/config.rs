@@ -3,6 +3,7 @@
 use crate::clock::{parse_rfc3339_us, Clock};
 use crate::error::{CraError, ErrorCode, Result};
 use crate::ids::IdSource;
+use crate::trace::TraceConfig;
 use serde::{Deserialize, Serialize};
 
 /// Options of a resolver. Every field has a default, so `{}` is a valid configuration.
@@ -24,7 +25,7 @@ pub struct ResolverConfig {
     pub max_resolutions_per_session: u32,
     /// Where TRACE events go (see docs/trace.md); default: kept in memory until drained.
     #[serde(default)]
-    pub trace: serde_json::Value,
+    pub trace: TraceConfig,
 }
 
 /// Deterministic mode settings.
@@ -60,14 +61,27 @@ fn default_step() -> i64 {
 
 impl Default for ResolverConfig {
     fn default() -> Self {
-        ResolverConfig { deterministic: None, resolution_ttl_seconds: 300, approval_timeout_seconds: 3600, max_resolutions_per_session: 256, trace: serde_json::Value::Null }
+        ResolverConfig {
+            deterministic: None,
+            resolution_ttl_seconds: 300,
+            approval_timeout_seconds: 3600,
+            max_resolutions_per_session: 256,
+            trace: TraceConfig::default(),
+        }
     }
 }
 
 impl ResolverConfig {
     /// A deterministic configuration with the given seed and default start and step.
     pub fn deterministic(seed: u32) -> Self {
-        ResolverConfig { deterministic: Some(DeterministicConfig { seed, start: default_start(), step_us: default_step() }), ..Default::default() }
+        ResolverConfig {
+            deterministic: Some(DeterministicConfig {
+                seed,
+                start: default_start(),
+                step_us: default_step(),
+            }),
+            ..Default::default()
+        }
     }
 
     /// Parses a configuration from JSON (empty input means defaults).
@@ -86,20 +100,48 @@ impl ResolverConfig {
     /// Semantic checks.
     pub fn check(&self) -> Result<()> {
         if self.resolution_ttl_seconds == 0 || self.resolution_ttl_seconds > 86_400 {
-            return Err(CraError::at(ErrorCode::InvalidConfig, "/resolution_ttl_seconds", format!("resolution_ttl_seconds is {}; it must be 1 to 86400", self.resolution_ttl_seconds)));
+            return Err(CraError::at(
+                ErrorCode::InvalidConfig,
+                "/resolution_ttl_seconds",
+                format!(
+                    "resolution_ttl_seconds is {}; it must be 1 to 86400",
+                    self.resolution_ttl_seconds
+                ),
+            ));
         }
         if self.max_resolutions_per_session == 0 {
-            return Err(CraError::at(ErrorCode::InvalidConfig, "/max_resolutions_per_session", "max_resolutions_per_session must be at least 1"));
+            return Err(CraError::at(
+                ErrorCode::InvalidConfig,
+                "/max_resolutions_per_session",
+                "max_resolutions_per_session must be at least 1",
+            ));
         }
         if self.approval_timeout_seconds == 0 {
-            return Err(CraError::at(ErrorCode::InvalidConfig, "/approval_timeout_seconds", "approval_timeout_seconds must be at least 1"));
+            return Err(CraError::at(
+                ErrorCode::InvalidConfig,
+                "/approval_timeout_seconds",
+                "approval_timeout_seconds must be at least 1",
+            ));
         }
+        self.trace.validate().map_err(|mut e| {
+            e.code = ErrorCode::InvalidConfig;
+            e.pointer = Some(format!("/trace{}", e.pointer.as_deref().unwrap_or("")));
+            e
+        })?;
         if let Some(d) = &self.deterministic {
             if parse_rfc3339_us(&d.start).is_none() {
-                return Err(CraError::at(ErrorCode::InvalidConfig, "/deterministic/start", format!("start {:?} is not RFC 3339", d.start)));
+                return Err(CraError::at(
+                    ErrorCode::InvalidConfig,
+                    "/deterministic/start",
+                    format!("start {:?} is not RFC 3339", d.start),
+                ));
             }
             if d.step_us < 0 {
-                return Err(CraError::at(ErrorCode::InvalidConfig, "/deterministic/step_us", "step_us must not be negative"));
+                return Err(CraError::at(
+                    ErrorCode::InvalidConfig,
+                    "/deterministic/step_us",
+                    "step_us must not be negative",
+                ));
             }
         }
         Ok(())
@@ -108,7 +150,10 @@ impl ResolverConfig {
     /// The clock and id source this configuration asks for.
     pub fn clock_and_ids(&self) -> (Clock, IdSource) {
         match &self.deterministic {
-            Some(d) => (Clock::stepping(parse_rfc3339_us(&d.start).unwrap_or(0), d.step_us), IdSource::counter(d.seed, 0)),
+            Some(d) => (
+                Clock::stepping(parse_rfc3339_us(&d.start).unwrap_or(0), d.step_us),
+                IdSource::counter(d.seed, 0),
+            ),
             None => (Clock::System, IdSource::Uuid7),
         }
     }

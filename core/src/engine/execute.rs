@@ -4,7 +4,10 @@ use super::resolution::{DenyReason, Resolution, VerdictKind};
 use super::{Resolver, SessionState};
 use crate::clock::format_rfc3339_us;
 use crate::error::{CraError, ErrorCode, Result};
-use crate::protocol::{ApprovalDecision, CarpRequest, ExecuteAnswer, ExecuteStatus, ExecutionReport, Operation, CARP_VERSION};
+use crate::protocol::{
+    ApprovalDecision, CarpRequest, ExecuteAnswer, ExecuteStatus, ExecutionReport, Operation,
+    CARP_VERSION,
+};
 use crate::trace::{EventPayload, EventType, SessionTrace};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -57,7 +60,11 @@ pub struct Approval {
 
 impl Approval {
     fn to_json(&self, st: &ApprovalState, now_us: i64) -> Value {
-        let status = if st.status == ApprovalStatus::Pending && now_us >= self.expires_at_us { "expired" } else { st.status.as_str() };
+        let status = if st.status == ApprovalStatus::Pending && now_us >= self.expires_at_us {
+            "expired"
+        } else {
+            st.status.as_str()
+        };
         json!({
             "approval_id": &*self.approval_id,
             "status": status,
@@ -87,7 +94,9 @@ pub struct ExecutionRecord {
 
 /// BLAKE3 of a JSON value's canonical (RFC 8785) form, lowercase hex.
 pub(crate) fn value_hash(v: &Value) -> String {
-    blake3::hash(&crate::trace::canonical_json(v)).to_hex().to_string()
+    blake3::hash(&crate::trace::canonical_json(v))
+        .to_hex()
+        .to_string()
 }
 
 /// A payload whose `field` is the hash of `value`, computed by the recorder (off the caller's
@@ -110,11 +119,22 @@ impl crate::trace::PayloadSource for HashedPayload {
 }
 
 fn hashed(base: Value, field: &'static str, value: &Arc<Value>) -> EventPayload {
-    EventPayload::Lazy(Arc::new(HashedPayload { base, field, value: value.clone() }))
+    EventPayload::Lazy(Arc::new(HashedPayload {
+        base,
+        field,
+        value: value.clone(),
+    }))
 }
 
 impl Resolver {
-    pub(crate) fn register_approval(&self, id: &str, resolution: &Arc<Resolution>, session: &Arc<SessionState>, now_us: i64, timeout_s: u32) {
+    pub(crate) fn register_approval(
+        &self,
+        id: &str,
+        resolution: &Arc<Resolution>,
+        session: &Arc<SessionState>,
+        now_us: i64,
+        timeout_s: u32,
+    ) {
         let a = Approval {
             approval_id: Arc::from(id),
             resolution: resolution.clone(),
@@ -122,7 +142,12 @@ impl Resolver {
             created_us: now_us,
             expires_at_us: now_us + timeout_s as i64 * 1_000_000,
             resolution_expires_us: resolution.expires_at_us,
-            state: Mutex::new(ApprovalState { status: ApprovalStatus::Pending, approver: None, reason: None, decided_us: None }),
+            state: Mutex::new(ApprovalState {
+                status: ApprovalStatus::Pending,
+                approver: None,
+                reason: None,
+                decided_us: None,
+            }),
         };
         self.approvals.insert(id, Arc::new(a));
     }
@@ -140,20 +165,48 @@ impl Resolver {
 
     /// The current state of an approval.
     pub fn approval(&self, approval_id: &str) -> Result<Value> {
-        let a = self.approvals.get(approval_id).ok_or_else(|| CraError::at(ErrorCode::ApprovalNotFound, "/approval_id", format!("no approval {approval_id:?}")))?;
+        let a = self.approvals.get(approval_id).ok_or_else(|| {
+            CraError::at(
+                ErrorCode::ApprovalNotFound,
+                "/approval_id",
+                format!("no approval {approval_id:?}"),
+            )
+        })?;
         let st = a.state.lock();
         Ok(a.to_json(&st, self.clock.peek_us()))
     }
 
     fn decide(&self, d: &ApprovalDecision, to: ApprovalStatus) -> Result<Value> {
-        let a = self.approvals.get(&d.approval_id).ok_or_else(|| CraError::at(ErrorCode::ApprovalNotFound, "/approval_id", format!("no approval {:?}", d.approval_id)))?;
+        let a = self.approvals.get(&d.approval_id).ok_or_else(|| {
+            CraError::at(
+                ErrorCode::ApprovalNotFound,
+                "/approval_id",
+                format!("no approval {:?}", d.approval_id),
+            )
+        })?;
         let now = self.clock.now_us();
         let mut st = a.state.lock();
         if st.status != ApprovalStatus::Pending {
-            return Err(CraError::at(ErrorCode::ApprovalAlreadyDecided, "/approval_id", format!("approval {:?} was already {}", d.approval_id, st.status.as_str())));
+            return Err(CraError::at(
+                ErrorCode::ApprovalAlreadyDecided,
+                "/approval_id",
+                format!(
+                    "approval {:?} was already {}",
+                    d.approval_id,
+                    st.status.as_str()
+                ),
+            ));
         }
         if now >= a.expires_at_us {
-            return Err(CraError::at(ErrorCode::ApprovalExpired, "/approval_id", format!("approval {:?} expired at {}", d.approval_id, format_rfc3339_us(a.expires_at_us))));
+            return Err(CraError::at(
+                ErrorCode::ApprovalExpired,
+                "/approval_id",
+                format!(
+                    "approval {:?} expired at {}",
+                    d.approval_id,
+                    format_rfc3339_us(a.expires_at_us)
+                ),
+            ));
         }
         st.status = to;
         st.approver = d.approver.clone();
@@ -162,7 +215,11 @@ impl Resolver {
         let out = a.to_json(&st, now);
         drop(st);
         let span: Arc<str> = Arc::from(self.next_id(now));
-        let ty = if to == ApprovalStatus::Approved { EventType::ActionApproved } else { EventType::ActionDenied };
+        let ty = if to == ApprovalStatus::Approved {
+            EventType::ActionApproved
+        } else {
+            EventType::ActionDenied
+        };
         let payload = json!({
             "approval_id": d.approval_id,
             "resolution_id": a.resolution.resolution_id,
@@ -171,7 +228,14 @@ impl Resolver {
             "reason": d.reason,
             "decision": to.as_str(),
         });
-        self.emit(&a.session.trace, &span, false, now, ty, EventPayload::Json(payload));
+        self.emit(
+            &a.session.trace,
+            &span,
+            false,
+            now,
+            ty,
+            EventPayload::Json(payload),
+        );
         Ok(out)
     }
 
@@ -182,30 +246,59 @@ impl Resolver {
     /// pointer of the offending parameter), `INVALID_REQUEST`, `SESSION_ENDED`.
     pub fn execute(&self, mut request: CarpRequest) -> Result<Arc<ExecuteAnswer>> {
         if request.operation != Operation::Execute {
-            return Err(CraError::request("/operation", "execute needs operation \"execute\""));
+            return Err(CraError::request(
+                "/operation",
+                "execute needs operation \"execute\"",
+            ));
         }
         request.check()?;
-        let ex = request.execution.as_ref().ok_or_else(|| CraError::request("/execution", "an execute request needs an execution"))?;
+        let ex = request.execution.as_ref().ok_or_else(|| {
+            CraError::request("/execution", "an execute request needs an execution")
+        })?;
         if let Some(s) = self.sessions.get(&request.requester.session_id) {
             if s.ended.load(Ordering::Acquire) {
-                return Err(CraError::at(ErrorCode::SessionEnded, "/requester/session_id", format!("session {:?} has ended; start a new session", request.requester.session_id)));
+                return Err(CraError::at(
+                    ErrorCode::SessionEnded,
+                    "/requester/session_id",
+                    format!(
+                        "session {:?} has ended; start a new session",
+                        request.requester.session_id
+                    ),
+                ));
             }
         }
         let res = self.resolutions.get(&ex.resolution_id).ok_or_else(|| CraError::at(ErrorCode::ResolutionNotFound, "/execution/resolution_id", format!("no resolution {:?} (never issued by this resolver, or forgotten after its session ended)", ex.resolution_id)))?;
         if *res.session_id != *request.requester.session_id {
-            return Err(CraError::request("/requester/session_id", format!("resolution {:?} belongs to session {:?}, not {:?}", ex.resolution_id, &*res.session_id, request.requester.session_id)));
+            return Err(CraError::request(
+                "/requester/session_id",
+                format!(
+                    "resolution {:?} belongs to session {:?}, not {:?}",
+                    ex.resolution_id, &*res.session_id, request.requester.session_id
+                ),
+            ));
         }
         let now = self.clock.now_us();
         let session = self.session_for(&request.requester, now)?;
         if now >= res.expires_at_us {
-            return Err(CraError::at(ErrorCode::ResolutionExpired, "/execution/resolution_id", format!("resolution {:?} expired at {}; resolve again", ex.resolution_id, format_rfc3339_us(res.expires_at_us))));
+            return Err(CraError::at(
+                ErrorCode::ResolutionExpired,
+                "/execution/resolution_id",
+                format!(
+                    "resolution {:?} expired at {}; resolve again",
+                    ex.resolution_id,
+                    format_rfc3339_us(res.expires_at_us)
+                ),
+            ));
         }
         let request_id = match request.request_id.take() {
             Some(id) => id,
             None => self.next_id(now),
         };
         request.request_id = Some(request_id.clone());
-        let ex = request.execution.as_ref().ok_or_else(|| CraError::request("/execution", "missing execution"))?;
+        let ex = request
+            .execution
+            .as_ref()
+            .ok_or_else(|| CraError::request("/execution", "missing execution"))?;
         let fingerprint = || {
             let mut h = blake3::Hasher::new();
             h.update(ex.resolution_id.as_bytes());
@@ -224,7 +317,14 @@ impl Resolver {
             "action_id": ex.action_id,
             "idempotency_key": ex.idempotency_key,
         });
-        self.emit(&session.trace, &span, false, now, EventType::RequestReceived, hashed(received, "parameters_hash", &params));
+        self.emit(
+            &session.trace,
+            &span,
+            false,
+            now,
+            EventType::RequestReceived,
+            hashed(received, "parameters_hash", &params),
+        );
         if let Some(key) = &ex.idempotency_key {
             if let Some((fp, answer)) = session.idempotency.lock().get(key).cloned() {
                 if fp != fingerprint() {
@@ -237,14 +337,29 @@ impl Resolver {
         let answer = self.authorize(&res, &session, &request, &request_id, &span, &params, now)?;
         let answer = Arc::new(answer);
         if let Some(key) = &ex.idempotency_key {
-            session.idempotency.lock().insert(key.clone(), (fingerprint(), answer.clone()));
+            session
+                .idempotency
+                .lock()
+                .insert(key.clone(), (fingerprint(), answer.clone()));
         }
         Ok(answer)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn authorize(&self, res: &Arc<Resolution>, session: &Arc<SessionState>, request: &CarpRequest, request_id: &str, span: &Arc<str>, params: &Arc<Value>, now: i64) -> Result<ExecuteAnswer> {
-        let ex = request.execution.as_ref().ok_or_else(|| CraError::request("/execution", "missing execution"))?;
+    fn authorize(
+        &self,
+        res: &Arc<Resolution>,
+        session: &Arc<SessionState>,
+        request: &CarpRequest,
+        request_id: &str,
+        span: &Arc<str>,
+        params: &Arc<Value>,
+        now: i64,
+    ) -> Result<ExecuteAnswer> {
+        let ex = request
+            .execution
+            .as_ref()
+            .ok_or_else(|| CraError::request("/execution", "missing execution"))?;
         let mut answer = ExecuteAnswer {
             carp_version: CARP_VERSION,
             request_id: request_id.to_string(),
@@ -261,17 +376,25 @@ impl Resolver {
         };
         let Some((atlas, idx, verdict)) = res.verdict_of(&ex.action_id) else {
             answer.reason_code = Some("not_in_resolution");
-            answer.reason = Some(format!("action {:?} is not among the actions of resolution {:?}", ex.action_id, ex.resolution_id));
+            answer.reason = Some(format!(
+                "action {:?} is not among the actions of resolution {:?}",
+                ex.action_id, ex.resolution_id
+            ));
             return Ok(self.deny(answer, session, span, now));
         };
         let action = &atlas.actions[idx as usize];
         let verdict = if verdict.allowed_under_limit() {
             // Limited when resolved; the limit is checked again (and consumed) below.
-            super::resolution::Verdict { kind: VerdictKind::Allowed, policy: verdict.allow_policy, ..verdict }
+            super::resolution::Verdict {
+                kind: VerdictKind::Allowed,
+                policy: verdict.allow_policy,
+                ..verdict
+            }
         } else {
             verdict
         };
-        answer.policy_id = (verdict.policy != crate::atlas::compile::NO_POLICY).then(|| atlas.policies[verdict.policy as usize].id.to_string());
+        answer.policy_id = (verdict.policy != crate::atlas::compile::NO_POLICY)
+            .then(|| atlas.policies[verdict.policy as usize].id.to_string());
         match verdict.kind {
             VerdictKind::Denied(reason) => {
                 answer.reason_code = Some(reason.code());
@@ -295,7 +418,9 @@ impl Resolver {
                     }
                     (ApprovalStatus::Pending, true) => {
                         answer.reason_code = Some("approval_expired");
-                        answer.reason = Some(format!("approval {approval_id:?} expired before it was decided"));
+                        answer.reason = Some(format!(
+                            "approval {approval_id:?} expired before it was decided"
+                        ));
                         return Ok(self.deny(answer, session, span, now));
                     }
                     (ApprovalStatus::Pending, false) => {
@@ -303,7 +428,14 @@ impl Resolver {
                         answer.reason_code = Some("approval_required");
                         answer.reason = Some(Resolution::deny_reason_text(atlas, action, verdict));
                         let payload = json!({"resolution_id": answer.resolution_id, "action_id": answer.action_id, "status": "pending_approval", "approval_id": approval_id});
-                        self.emit(&session.trace, span, false, now, EventType::ActionRequested, hashed(payload, "parameters_hash", params));
+                        self.emit(
+                            &session.trace,
+                            span,
+                            false,
+                            now,
+                            EventType::ActionRequested,
+                            hashed(payload, "parameters_hash", params),
+                        );
                         return Ok(answer);
                     }
                 }
@@ -315,8 +447,22 @@ impl Resolver {
             if let Err((ptr, msg)) = v.validate(&ex.parameters) {
                 let pointer = format!("/execution/parameters{ptr}");
                 let payload = json!({"resolution_id": answer.resolution_id, "action_id": answer.action_id, "reason_code": "invalid_parameters", "pointer": pointer});
-                self.emit(&session.trace, span, false, now, EventType::ActionDenied, EventPayload::Json(payload));
-                return Err(CraError::at(ErrorCode::InvalidParameters, pointer, format!("parameters of {:?} do not match its schema: {msg}", ex.action_id)));
+                self.emit(
+                    &session.trace,
+                    span,
+                    false,
+                    now,
+                    EventType::ActionDenied,
+                    EventPayload::Json(payload),
+                );
+                return Err(CraError::at(
+                    ErrorCode::InvalidParameters,
+                    pointer,
+                    format!(
+                        "parameters of {:?} do not match its schema: {msg}",
+                        ex.action_id
+                    ),
+                ));
             }
         }
         let ctx = res.eval_ctx();
@@ -325,14 +471,24 @@ impl Resolver {
         if let Err(l) = self.limiter.consume(&limits, now) {
             answer.reason_code = Some(DenyReason::RateLimitExceeded.code());
             answer.policy_id = l.policy_id.as_deref().map(str::to_string);
-            answer.reason = Some(format!("rate limit of {} calls per {} s for action {:?} is exhausted", l.spec.max_calls, l.spec.window_seconds, ex.action_id));
+            answer.reason = Some(format!(
+                "rate limit of {} calls per {} s for action {:?} is exhausted",
+                l.spec.max_calls, l.spec.window_seconds, ex.action_id
+            ));
             return Ok(self.deny(answer, session, span, now));
         }
         let execution_id = self.next_id(now);
         answer.status = ExecuteStatus::Authorized;
         answer.execution_id = Some(execution_id.clone());
         let payload = json!({"execution_id": execution_id, "resolution_id": answer.resolution_id, "action_id": answer.action_id, "status": "authorized", "policy_id": answer.policy_id, "approval_id": answer.approval_id});
-        self.emit(&session.trace, span, false, now, EventType::ActionRequested, hashed(payload, "parameters_hash", params));
+        self.emit(
+            &session.trace,
+            span,
+            false,
+            now,
+            EventType::ActionRequested,
+            hashed(payload, "parameters_hash", params),
+        );
         let rec = ExecutionRecord {
             execution_id: Arc::from(execution_id.as_str()),
             session: session.clone(),
@@ -347,16 +503,39 @@ impl Resolver {
         Ok(answer)
     }
 
-    fn deny(&self, answer: ExecuteAnswer, session: &Arc<SessionState>, span: &Arc<str>, now: i64) -> ExecuteAnswer {
+    fn deny(
+        &self,
+        answer: ExecuteAnswer,
+        session: &Arc<SessionState>,
+        span: &Arc<str>,
+        now: i64,
+    ) -> ExecuteAnswer {
         self.counters.denied.fetch_add(1, Ordering::Relaxed);
         let payload = json!({
             "resolution_id": answer.resolution_id, "action_id": answer.action_id,
             "reason_code": answer.reason_code, "policy_id": answer.policy_id, "approval_id": answer.approval_id,
         });
         let trace: &Arc<SessionTrace> = &session.trace;
-        self.emit(trace, span, false, now, EventType::ActionDenied, EventPayload::Json(payload.clone()));
-        if matches!(answer.reason_code, Some("policy_denied") | Some("default_deny") | Some("not_in_resolution")) {
-            self.emit(trace, span, false, now, EventType::PolicyViolated, EventPayload::Json(payload));
+        self.emit(
+            trace,
+            span,
+            false,
+            now,
+            EventType::ActionDenied,
+            EventPayload::Json(payload.clone()),
+        );
+        if matches!(
+            answer.reason_code,
+            Some("policy_denied") | Some("default_deny") | Some("not_in_resolution")
+        ) {
+            self.emit(
+                trace,
+                span,
+                false,
+                now,
+                EventType::PolicyViolated,
+                EventPayload::Json(payload),
+            );
         }
         answer
     }
@@ -364,9 +543,19 @@ impl Resolver {
     /// Records the outcome of an authorized call (`action.executed` or `action.failed`).
     /// Errors: `EXECUTION_NOT_FOUND`, `EXECUTION_ALREADY_REPORTED`.
     pub fn report(&self, report: &ExecutionReport) -> Result<Value> {
-        let rec = self.executions.get(&report.execution_id).ok_or_else(|| CraError::at(ErrorCode::ExecutionNotFound, "/execution_id", format!("no execution {:?}", report.execution_id)))?;
+        let rec = self.executions.get(&report.execution_id).ok_or_else(|| {
+            CraError::at(
+                ErrorCode::ExecutionNotFound,
+                "/execution_id",
+                format!("no execution {:?}", report.execution_id),
+            )
+        })?;
         if rec.reported.swap(true, Ordering::AcqRel) {
-            return Err(CraError::at(ErrorCode::ExecutionAlreadyReported, "/execution_id", format!("execution {:?} was already reported", report.execution_id)));
+            return Err(CraError::at(
+                ErrorCode::ExecutionAlreadyReported,
+                "/execution_id",
+                format!("execution {:?} was already reported", report.execution_id),
+            ));
         }
         let now = self.clock.now_us();
         let base = json!({"execution_id": &*rec.execution_id, "resolution_id": rec.resolution_id, "action_id": &*rec.action_id, "duration_ms": report.duration_ms});
@@ -378,11 +567,17 @@ impl Resolver {
             }
             None => {
                 let result = Arc::new(report.result.clone().unwrap_or(Value::Null));
-                (EventType::ActionExecuted, "executed", hashed(base, "result_hash", &result))
+                (
+                    EventType::ActionExecuted,
+                    "executed",
+                    hashed(base, "result_hash", &result),
+                )
             }
         };
         self.emit(&rec.session.trace, &rec.span, false, now, ty, payload);
         self.counters.reports.fetch_add(1, Ordering::Relaxed);
-        Ok(json!({"execution_id": &*rec.execution_id, "status": status, "action_id": &*rec.action_id, "recorded_at": format_rfc3339_us(now), "elapsed_us": now - rec.started_us}))
+        Ok(
+            json!({"execution_id": &*rec.execution_id, "status": status, "action_id": &*rec.action_id, "recorded_at": format_rfc3339_us(now), "elapsed_us": now - rec.started_us}),
+        )
     }
 }

@@ -1,8 +1,8 @@
 //! The fast path: "may session S run action A now?" with no JSON in or out.
 
+use super::execute::ApprovalStatus;
 use super::resolution::VerdictKind;
 use super::Resolver;
-use super::execute::ApprovalStatus;
 
 /// The fast path's answer. Values are stable (the C ABI returns them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,19 +37,29 @@ impl Resolver {
     /// Answers from the session's most recent unexpired resolution, without consuming rate
     /// limits and without recording an event. Typical cost: two hash lookups.
     pub fn check(&self, session_id: &str, action_id: &str) -> FastVerdict {
-        let Some(session) = self.sessions.get(session_id) else { return FastVerdict::NoResolution };
+        let Some(session) = self.sessions.get(session_id) else {
+            return FastVerdict::NoResolution;
+        };
         let guard = session.last_resolution.load();
-        let Some(res) = guard.as_ref() else { return FastVerdict::NoResolution };
+        let Some(res) = guard.as_ref() else {
+            return FastVerdict::NoResolution;
+        };
         let now = self.clock.peek_us();
         if now >= res.expires_at_us {
             return FastVerdict::NoResolution;
         }
-        let Some((atlas, idx, v)) = res.verdict_of(action_id) else { return FastVerdict::Denied };
+        let Some((atlas, idx, v)) = res.verdict_of(action_id) else {
+            return FastVerdict::Denied;
+        };
         match v.kind {
             VerdictKind::Denied(_) if v.allowed_under_limit() => {}
             VerdictKind::Denied(_) => return FastVerdict::Denied,
             VerdictKind::Pending => {
-                let approved = res.approval_id.as_deref().and_then(|id| self.approvals.get(id)).map(|a| (a.state.lock().status, now >= a.expires_at_us));
+                let approved = res
+                    .approval_id
+                    .as_deref()
+                    .and_then(|id| self.approvals.get(id))
+                    .map(|a| (a.state.lock().status, now >= a.expires_at_us));
                 match approved {
                     Some((ApprovalStatus::Approved, _)) => {}
                     Some((ApprovalStatus::Pending, false)) => return FastVerdict::PendingApproval,
@@ -60,7 +70,10 @@ impl Resolver {
         }
         let action = &atlas.actions[idx as usize];
         if action.rate_limit.is_some() || !action.rate.is_empty() {
-            let ctx = crate::engine::conditions::EvalCtx { now_us: now, ..res.eval_ctx() };
+            let ctx = crate::engine::conditions::EvalCtx {
+                now_us: now,
+                ..res.eval_ctx()
+            };
             let limits = self.applied_limits(atlas, idx, action, &ctx, &res.session_id);
             if self.limiter.peek(&limits, now).is_some() {
                 return FastVerdict::RateLimited;

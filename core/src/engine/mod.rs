@@ -9,8 +9,8 @@ pub mod params;
 pub mod pattern;
 pub mod ratelimit;
 pub mod replay;
-mod resolve;
 pub mod resolution;
+mod resolve;
 mod session;
 pub mod store;
 
@@ -23,7 +23,7 @@ use crate::atlas::{manifest_from_dir, manifest_from_json, AtlasManifest, Compile
 use crate::clock::Clock;
 use crate::error::{CraError, ErrorCode, Result};
 use crate::ids::IdSource;
-use crate::trace::{EventPayload, EventType, RawEvent, Recorder, SessionTrace};
+use crate::trace::{Collector, EventPayload, EventType, RawEvent, Recorder, SessionTrace};
 use arc_swap::ArcSwap;
 use execute::{Approval, ExecutionRecord};
 use parking_lot::Mutex;
@@ -33,6 +33,7 @@ use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use store::ShardedMap;
 
 /// The loaded atlases, in load order; swapped atomically as a whole.
@@ -46,7 +47,11 @@ pub struct AtlasSet {
 
 impl AtlasSet {
     fn with(&self, atlases: Vec<Arc<CompiledAtlas>>) -> AtlasSet {
-        let by_id = atlases.iter().enumerate().map(|(i, a)| (a.id.clone(), i as u32)).collect();
+        let by_id = atlases
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), i as u32))
+            .collect();
         AtlasSet { atlases, by_id }
     }
 }
@@ -89,6 +94,7 @@ pub struct Resolver {
     clock: Clock,
     ids: IdSource,
     recorder: Arc<dyn Recorder>,
+    collector: Option<Arc<Collector>>,
     config: ResolverConfig,
     sessions: ShardedMap<Arc<SessionState>>,
     resolutions: ShardedMap<Arc<Resolution>>,
@@ -101,16 +107,37 @@ pub struct Resolver {
 
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resolver").field("atlases", &self.atlases.load().atlases.len()).field("config", &self.config).finish()
+        f.debug_struct("Resolver")
+            .field("atlases", &self.atlases.load().atlases.len())
+            .field("config", &self.config)
+            .finish()
     }
 }
 
 impl Resolver {
-    /// A resolver with `config`, recording into `recorder`.
+    /// A resolver with `config`; TRACE events go to the collector `config.trace` describes
+    /// (memory by default, or a JSONL file), processed on a background thread.
+    pub fn new(config: ResolverConfig) -> Result<Self> {
+        config.check()?;
+        let (_, ids) = config.clock_and_ids();
+        let collector = Arc::new(Collector::new(config.trace.clone(), ids)?);
+        let mut r = Self::with_recorder(config, collector.clone())?;
+        r.collector = Some(collector);
+        Ok(r)
+    }
+
+    /// A resolver from JSON configuration text (`{}` or empty for defaults).
+    pub fn from_config_json(bytes: &[u8]) -> Result<Self> {
+        Self::new(ResolverConfig::from_json(bytes)?)
+    }
+
+    /// A resolver with `config`, recording into `recorder` (tests, custom pipelines);
+    /// `config.trace` is ignored.
     pub fn with_recorder(config: ResolverConfig, recorder: Arc<dyn Recorder>) -> Result<Self> {
         config.check()?;
         let (clock, ids) = config.clock_and_ids();
         Ok(Resolver {
+            collector: None,
             atlases: ArcSwap::from_pointee(AtlasSet::default()),
             load_lock: Mutex::new(()),
             clock,
@@ -185,7 +212,10 @@ impl Resolver {
         let _guard = self.load_lock.lock();
         let current = self.atlases.load_full();
         let Some(&i) = current.by_id.get(atlas_id) else {
-            return Err(CraError::new(ErrorCode::AtlasNotFound, format!("no atlas {atlas_id:?} is loaded")));
+            return Err(CraError::new(
+                ErrorCode::AtlasNotFound,
+                format!("no atlas {atlas_id:?} is loaded"),
+            ));
         };
         let mut list = current.atlases.clone();
         list.remove(i as usize);
@@ -195,13 +225,57 @@ impl Resolver {
 
     /// Ids and versions of the loaded atlases, in load order.
     pub fn atlases(&self) -> Vec<(String, String)> {
-        self.atlases.load().atlases.iter().map(|a| (a.id.to_string(), a.version.to_string())).collect()
+        self.atlases
+            .load()
+            .atlases
+            .iter()
+            .map(|a| (a.id.to_string(), a.version.to_string()))
+            .collect()
     }
 
-    /// Counters and sizes.
+    /// Returns once every event recorded before the call is in the sink (and synced, per the
+    /// fsync policy); `TIMEOUT` otherwise. A no-op without a collector.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        match &self.collector {
+            Some(c) => c.flush(timeout),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the JSONL bytes of every event in the memory sink not yet drained (flushing first).
+    /// Empty for other sinks.
+    pub fn drain_trace(&self) -> Result<Vec<u8>> {
+        match &self.collector {
+            Some(c) => {
+                c.flush(Duration::from_secs(30))?;
+                Ok(c.drain())
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Flushes and stops the trace collector; later events are counted as dropped (`closed`).
+    pub fn close(&self) -> Result<()> {
+        match &self.collector {
+            Some(c) => c.close(),
+            None => Ok(()),
+        }
+    }
+
+    /// The trace collector, when the resolver owns one.
+    pub fn collector(&self) -> Option<&Arc<Collector>> {
+        self.collector.as_ref()
+    }
+
+    /// Counters and sizes, including the trace collector's.
     pub fn stats(&self) -> serde_json::Value {
         let c = &self.counters;
+        let trace = self
+            .collector
+            .as_ref()
+            .map(|c| serde_json::to_value(c.stats()).unwrap_or_default());
         serde_json::json!({
+            "trace": trace,
             "atlases": self.atlases.load().atlases.len(),
             "sessions": self.sessions.len(),
             "resolutions": self.resolutions.len(),
@@ -222,11 +296,23 @@ impl Resolver {
     }
 
     #[inline]
-    fn emit(&self, session: &Arc<SessionTrace>, span: &Arc<str>, root: bool, ts: i64, ty: EventType, payload: EventPayload) {
+    fn emit(
+        &self,
+        session: &Arc<SessionTrace>,
+        span: &Arc<str>,
+        root: bool,
+        ts: i64,
+        ty: EventType,
+        payload: EventPayload,
+    ) {
         self.recorder.record(RawEvent {
             session: session.clone(),
             span_id: span.clone(),
-            parent_span_id: if root { None } else { Some(session.root_span_id.clone()) },
+            parent_span_id: if root {
+                None
+            } else {
+                Some(session.root_span_id.clone())
+            },
             timestamp_us: ts,
             event_type: ty,
             payload,
@@ -239,6 +325,7 @@ impl Resolver {
             return;
         }
         self.resolutions.retain(|r| r.expires_at_us > now_us);
-        self.approvals.retain(|a| a.expires_at_us > now_us || a.resolution_expires_us > now_us);
+        self.approvals
+            .retain(|a| a.expires_at_us > now_us || a.resolution_expires_us > now_us);
     }
 }

@@ -23,7 +23,11 @@ pub fn check_schema(schema: &Value) -> Result<(), String> {
 /// Compiles a schema.
 #[cfg(feature = "json-schema")]
 pub fn compile(schema: &Value) -> Result<ParamValidator, String> {
-    jsonschema::options().should_validate_formats(true).build(schema).map(|inner| ParamValidator { inner }).map_err(|e| e.to_string())
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .map(|inner| ParamValidator { inner })
+        .map_err(|e| e.to_string())
 }
 
 /// Compiles a schema (no validator compiled in: accepted as is).

@@ -23,7 +23,10 @@ impl Pattern {
             return Err("a pattern must not be empty".into());
         }
         if p.len() > 512 {
-            return Err(format!("pattern of {} bytes is too long (limit 512)", p.len()));
+            return Err(format!(
+                "pattern of {} bytes is too long (limit 512)",
+                p.len()
+            ));
         }
         let stars = p.matches('*').count();
         let has_q = p.contains('?');

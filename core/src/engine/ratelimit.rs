@@ -64,7 +64,9 @@ impl RateLimiter {
     /// The first exhausted limit, without consuming anything.
     pub fn peek<'a>(&self, limits: &'a [AppliedLimit], now_us: i64) -> Option<&'a AppliedLimit> {
         let w = self.windows.lock();
-        limits.iter().find(|l| used(&w, l, now_us) >= l.spec.max_calls)
+        limits
+            .iter()
+            .find(|l| used(&w, l, now_us) >= l.spec.max_calls)
     }
 
     /// Calls left in the current window of one limit.
@@ -74,16 +76,29 @@ impl RateLimiter {
     }
 
     /// Consumes one call from every limit, or none if any is exhausted (returns that one).
-    pub fn consume<'a>(&self, limits: &'a [AppliedLimit], now_us: i64) -> Result<(), &'a AppliedLimit> {
+    pub fn consume<'a>(
+        &self,
+        limits: &'a [AppliedLimit],
+        now_us: i64,
+    ) -> Result<(), &'a AppliedLimit> {
         let mut w = self.windows.lock();
-        if let Some(l) = limits.iter().find(|l| used(&w, l, now_us) >= l.spec.max_calls) {
+        if let Some(l) = limits
+            .iter()
+            .find(|l| used(&w, l, now_us) >= l.spec.max_calls)
+        {
             return Err(l);
         }
         for l in limits {
             let idx = window_index(&l.spec, now_us);
-            let e = w.entry(l.key.clone()).or_insert(Window { index: idx, count: 0 });
+            let e = w.entry(l.key.clone()).or_insert(Window {
+                index: idx,
+                count: 0,
+            });
             if e.index != idx {
-                *e = Window { index: idx, count: 0 };
+                *e = Window {
+                    index: idx,
+                    count: 0,
+                };
             }
             e.count += 1;
         }
@@ -92,7 +107,9 @@ impl RateLimiter {
 
     /// Forgets every per-session counter of `session` (at session end).
     pub fn forget_session(&self, session: &str) {
-        self.windows.lock().retain(|k, _| k.kind != RateScope::Session || &*k.scope != session);
+        self.windows
+            .lock()
+            .retain(|k, _| k.kind != RateScope::Session || &*k.scope != session);
     }
 
     /// Number of live counters.

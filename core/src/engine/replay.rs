@@ -66,14 +66,23 @@ pub struct ReplayReport {
 }
 
 fn ids(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Replays the resolve requests of `trace` (JSONL bytes) against `atlases`.
 pub fn replay(trace: &[u8], atlases: Vec<AtlasManifest>) -> Result<ReplayReport> {
     let now = Arc::new(AtomicI64::new(0));
     let clock_now = now.clone();
-    let resolver = Resolver::with_recorder(ResolverConfig::default(), Arc::new(NullRecorder))?.with_clock(Clock::Custom(Arc::new(move || clock_now.load(Ordering::Relaxed))));
+    let resolver = Resolver::with_recorder(ResolverConfig::default(), Arc::new(NullRecorder))?
+        .with_clock(Clock::Custom(Arc::new(move || {
+            clock_now.load(Ordering::Relaxed)
+        })));
     for m in atlases {
         resolver.load_manifest(m)?;
     }
@@ -93,44 +102,105 @@ pub fn replay(trace: &[u8], atlases: Vec<AtlasManifest>) -> Result<ReplayReport>
         let payload = &ev["payload"];
         match ev["event_type"].as_str() {
             Some("carp.request.received") if payload["operation"] == "resolve" => {
-                let ts = ev["timestamp"].as_str().and_then(parse_rfc3339_us).unwrap_or(0);
+                let ts = ev["timestamp"]
+                    .as_str()
+                    .and_then(parse_rfc3339_us)
+                    .unwrap_or(0);
                 requests.push((line, span, payload["request"].clone(), ts));
             }
             Some("carp.resolution.completed") => {
                 outcomes.insert(
                     span,
-                    Outcome { decision: payload["decision"].as_str().unwrap_or_default().to_string(), allowed: ids(&payload["allowed_actions"]), denied: ids(&payload["denied_actions"]), pending: ids(&payload["pending_actions"]) },
+                    Outcome {
+                        decision: payload["decision"].as_str().unwrap_or_default().to_string(),
+                        allowed: ids(&payload["allowed_actions"]),
+                        denied: ids(&payload["denied_actions"]),
+                        pending: ids(&payload["pending_actions"]),
+                    },
                 );
             }
             None => skipped += 1,
             _ => {}
         }
     }
-    let mut report = ReplayReport { replayed: 0, unchanged: 0, changed: Vec::new(), skipped_lines: skipped };
+    let mut report = ReplayReport {
+        replayed: 0,
+        unchanged: 0,
+        changed: Vec::new(),
+        skipped_lines: skipped,
+    };
     for (line, span, request, ts) in requests {
-        let Some(before) = outcomes.remove(&span) else { continue };
+        let Some(before) = outcomes.remove(&span) else {
+            continue;
+        };
         report.replayed += 1;
         now.store(ts, Ordering::Relaxed);
-        let request_id = request["request_id"].as_str().unwrap_or_default().to_string();
-        let session_id = request["requester"]["session_id"].as_str().unwrap_or_default().to_string();
+        let request_id = request["request_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let session_id = request["requester"]["session_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let result = CarpRequest::from_value(request).and_then(|r| resolver.resolve(r));
         let change = match result {
             Ok(res) => {
                 let after = Outcome {
                     decision: res.decision.as_str().to_string(),
-                    allowed: res.allowed_action_ids().iter().map(|s| s.to_string()).collect(),
-                    denied: res.denied_action_ids().iter().map(|s| s.to_string()).collect(),
-                    pending: res.pending_action_ids().iter().map(|s| s.to_string()).collect(),
+                    allowed: res
+                        .allowed_action_ids()
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                    denied: res
+                        .denied_action_ids()
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                    pending: res
+                        .pending_action_ids()
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
                 };
                 if after == before {
                     report.unchanged += 1;
                     continue;
                 }
-                let newly_allowed = after.allowed.iter().filter(|a| !before.allowed.contains(a)).cloned().collect();
-                let no_longer_allowed = before.allowed.iter().filter(|a| !after.allowed.contains(a)).cloned().collect();
-                ReplayChange { request_id, session_id, line, before, after: Some(after), newly_allowed, no_longer_allowed, error: None }
+                let newly_allowed = after
+                    .allowed
+                    .iter()
+                    .filter(|a| !before.allowed.contains(a))
+                    .cloned()
+                    .collect();
+                let no_longer_allowed = before
+                    .allowed
+                    .iter()
+                    .filter(|a| !after.allowed.contains(a))
+                    .cloned()
+                    .collect();
+                ReplayChange {
+                    request_id,
+                    session_id,
+                    line,
+                    before,
+                    after: Some(after),
+                    newly_allowed,
+                    no_longer_allowed,
+                    error: None,
+                }
             }
-            Err(e) => ReplayChange { request_id, session_id, line, no_longer_allowed: before.allowed.clone(), before, after: None, newly_allowed: Vec::new(), error: Some(e.code.as_str().to_string()) },
+            Err(e) => ReplayChange {
+                request_id,
+                session_id,
+                line,
+                no_longer_allowed: before.allowed.clone(),
+                before,
+                after: None,
+                newly_allowed: Vec::new(),
+                error: Some(e.code.as_str().to_string()),
+            },
         };
         report.changed.push(change);
     }
@@ -152,7 +222,10 @@ pub fn replay_dirs(trace: &[u8], dirs: &[std::path::PathBuf]) -> Result<ReplayRe
         manifests.push(crate::atlas::manifest_from_dir(d)?);
     }
     if manifests.is_empty() {
-        return Err(CraError::new(ErrorCode::InvalidRequest, "replay needs at least one atlas"));
+        return Err(CraError::new(
+            ErrorCode::InvalidRequest,
+            "replay needs at least one atlas",
+        ));
     }
     replay(trace, manifests)
 }

@@ -65,7 +65,8 @@ pub struct Verdict {
 impl Verdict {
     /// Whether the action is allowed apart from a rate limit that may since have recovered.
     pub fn allowed_under_limit(&self) -> bool {
-        self.kind == VerdictKind::Denied(DenyReason::RateLimitExceeded) && self.allow_policy != NO_POLICY
+        self.kind == VerdictKind::Denied(DenyReason::RateLimitExceeded)
+            && self.allow_policy != NO_POLICY
     }
 }
 
@@ -137,7 +138,14 @@ impl Resolution {
             let atlas = &self.snapshot.atlases[sel.atlas as usize];
             if let Some(&idx) = atlas.action_index.get(action_id) {
                 let range = &self.verdicts[sel.start as usize..(sel.start + sel.len) as usize];
-                let v = if sel.dense { range.get(idx as usize).copied() } else { range.binary_search_by_key(&idx, |v| v.action).ok().map(|i| range[i]) };
+                let v = if sel.dense {
+                    range.get(idx as usize).copied()
+                } else {
+                    range
+                        .binary_search_by_key(&idx, |v| v.action)
+                        .ok()
+                        .map(|i| range[i])
+                };
                 return v.map(|v| (&**atlas, idx, v));
             }
         }
@@ -148,28 +156,42 @@ impl Resolution {
     pub fn iter(&self) -> impl Iterator<Item = (&CompiledAtlas, &CompiledAction, Verdict)> + '_ {
         self.selected.iter().flat_map(move |sel| {
             let atlas = &*self.snapshot.atlases[sel.atlas as usize];
-            self.verdicts[sel.start as usize..(sel.start + sel.len) as usize].iter().map(move |v| (atlas, &atlas.actions[v.action as usize], *v))
+            self.verdicts[sel.start as usize..(sel.start + sel.len) as usize]
+                .iter()
+                .map(move |v| (atlas, &atlas.actions[v.action as usize], *v))
         })
     }
 
     /// Ids of the allowed actions.
     pub fn allowed_action_ids(&self) -> Vec<&str> {
-        self.iter().filter(|(_, _, v)| v.kind == VerdictKind::Allowed).map(|(_, a, _)| &*a.id).collect()
+        self.iter()
+            .filter(|(_, _, v)| v.kind == VerdictKind::Allowed)
+            .map(|(_, a, _)| &*a.id)
+            .collect()
     }
 
     /// Ids of the denied actions.
     pub fn denied_action_ids(&self) -> Vec<&str> {
-        self.iter().filter(|(_, _, v)| matches!(v.kind, VerdictKind::Denied(_))).map(|(_, a, _)| &*a.id).collect()
+        self.iter()
+            .filter(|(_, _, v)| matches!(v.kind, VerdictKind::Denied(_)))
+            .map(|(_, a, _)| &*a.id)
+            .collect()
     }
 
     /// Ids of the actions pending approval.
     pub fn pending_action_ids(&self) -> Vec<&str> {
-        self.iter().filter(|(_, _, v)| v.kind == VerdictKind::Pending).map(|(_, a, _)| &*a.id).collect()
+        self.iter()
+            .filter(|(_, _, v)| v.kind == VerdictKind::Pending)
+            .map(|(_, a, _)| &*a.id)
+            .collect()
     }
 
     /// Block ids of the selected context, in order.
     pub fn context_block_ids(&self) -> Vec<&str> {
-        self.blocks.iter().map(|b| &*self.block(b).block_id).collect()
+        self.blocks
+            .iter()
+            .map(|b| &*self.block(b).block_id)
+            .collect()
     }
 
     fn block(&self, b: &BlockRef) -> &crate::atlas::compile::CompiledBlock {
@@ -188,9 +210,16 @@ impl Resolution {
             }
         }
         match v.kind {
-            VerdictKind::Denied(DenyReason::PolicyDenied) => format!("action {:?} is denied by policy {:?}", &*action.id, &*atlas.policies[v.policy as usize].id),
-            VerdictKind::Denied(DenyReason::DefaultDeny) => format!("no allow policy matches action {:?}", &*action.id),
-            VerdictKind::Denied(DenyReason::RateLimitExceeded) => format!("rate limit for action {:?} is exhausted", &*action.id),
+            VerdictKind::Denied(DenyReason::PolicyDenied) => format!(
+                "action {:?} is denied by policy {:?}",
+                &*action.id, &*atlas.policies[v.policy as usize].id
+            ),
+            VerdictKind::Denied(DenyReason::DefaultDeny) => {
+                format!("no allow policy matches action {:?}", &*action.id)
+            }
+            VerdictKind::Denied(DenyReason::RateLimitExceeded) => {
+                format!("rate limit for action {:?} is exhausted", &*action.id)
+            }
             VerdictKind::Pending => format!("action {:?} requires approval", &*action.id),
             _ => String::new(),
         }
@@ -204,8 +233,12 @@ impl Resolution {
             _ if total == 0 => "no action is in scope".to_string(),
             DecisionType::Allow => format!("all {total} actions allowed"),
             DecisionType::Deny => format!("none of {total} actions allowed"),
-            DecisionType::RequiresApproval => format!("{p} of {total} actions require approval; none allowed without it"),
-            DecisionType::Partial => format!("{a} of {total} actions allowed, {d} denied, {p} pending approval"),
+            DecisionType::RequiresApproval => {
+                format!("{p} of {total} actions require approval; none allowed without it")
+            }
+            DecisionType::Partial => {
+                format!("{a} of {total} actions allowed, {d} denied, {p} pending approval")
+            }
         }
     }
 
@@ -244,7 +277,12 @@ impl Resolution {
     pub fn eval_ctx(&self) -> crate::engine::conditions::EvalCtx<'_> {
         crate::engine::conditions::EvalCtx {
             agent_id: &self.agent_id,
-            tier: self.request.task.as_ref().and_then(|t| t.risk_tier).unwrap_or_default(),
+            tier: self
+                .request
+                .task
+                .as_ref()
+                .and_then(|t| t.risk_tier)
+                .unwrap_or_default(),
             context: self.request.context.as_ref(),
             now_us: self.timestamp_us,
         }

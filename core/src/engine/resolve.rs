@@ -19,7 +19,10 @@ impl Resolver {
     /// `SESSION_ENDED`, `ATLAS_NOT_FOUND` (an `atlas_ids` entry is not loaded).
     pub fn resolve(&self, mut request: CarpRequest) -> Result<Arc<Resolution>> {
         if request.operation != Operation::Resolve {
-            return Err(CraError::request("/operation", "this is an execute request; call execute"));
+            return Err(CraError::request(
+                "/operation",
+                "this is an execute request; call execute",
+            ));
         }
         request.check()?;
         let now = self.clock.now_us();
@@ -34,8 +37,16 @@ impl Resolver {
         let resolution_id = self.next_id(now);
         let span: Arc<str> = Arc::from(self.next_id(now));
         let request = Arc::new(request);
-        let task = request.task.as_ref().ok_or_else(|| CraError::request("/task", "a resolve request needs a task"))?;
-        let ctx = EvalCtx { agent_id: &session.agent_id, tier: task.risk_tier.unwrap_or_default(), context: request.context.as_ref(), now_us: now };
+        let task = request
+            .task
+            .as_ref()
+            .ok_or_else(|| CraError::request("/task", "a resolve request needs a task"))?;
+        let ctx = EvalCtx {
+            agent_id: &session.agent_id,
+            tier: task.risk_tier.unwrap_or_default(),
+            context: request.context.as_ref(),
+            now_us: now,
+        };
 
         // Verdicts of the actions in scope, per selected atlas, in declaration order.
         let mut verdicts = Vec::new();
@@ -63,8 +74,13 @@ impl Resolver {
                     false
                 }
             };
-            let n = if dense { atlas.actions.len() } else { scoped.len() };
+            let n = if dense {
+                atlas.actions.len()
+            } else {
+                scoped.len()
+            };
             verdicts.reserve(n);
+            #[allow(clippy::needless_range_loop)] // `scoped` is only read when not dense
             for k in 0..n {
                 let idx = if dense { k as u32 } else { scoped[k] };
                 let action = &atlas.actions[idx as usize];
@@ -74,15 +90,23 @@ impl Resolver {
                     VerdictKind::Denied(_) => denied += 1,
                     VerdictKind::Pending => {
                         pending += 1;
-                        let t = atlas.policies[v.policy as usize].approval_timeout_seconds.unwrap_or(self.config.approval_timeout_seconds);
+                        let t = atlas.policies[v.policy as usize]
+                            .approval_timeout_seconds
+                            .unwrap_or(self.config.approval_timeout_seconds);
                         approval_timeout = Some(approval_timeout.map_or(t, |x| x.min(t)));
                     }
                 }
                 verdicts.push(v);
             }
-            sel.push(Selected { atlas: ai, start, len: n as u32, dense });
+            sel.push(Selected {
+                atlas: ai,
+                start,
+                len: n as u32,
+                dense,
+            });
         }
-        let decision = DecisionType::from_counts(allowed as usize, denied as usize, pending as usize);
+        let decision =
+            DecisionType::from_counts(allowed as usize, denied as usize, pending as usize);
         let ttl = self.config.resolution_ttl_seconds;
         let mut resolution = Resolution {
             resolution_id,
@@ -113,11 +137,16 @@ impl Resolver {
         if let (Some(id), Some(t)) = (&resolution.approval_id, approval_timeout) {
             self.register_approval(id, &resolution, &session, now, t);
         }
-        self.resolutions.insert(&resolution.resolution_id, resolution.clone());
+        self.resolutions
+            .insert(&resolution.resolution_id, resolution.clone());
         let evicted = {
             let mut recent = session.recent.lock();
             recent.push_back(resolution.resolution_id.clone());
-            if recent.len() > self.config.max_resolutions_per_session as usize { recent.pop_front() } else { None }
+            if recent.len() > self.config.max_resolutions_per_session as usize {
+                recent.pop_front()
+            } else {
+                None
+            }
         };
         if let Some(old) = evicted {
             self.resolutions.remove(&old);
@@ -125,8 +154,20 @@ impl Resolver {
         session.last_resolution.store(Some(resolution.clone()));
 
         let src: Arc<dyn PayloadSource> = resolution.clone();
-        for ty in [EventType::RequestReceived, EventType::PolicyEvaluated, EventType::ContextInjected, EventType::ResolutionCompleted] {
-            self.emit(&session.trace, &span, false, now, ty, EventPayload::Lazy(src.clone()));
+        for ty in [
+            EventType::RequestReceived,
+            EventType::PolicyEvaluated,
+            EventType::ContextInjected,
+            EventType::ResolutionCompleted,
+        ] {
+            self.emit(
+                &session.trace,
+                &span,
+                false,
+                now,
+                ty,
+                EventPayload::Lazy(src.clone()),
+            );
         }
         self.counters.resolves.fetch_add(1, Ordering::Relaxed);
         self.maybe_prune(now);
@@ -135,39 +176,98 @@ impl Resolver {
 
     /// The verdict ladder for one action: deny > require_approval > rate_limit > allow > default deny.
     #[inline]
-    pub(crate) fn evaluate(&self, atlas: &CompiledAtlas, idx: u32, action: &CompiledAction, ctx: &EvalCtx<'_>, session_id: &Arc<str>) -> Verdict {
+    pub(crate) fn evaluate(
+        &self,
+        atlas: &CompiledAtlas,
+        idx: u32,
+        action: &CompiledAction,
+        ctx: &EvalCtx<'_>,
+        session_id: &Arc<str>,
+    ) -> Verdict {
         let holds = |pi: &u32| atlas.policies[*pi as usize].conditions.holds(ctx);
         if let Some(&pi) = action.deny.iter().find(|p| holds(p)) {
-            return Verdict { kind: VerdictKind::Denied(DenyReason::PolicyDenied), policy: pi, action: idx, allow_policy: NO_POLICY };
+            return Verdict {
+                kind: VerdictKind::Denied(DenyReason::PolicyDenied),
+                policy: pi,
+                action: idx,
+                allow_policy: NO_POLICY,
+            };
         }
         if let Some(&pi) = action.approval.iter().find(|p| holds(p)) {
-            return Verdict { kind: VerdictKind::Pending, policy: pi, action: idx, allow_policy: NO_POLICY };
+            return Verdict {
+                kind: VerdictKind::Pending,
+                policy: pi,
+                action: idx,
+                allow_policy: NO_POLICY,
+            };
         }
         let allow = action.allow.iter().find(|p| holds(p)).copied();
         if action.rate_limit.is_some() || !action.rate.is_empty() {
             let limits = self.applied_limits(atlas, idx, action, ctx, session_id);
             if let Some(l) = self.limiter.peek(&limits, ctx.now_us) {
-                return Verdict { kind: VerdictKind::Denied(DenyReason::RateLimitExceeded), policy: l.key.policy, action: idx, allow_policy: allow.unwrap_or(NO_POLICY) };
+                return Verdict {
+                    kind: VerdictKind::Denied(DenyReason::RateLimitExceeded),
+                    policy: l.key.policy,
+                    action: idx,
+                    allow_policy: allow.unwrap_or(NO_POLICY),
+                };
             }
         }
         match allow {
-            Some(pi) => Verdict { kind: VerdictKind::Allowed, policy: pi, action: idx, allow_policy: NO_POLICY },
-            None => Verdict { kind: VerdictKind::Denied(DenyReason::DefaultDeny), policy: NO_POLICY, action: idx, allow_policy: NO_POLICY },
+            Some(pi) => Verdict {
+                kind: VerdictKind::Allowed,
+                policy: pi,
+                action: idx,
+                allow_policy: NO_POLICY,
+            },
+            None => Verdict {
+                kind: VerdictKind::Denied(DenyReason::DefaultDeny),
+                policy: NO_POLICY,
+                action: idx,
+                allow_policy: NO_POLICY,
+            },
         }
     }
 
     /// The rate limits that apply to one call: the action's own, then every matching
     /// `rate_limit` policy whose conditions hold, in evaluation order.
-    pub(crate) fn applied_limits(&self, atlas: &CompiledAtlas, idx: u32, action: &CompiledAction, ctx: &EvalCtx<'_>, session_id: &Arc<str>) -> Vec<AppliedLimit> {
+    pub(crate) fn applied_limits(
+        &self,
+        atlas: &CompiledAtlas,
+        idx: u32,
+        action: &CompiledAction,
+        ctx: &EvalCtx<'_>,
+        session_id: &Arc<str>,
+    ) -> Vec<AppliedLimit> {
         let agent: Arc<str> = Arc::from(ctx.agent_id);
         let mut out = Vec::new();
         if let Some(spec) = action.rate_limit {
-            out.push(AppliedLimit { key: LimitKey { atlas: atlas.id.clone(), policy: NO_POLICY, kind: spec.per, scope: scope_of(&spec, session_id, &agent), action: idx }, spec, policy_id: None });
+            out.push(AppliedLimit {
+                key: LimitKey {
+                    atlas: atlas.id.clone(),
+                    policy: NO_POLICY,
+                    kind: spec.per,
+                    scope: scope_of(&spec, session_id, &agent),
+                    action: idx,
+                },
+                spec,
+                policy_id: None,
+            });
         }
         for &pi in action.rate.iter() {
             let pol = &atlas.policies[pi as usize];
             if let (Some(spec), true) = (pol.rate_limit, pol.conditions.holds(ctx)) {
-                out.push(AppliedLimit { key: LimitKey { atlas: atlas.id.clone(), policy: pi, kind: spec.per, scope: scope_of(&spec, session_id, &agent), action: idx }, spec, policy_id: Some(pol.id.clone()) });
+                out.push(AppliedLimit {
+                    key: LimitKey {
+                        atlas: atlas.id.clone(),
+                        policy: pi,
+                        kind: spec.per,
+                        scope: scope_of(&spec, session_id, &agent),
+                        action: idx,
+                    },
+                    spec,
+                    policy_id: Some(pol.id.clone()),
+                });
             }
         }
         out
@@ -183,7 +283,13 @@ fn select_atlases(snapshot: &AtlasSet, ids: Option<&[String]>) -> Result<Vec<u32
             for (i, id) in ids.iter().enumerate() {
                 match snapshot.by_id.get(id.as_str()) {
                     Some(&ai) => out.push(ai),
-                    None => return Err(CraError::at(ErrorCode::AtlasNotFound, format!("/atlas_ids/{i}"), format!("no atlas {id:?} is loaded"))),
+                    None => {
+                        return Err(CraError::at(
+                            ErrorCode::AtlasNotFound,
+                            format!("/atlas_ids/{i}"),
+                            format!("no atlas {id:?} is loaded"),
+                        ))
+                    }
                 }
             }
             out.sort_unstable();
@@ -213,13 +319,23 @@ fn contains_folded(haystack: &str, needle_lower: &str) -> bool {
     if n.len() > h.len() {
         return false;
     }
-    (0..=h.len() - n.len()).any(|i| h[i..i + n.len()].iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+    (0..=h.len() - n.len()).any(|i| {
+        h[i..i + n.len()]
+            .iter()
+            .zip(n)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
 }
 
 /// Context selection (protocol.md §3): packs whose conditions hold, ordered by priority (high
 /// first) then load order then declaration; blocks added until a pack's or the request's
 /// token budget would be exceeded.
-fn select_context(res: &mut Resolution, snapshot: &AtlasSet, ctx: &EvalCtx<'_>, task: &crate::protocol::Task) {
+fn select_context(
+    res: &mut Resolution,
+    snapshot: &AtlasSet,
+    ctx: &EvalCtx<'_>,
+    task: &crate::protocol::Task,
+) {
     // (priority, selection order, declaration) for a stable cross-atlas merge.
     let mut candidates: Vec<(u32, u32, u32, u32)> = Vec::new();
     for (si, sel) in res.selected.iter().enumerate() {
@@ -230,14 +346,23 @@ fn select_context(res: &mut Resolution, snapshot: &AtlasSet, ctx: &EvalCtx<'_>, 
                 continue;
             }
             if !pack.capabilities.is_empty() {
-                let has_allowed = verdicts.iter().any(|v| v.kind == VerdictKind::Allowed && atlas.actions[v.action as usize].capabilities.iter().any(|c| pack.capabilities.contains(c)));
+                let has_allowed = verdicts.iter().any(|v| {
+                    v.kind == VerdictKind::Allowed
+                        && atlas.actions[v.action as usize]
+                            .capabilities
+                            .iter()
+                            .any(|c| pack.capabilities.contains(c))
+                });
                 if !has_allowed {
                     continue;
                 }
             }
             if !pack.keywords.is_empty() {
                 let hints = task.context_hints.as_deref().unwrap_or(&[]);
-                let hit = pack.keywords.iter().any(|k| keyword_in(&task.goal, k) || hints.iter().any(|h| keyword_in(h, k)));
+                let hit = pack
+                    .keywords
+                    .iter()
+                    .any(|k| keyword_in(&task.goal, k) || hints.iter().any(|h| keyword_in(h, k)));
                 if !hit {
                     continue;
                 }
@@ -264,7 +389,11 @@ fn select_context(res: &mut Resolution, snapshot: &AtlasSet, ctx: &EvalCtx<'_>, 
             }
             used += t;
             total += t;
-            res.blocks.push(BlockRef { atlas: ai, pack: pi, block: bi as u32 });
+            res.blocks.push(BlockRef {
+                atlas: ai,
+                pack: pi,
+                block: bi as u32,
+            });
         }
     }
     res.token_total = total as u32;

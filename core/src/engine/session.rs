@@ -34,7 +34,11 @@ pub struct SessionState {
 
 impl Resolver {
     /// The session named by `requester`, starting it (and recording `session.started`) if new.
-    pub(crate) fn session_for(&self, requester: &Requester, now_us: i64) -> Result<Arc<SessionState>> {
+    pub(crate) fn session_for(
+        &self,
+        requester: &Requester,
+        now_us: i64,
+    ) -> Result<Arc<SessionState>> {
         let sid = requester.session_id.as_str();
         if let Some(s) = self.sessions.get(sid) {
             return self.check_session(s, requester);
@@ -64,18 +68,42 @@ impl Resolver {
         });
         if created {
             let payload = json!({"agent_id": requester.agent_id, "parent_session_id": requester.parent_session_id});
-            self.emit(&state.trace, &state.trace.root_span_id, true, now_us, EventType::SessionStarted, EventPayload::Json(payload));
+            self.emit(
+                &state.trace,
+                &state.trace.root_span_id,
+                true,
+                now_us,
+                EventType::SessionStarted,
+                EventPayload::Json(payload),
+            );
             return Ok(state);
         }
         self.check_session(state, requester)
     }
 
-    fn check_session(&self, s: Arc<SessionState>, requester: &Requester) -> Result<Arc<SessionState>> {
+    fn check_session(
+        &self,
+        s: Arc<SessionState>,
+        requester: &Requester,
+    ) -> Result<Arc<SessionState>> {
         if s.ended.load(Ordering::Acquire) {
-            return Err(CraError::at(ErrorCode::SessionEnded, "/requester/session_id", format!("session {:?} has ended; start a new session", requester.session_id)));
+            return Err(CraError::at(
+                ErrorCode::SessionEnded,
+                "/requester/session_id",
+                format!(
+                    "session {:?} has ended; start a new session",
+                    requester.session_id
+                ),
+            ));
         }
         if *s.agent_id != *requester.agent_id {
-            return Err(CraError::request("/requester/agent_id", format!("session {:?} belongs to agent {:?}, not {:?}", requester.session_id, &*s.agent_id, requester.agent_id)));
+            return Err(CraError::request(
+                "/requester/agent_id",
+                format!(
+                    "session {:?} belongs to agent {:?}, not {:?}",
+                    requester.session_id, &*s.agent_id, requester.agent_id
+                ),
+            ));
         }
         Ok(s)
     }
@@ -85,20 +113,36 @@ impl Resolver {
     /// `SESSION_ENDED`.
     pub fn end_session(&self, session_id: &str, reason: Option<&str>) -> Result<serde_json::Value> {
         let Some(s) = self.sessions.get(session_id) else {
-            return Err(CraError::at(ErrorCode::SessionNotFound, "/session_id", format!("no session {session_id:?}")));
+            return Err(CraError::at(
+                ErrorCode::SessionNotFound,
+                "/session_id",
+                format!("no session {session_id:?}"),
+            ));
         };
         if s.ended.swap(true, Ordering::AcqRel) {
-            return Err(CraError::at(ErrorCode::SessionEnded, "/session_id", format!("session {session_id:?} has already ended")));
+            return Err(CraError::at(
+                ErrorCode::SessionEnded,
+                "/session_id",
+                format!("session {session_id:?} has already ended"),
+            ));
         }
         let now = self.clock.now_us();
         let duration_us = now - s.started_us;
         let reason = reason.unwrap_or("ended");
-        self.emit(&s.trace, &s.trace.root_span_id, true, now, EventType::SessionEnded, EventPayload::Json(json!({"reason": reason, "duration_us": duration_us})));
+        self.emit(
+            &s.trace,
+            &s.trace.root_span_id,
+            true,
+            now,
+            EventType::SessionEnded,
+            EventPayload::Json(json!({"reason": reason, "duration_us": duration_us})),
+        );
         s.last_resolution.store(None);
         s.idempotency.lock().clear();
         s.recent.lock().clear();
         self.resolutions.retain(|r| *r.session_id != *session_id);
-        self.executions.retain(|e| *e.session.trace.session_id != *session_id);
+        self.executions
+            .retain(|e| *e.session.trace.session_id != *session_id);
         self.limiter.forget_session(session_id);
         Ok(json!({
             "session_id": session_id,

@@ -6,14 +6,20 @@ use std::hash::BuildHasher;
 
 const SHARDS: usize = 32;
 
+type Shard<V> = Mutex<FxHashMap<Box<str>, V>>;
+
 /// A map from string keys to values, split into independently locked shards.
 pub struct ShardedMap<V> {
-    shards: Box<[Mutex<FxHashMap<Box<str>, V>>]>,
+    shards: Box<[Shard<V>]>,
 }
 
 impl<V> Default for ShardedMap<V> {
     fn default() -> Self {
-        ShardedMap { shards: (0..SHARDS).map(|_| Mutex::new(FxHashMap::default())).collect() }
+        ShardedMap {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(FxHashMap::default()))
+                .collect(),
+        }
     }
 }
 

@@ -19,7 +19,9 @@ pub enum Operation {
 }
 
 /// Risk tier of a task or an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskTier {
     /// Default.
@@ -171,7 +173,13 @@ impl CarpRequest {
     }
 
     /// A minimal execute request.
-    pub fn execute(agent_id: &str, session_id: &str, resolution_id: &str, action_id: &str, parameters: Value) -> Self {
+    pub fn execute(
+        agent_id: &str,
+        session_id: &str,
+        resolution_id: &str,
+        action_id: &str,
+        parameters: Value,
+    ) -> Self {
         let mut r = CarpRequest::resolve(agent_id, session_id, "");
         r.task = None;
         r.operation = Operation::Execute;
@@ -211,12 +219,18 @@ impl CarpRequest {
     pub fn check(&self) -> Result<()> {
         if let Some(v) = &self.carp_version {
             if v != CARP_VERSION {
-                return Err(CraError::request("/carp_version", format!("unsupported carp_version {v:?}; this runtime speaks \"1.0\"")));
+                return Err(CraError::request(
+                    "/carp_version",
+                    format!("unsupported carp_version {v:?}; this runtime speaks \"1.0\""),
+                ));
             }
         }
         if let Some(ts) = &self.timestamp {
             if crate::clock::parse_rfc3339_us(ts).is_none() {
-                return Err(CraError::request("/timestamp", format!("timestamp {ts:?} is not RFC 3339")));
+                return Err(CraError::request(
+                    "/timestamp",
+                    format!("timestamp {ts:?} is not RFC 3339"),
+                ));
             }
         }
         if let Some(id) = &self.request_id {
@@ -230,20 +244,32 @@ impl CarpRequest {
                     return Err(CraError::request("/task", "a resolve request needs a task"));
                 };
                 if task.goal.len() > 10_000 {
-                    return Err(CraError::request("/task/goal", format!("goal is {} bytes; the limit is 10000", task.goal.len())));
+                    return Err(CraError::request(
+                        "/task/goal",
+                        format!("goal is {} bytes; the limit is 10000", task.goal.len()),
+                    ));
                 }
                 if self.execution.is_some() {
-                    return Err(CraError::request("/execution", "a resolve request must not carry an execution"));
+                    return Err(CraError::request(
+                        "/execution",
+                        "a resolve request must not carry an execution",
+                    ));
                 }
             }
             Operation::Execute => {
                 let Some(ex) = &self.execution else {
-                    return Err(CraError::request("/execution", "an execute request needs an execution"));
+                    return Err(CraError::request(
+                        "/execution",
+                        "an execute request needs an execution",
+                    ));
                 };
                 non_empty(&ex.resolution_id, "/execution/resolution_id")?;
                 non_empty(&ex.action_id, "/execution/action_id")?;
                 if !ex.parameters.is_object() {
-                    return Err(CraError::request("/execution/parameters", "parameters must be an object"));
+                    return Err(CraError::request(
+                        "/execution/parameters",
+                        "parameters must be an object",
+                    ));
                 }
             }
         }
@@ -253,7 +279,13 @@ impl CarpRequest {
 
 fn non_empty(s: &str, pointer: &str) -> Result<()> {
     if s.is_empty() {
-        Err(CraError::request(pointer, format!("{} must not be empty", pointer.rsplit('/').next().unwrap_or(pointer))))
+        Err(CraError::request(
+            pointer,
+            format!(
+                "{} must not be empty",
+                pointer.rsplit('/').next().unwrap_or(pointer)
+            ),
+        ))
     } else {
         Ok(())
     }
@@ -386,7 +418,10 @@ impl ExecutionReport {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let r: ExecutionReport = crate::protocol::strict::from_slice(bytes)?;
         match (&r.result, &r.error) {
-            (Some(_), Some(_)) => Err(CraError::request("/error", "a report carries either result or error, not both")),
+            (Some(_), Some(_)) => Err(CraError::request(
+                "/error",
+                "a report carries either result or error, not both",
+            )),
             (None, None) => Err(CraError::request("", "a report needs result or error")),
             _ => Ok(r),
         }

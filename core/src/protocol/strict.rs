@@ -7,7 +7,16 @@ use serde::de::DeserializeOwned;
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let out: T = serde_path_to_error::deserialize(&mut de).map_err(convert)?;
-    de.end().map_err(|e| CraError::request("", format!("trailing characters after the JSON value at line {} column {}", e.line(), e.column())))?;
+    de.end().map_err(|e| {
+        CraError::request(
+            "",
+            format!(
+                "trailing characters after the JSON value at line {} column {}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
     Ok(out)
 }
 
@@ -41,7 +50,15 @@ fn convert(e: serde_path_to_error::Error<serde_json::Error>) -> CraError {
     };
     let msg = humanize(&msg);
     if inner.is_syntax() || inner.is_eof() {
-        return CraError::at(ErrorCode::InvalidRequest, "", format!("malformed JSON: {msg} (line {}, column {})", inner.line(), inner.column()));
+        return CraError::at(
+            ErrorCode::InvalidRequest,
+            "",
+            format!(
+                "malformed JSON: {msg} (line {}, column {})",
+                inner.line(),
+                inner.column()
+            ),
+        );
     }
     CraError::request(pointer, msg)
 }
@@ -62,7 +79,10 @@ mod tests {
 
     #[test]
     fn unknown_field_points_at_the_field() {
-        let e = CarpRequest::from_json(br#"{"requester":{"agent_id":"a","session_id":"s","agnet":1},"task":{"goal":"g"}}"#).unwrap_err();
+        let e = CarpRequest::from_json(
+            br#"{"requester":{"agent_id":"a","session_id":"s","agnet":1},"task":{"goal":"g"}}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.code.as_str(), "INVALID_REQUEST");
         assert_eq!(e.pointer.as_deref(), Some("/requester/agnet"));
         assert!(e.message.contains("agnet"), "{}", e.message);
@@ -84,7 +104,8 @@ mod tests {
 
     #[test]
     fn missing_task_for_resolve() {
-        let e = CarpRequest::from_json(br#"{"requester":{"agent_id":"a","session_id":"s"}}"#).unwrap_err();
+        let e = CarpRequest::from_json(br#"{"requester":{"agent_id":"a","session_id":"s"}}"#)
+            .unwrap_err();
         assert_eq!(e.pointer.as_deref(), Some("/task"));
     }
 }

@@ -163,7 +163,11 @@ impl MemoryRecorder {
     }
     /// The event types recorded so far, in order.
     pub fn types(&self) -> Vec<&'static str> {
-        self.events.lock().iter().map(|e| e.event_type.as_str()).collect()
+        self.events
+            .lock()
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect()
     }
 }
 

@@ -1,25 +1,36 @@
 //! TRACE: hash-chained audit events (protocol.md §4).
 //!
 //! `event` is the interface the engine records into. The rest (canonical JSON, chain, collector,
-//! sinks, verify) turns raw events into verifiable JSONL off the hot path.
+//! sinks, verify) turns raw events into verifiable JSONL off the hot path. See `docs/trace.md`.
 
+pub mod canonical;
+pub mod chain;
+pub mod collector;
+pub mod config;
 pub mod event;
+#[cfg(feature = "threads")]
+pub mod file_sink;
+mod processor;
+pub mod sink;
+pub mod verify;
 
-pub use event::{EventPayload, EventType, MemoryRecorder, NullRecorder, PayloadSource, RawEvent, Recorder, SessionTrace};
+pub use canonical::canonicalize;
+pub use chain::{Chain, ChainHead, TraceEvent, GENESIS_HASH, TRACE_VERSION};
+pub use collector::{Collector, DroppedByReason, TraceStats};
+pub use config::{FsyncPolicy, Overflow, SinkKind, TraceConfig};
+pub use event::{
+    EventPayload, EventType, MemoryRecorder, NullRecorder, PayloadSource, RawEvent, Recorder,
+    SessionTrace,
+};
+#[cfg(feature = "threads")]
+pub use file_sink::{JsonlFileSink, Repair};
+pub use sink::{MemorySink, NullSink, TraceSink};
+pub use verify::{
+    verify_file, verify_jsonl, verify_jsonl_with, VerifyError, VerifyErrorCode, VerifyOptions,
+    VerifyReport,
+};
 
-/// Canonical JSON bytes of a value (interim: sorted keys via serde_json's default map;
-/// replaced by the RFC 8785 encoder of the TRACE module).
+/// Canonical (RFC 8785) JSON bytes of a value: what `parameters_hash` and `result_hash` hash.
 pub fn canonical_json(v: &serde_json::Value) -> Vec<u8> {
-    fn sort(v: &serde_json::Value) -> serde_json::Value {
-        match v {
-            serde_json::Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                serde_json::Value::Object(keys.into_iter().map(|k| (k.clone(), sort(&m[k]))).collect())
-            }
-            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sort).collect()),
-            other => other.clone(),
-        }
-    }
-    serde_json::to_vec(&sort(v)).unwrap_or_default()
+    canonicalize(v).into_bytes()
 }

@@ -60,11 +60,13 @@ pub fn allow_all(id: &str, actions: &[&str]) -> Value {
 }
 
 pub fn load(r: &Resolver, atlas: &Value) {
-    r.load_atlas_json(&serde_json::to_vec(atlas).unwrap()).unwrap_or_else(|e| panic!("load failed: {e} {:?}", e.details));
+    r.load_atlas_json(&serde_json::to_vec(atlas).unwrap())
+        .unwrap_or_else(|e| panic!("load failed: {e} {:?}", e.details));
 }
 
 pub fn load_err(r: &Resolver, atlas: &Value) -> CraError {
-    r.load_atlas_json(&serde_json::to_vec(atlas).unwrap()).expect_err("atlas should be refused")
+    r.load_atlas_json(&serde_json::to_vec(atlas).unwrap())
+        .expect_err("atlas should be refused")
 }
 
 pub fn req(agent: &str, session: &str, goal: &str) -> CarpRequest {
@@ -80,29 +82,57 @@ pub fn req_json(v: Value) -> CarpRequest {
     CarpRequest::from_value(v).expect("valid request")
 }
 
-pub fn exec(agent: &str, session: &str, resolution_id: &str, action: &str, params: Value) -> CarpRequest {
+pub fn exec(
+    agent: &str,
+    session: &str,
+    resolution_id: &str,
+    action: &str,
+    params: Value,
+) -> CarpRequest {
     CarpRequest::execute(agent, session, resolution_id, action, params)
 }
 
-pub fn exec_key(agent: &str, session: &str, resolution_id: &str, action: &str, params: Value, key: &str) -> CarpRequest {
+pub fn exec_key(
+    agent: &str,
+    session: &str,
+    resolution_id: &str,
+    action: &str,
+    params: Value,
+    key: &str,
+) -> CarpRequest {
     let mut r = CarpRequest::execute(agent, session, resolution_id, action, params);
     r.execution.as_mut().unwrap().idempotency_key = Some(key.to_string());
     r
 }
 
 pub fn decision(approval_id: &str) -> ApprovalDecision {
-    ApprovalDecision { approval_id: approval_id.to_string(), approver: Some("alice".into()), reason: Some("looks fine".into()) }
+    ApprovalDecision {
+        approval_id: approval_id.to_string(),
+        approver: Some("alice".into()),
+        reason: Some("looks fine".into()),
+    }
 }
 
 pub fn report_ok(execution_id: &str) -> ExecutionReport {
-    ExecutionReport { execution_id: execution_id.to_string(), result: Some(json!({"ok": true})), error: None, duration_ms: Some(1.5) }
+    ExecutionReport {
+        execution_id: execution_id.to_string(),
+        result: Some(json!({"ok": true})),
+        error: None,
+        duration_ms: Some(1.5),
+    }
 }
 
 /// Resolves and returns (allowed, denied, pending) ids as owned strings.
 pub fn verdicts(r: &Resolver, request: CarpRequest) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let res = r.resolve(request).unwrap_or_else(|e| panic!("resolve failed: {e}"));
+    let res = r
+        .resolve(request)
+        .unwrap_or_else(|e| panic!("resolve failed: {e}"));
     let own = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
-    (own(res.allowed_action_ids()), own(res.denied_action_ids()), own(res.pending_action_ids()))
+    (
+        own(res.allowed_action_ids()),
+        own(res.denied_action_ids()),
+        own(res.pending_action_ids()),
+    )
 }
 
 /// The wire JSON of a resolution.
@@ -116,13 +146,29 @@ pub fn denied_detail(res: &cra_core::Resolution) -> Vec<(String, String, Option<
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["action_id"].as_str().unwrap().to_string(), d["reason_code"].as_str().unwrap().to_string(), d["policy_id"].as_str().map(String::from)))
+        .map(|d| {
+            (
+                d["action_id"].as_str().unwrap().to_string(),
+                d["reason_code"].as_str().unwrap().to_string(),
+                d["policy_id"].as_str().map(String::from),
+            )
+        })
         .collect()
 }
 
 /// `allowed_actions` as (action_id, policy_id).
 pub fn allowed_detail(res: &cra_core::Resolution) -> Vec<(String, Option<String>)> {
-    wire(res)["allowed_actions"].as_array().unwrap().iter().map(|d| (d["action_id"].as_str().unwrap().to_string(), d["policy_id"].as_str().map(String::from))).collect()
+    wire(res)["allowed_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["action_id"].as_str().unwrap().to_string(),
+                d["policy_id"].as_str().map(String::from),
+            )
+        })
+        .collect()
 }
 
 pub fn s(v: &[&str]) -> Vec<String> {
@@ -133,7 +179,12 @@ pub fn s(v: &[&str]) -> Vec<String> {
 pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let d = std::env::temp_dir().join(format!("cra-core-test-{}-{}-{}", tag, std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let d = std::env::temp_dir().join(format!(
+        "cra-core-test-{}-{}-{}",
+        tag,
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d

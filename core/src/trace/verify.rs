@@ -1,0 +1,559 @@
+//! Verification of TRACE JSONL: per session, genesis, sequence, linkage and hash.
+//!
+//! Each line must be *exactly* the JCS canonical form of the event it encodes, followed by LF,
+//! so any change of a byte either breaks parsing/canonical form (`malformed_event`) or changes the
+//! hashed bytes (`hash_mismatch`). Line deletion, duplication and reordering break the sequence or
+//! linkage. Deleting a session's *last* events cannot be seen from the chain alone; opt into
+//! [`VerifyOptions::require_session_end`] to flag sessions that do not end with `session.ended`.
+
+use super::chain::{
+    join_hash, write_unhashed, Timestamp, UnhashedFields, GENESIS_HASH, TRACE_VERSION,
+};
+use super::event::EventType;
+use crate::clock::{format_rfc3339_us, parse_rfc3339_us};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+/// Why a session (or a line) failed verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyErrorCode {
+    /// The recomputed hash differs from `event_hash`.
+    HashMismatch,
+    /// `previous_event_hash` is not the previous event's `event_hash`.
+    ChainBroken,
+    /// `sequence` is not the previous sequence + 1.
+    SequenceGap,
+    /// The session's first event is not sequence 0 with a 64-zero `previous_event_hash`.
+    InvalidGenesis,
+    /// Not a canonical, well-typed event line (includes a torn last line).
+    MalformedEvent,
+    /// (Only with `require_session_end`.) The session's last event is not `session.ended`.
+    MissingSessionEnd,
+}
+
+impl VerifyErrorCode {
+    /// The wire form, e.g. `hash_mismatch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyErrorCode::HashMismatch => "hash_mismatch",
+            VerifyErrorCode::ChainBroken => "chain_broken",
+            VerifyErrorCode::SequenceGap => "sequence_gap",
+            VerifyErrorCode::InvalidGenesis => "invalid_genesis",
+            VerifyErrorCode::MalformedEvent => "malformed_event",
+            VerifyErrorCode::MissingSessionEnd => "missing_session_end",
+        }
+    }
+}
+
+/// The first failure of one session (or of a line that names no session).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyError {
+    /// The session, or `None` when the failing line names none (unparseable).
+    pub session_id: Option<String>,
+    /// 0-based line index in the input.
+    pub line: u64,
+    /// The failing event's `sequence`, when readable.
+    pub sequence: Option<u64>,
+    /// What failed.
+    pub code: VerifyErrorCode,
+    /// Human explanation.
+    pub message: String,
+}
+
+/// The result of verifying a trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// True when every line is a valid event and every session's chain is intact.
+    pub ok: bool,
+    /// Lines read (events, valid or not).
+    pub events: u64,
+    /// Distinct sessions seen.
+    pub sessions: u64,
+    /// Lines that failed to parse as events (all counted; only the first per session reported).
+    pub malformed_lines: u64,
+    /// One entry per broken session (first failure), plus the first failure of lines that name
+    /// no session; in order of line index.
+    pub errors: Vec<VerifyError>,
+}
+
+/// Optional checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifyOptions {
+    /// Report sessions whose last event is not `session.ended` (`missing_session_end`). Detects
+    /// truncation of a session's tail, for traces of sessions that are known to have ended.
+    pub require_session_end: bool,
+}
+
+/// Verifies JSONL bytes with default options. Never panics, whatever the input.
+pub fn verify_jsonl(bytes: &[u8]) -> VerifyReport {
+    verify_jsonl_with(bytes, VerifyOptions::default())
+}
+
+/// Verifies JSONL bytes with `options`.
+pub fn verify_jsonl_with(bytes: &[u8], options: VerifyOptions) -> VerifyReport {
+    let mut v = Verifier::new(options);
+    let mut lines: Vec<(&[u8], bool)> = Vec::with_capacity(CHUNK);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (line, complete, next) = match memchr(rest) {
+            Some(i) => (&rest[..i], true, &rest[i + 1..]),
+            None => (rest, false, &rest[rest.len()..]),
+        };
+        lines.push((line, complete));
+        rest = next;
+        if lines.len() == CHUNK {
+            v.feed_chunk(&lines);
+            lines.clear();
+        }
+    }
+    v.feed_chunk(&lines);
+    v.finish()
+}
+
+/// Verifies a JSONL file, streaming (memory stays bounded by the chunk size and the sessions).
+pub fn verify_file(path: impl AsRef<Path>) -> Result<VerifyReport, crate::CraError> {
+    verify_file_with(path, VerifyOptions::default())
+}
+
+/// Verifies a JSONL file with `options`.
+pub fn verify_file_with(
+    path: impl AsRef<Path>,
+    options: VerifyOptions,
+) -> Result<VerifyReport, crate::CraError> {
+    let path = path.as_ref();
+    let io_err = |e: std::io::Error| {
+        crate::CraError::new(
+            crate::ErrorCode::IoError,
+            format!("cannot read trace file {}: {e}", path.display()),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut v = Verifier::new(options);
+    let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
+    loop {
+        let mut buf = Vec::with_capacity(512);
+        let n = reader.read_until(b'\n', &mut buf).map_err(io_err)?;
+        if n > 0 {
+            bufs.push(buf);
+        }
+        if bufs.len() == CHUNK || (n == 0 && !bufs.is_empty()) {
+            let lines: Vec<(&[u8], bool)> = bufs
+                .iter()
+                .map(|b| match b.strip_suffix(b"\n") {
+                    Some(l) => (l, true),
+                    None => (b.as_slice(), false),
+                })
+                .collect();
+            v.feed_chunk(&lines);
+            bufs.clear();
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(v.finish())
+}
+
+const CHUNK: usize = 8192;
+
+fn memchr(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == b'\n')
+}
+
+/// The wire event with borrowed strings, for fast checking.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireEvent<'a> {
+    #[serde(borrow)]
+    trace_version: Cow<'a, str>,
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    trace_id: Cow<'a, str>,
+    #[serde(borrow)]
+    span_id: Cow<'a, str>,
+    #[serde(borrow)]
+    parent_span_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    session_id: Cow<'a, str>,
+    sequence: u64,
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
+    #[serde(borrow)]
+    event_type: Cow<'a, str>,
+    payload: Value,
+    #[serde(borrow)]
+    previous_event_hash: Cow<'a, str>,
+    #[serde(borrow)]
+    event_hash: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct SessionOnly<'a> {
+    #[serde(borrow)]
+    session_id: Cow<'a, str>,
+    sequence: Option<u64>,
+}
+
+/// What checking one line in isolation found.
+enum LineCheck {
+    Good {
+        session_id: String,
+        sequence: u64,
+        previous: [u8; 32],
+        hash: [u8; 32],
+        ended: bool,
+    },
+    Bad {
+        session_id: Option<String>,
+        sequence: Option<u64>,
+        code: VerifyErrorCode,
+        message: String,
+    },
+}
+
+fn check_line(line: &[u8], complete: bool, buf: &mut String, out: &mut String) -> LineCheck {
+    let bad = |code, message: String| {
+        let (sid, seq) = match serde_json::from_slice::<SessionOnly<'_>>(line) {
+            Ok(s) => (Some(s.session_id.into_owned()), s.sequence),
+            Err(_) => (None, None),
+        };
+        LineCheck::Bad {
+            session_id: sid,
+            sequence: seq,
+            code,
+            message,
+        }
+    };
+    if !complete {
+        return bad(
+            VerifyErrorCode::MalformedEvent,
+            "torn last line: no trailing newline".into(),
+        );
+    }
+    let ev: WireEvent<'_> = match serde_json::from_slice(line) {
+        Ok(e) => e,
+        Err(e) => {
+            return bad(
+                VerifyErrorCode::MalformedEvent,
+                format!("not a trace event: {e}"),
+            )
+        }
+    };
+    if ev.trace_version != TRACE_VERSION {
+        return bad(
+            VerifyErrorCode::MalformedEvent,
+            format!("unsupported trace_version {:?}", ev.trace_version),
+        );
+    }
+    if EventType::parse(&ev.event_type).is_none() {
+        return bad(
+            VerifyErrorCode::MalformedEvent,
+            format!("unknown event_type {:?}", ev.event_type),
+        );
+    }
+    if !ev.payload.is_object() {
+        return bad(
+            VerifyErrorCode::MalformedEvent,
+            "payload is not an object".into(),
+        );
+    }
+    let ts_ok = ev.timestamp.len() == 27
+        && parse_rfc3339_us(&ev.timestamp)
+            .map(format_rfc3339_us)
+            .as_deref()
+            == Some(&*ev.timestamp);
+    if !ts_ok {
+        return bad(
+            VerifyErrorCode::MalformedEvent,
+            format!(
+                "timestamp {:?} is not RFC 3339 UTC with 6 digits",
+                ev.timestamp
+            ),
+        );
+    }
+    let (Some(previous), Some(claimed)) = (
+        parse_hex32(&ev.previous_event_hash),
+        parse_hex32(&ev.event_hash),
+    ) else {
+        return bad(
+            VerifyErrorCode::MalformedEvent,
+            "event_hash and previous_event_hash must be 64 lowercase hex digits".into(),
+        );
+    };
+    buf.clear();
+    write_unhashed(
+        buf,
+        &UnhashedFields {
+            event_id: &ev.event_id,
+            event_type: &ev.event_type,
+            parent_span_id: ev.parent_span_id.as_deref(),
+            payload: &ev.payload,
+            previous_event_hash: &ev.previous_event_hash,
+            sequence: ev.sequence,
+            session_id: &ev.session_id,
+            span_id: &ev.span_id,
+            timestamp: Timestamp::Text(&ev.timestamp),
+            trace_id: &ev.trace_id,
+            trace_version: &ev.trace_version,
+        },
+    );
+    out.clear();
+    join_hash(&ev.event_hash, buf, out);
+    if out.as_bytes() != line {
+        return bad(
+            VerifyErrorCode::MalformedEvent,
+            "line is not the canonical (RFC 8785) form of its event".into(),
+        );
+    }
+    let computed = blake3::hash(buf.as_bytes());
+    if computed.as_bytes() != &claimed {
+        return LineCheck::Bad {
+            session_id: Some(ev.session_id.into_owned()),
+            sequence: Some(ev.sequence),
+            code: VerifyErrorCode::HashMismatch,
+            message: format!(
+                "event_hash {} does not match the recomputed {}",
+                ev.event_hash,
+                computed.to_hex()
+            ),
+        };
+    }
+    LineCheck::Good {
+        session_id: ev.session_id.into_owned(),
+        sequence: ev.sequence,
+        previous,
+        hash: claimed,
+        ended: ev.event_type == "session.ended",
+    }
+}
+
+fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (nib(b[2 * i])? << 4) | nib(b[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+struct SessionState {
+    next_sequence: u64,
+    last_hash: [u8; 32],
+    broken: bool,
+    ended: bool,
+    first_line: u64,
+}
+
+struct Verifier {
+    options: VerifyOptions,
+    sessions: HashMap<String, SessionState>,
+    report: VerifyReport,
+    line: u64,
+    orphan_reported: bool,
+}
+
+impl Verifier {
+    fn new(options: VerifyOptions) -> Self {
+        Verifier {
+            options,
+            sessions: HashMap::new(),
+            report: VerifyReport::default(),
+            line: 0,
+            orphan_reported: false,
+        }
+    }
+
+    fn feed_chunk(&mut self, lines: &[(&[u8], bool)]) {
+        for check in check_all(lines) {
+            self.apply(check);
+            self.line += 1;
+        }
+    }
+
+    fn fail(
+        &mut self,
+        session_id: Option<String>,
+        sequence: Option<u64>,
+        code: VerifyErrorCode,
+        message: String,
+    ) {
+        self.report.errors.push(VerifyError {
+            session_id,
+            line: self.line,
+            sequence,
+            code,
+            message,
+        });
+    }
+
+    fn apply(&mut self, check: LineCheck) {
+        self.report.events += 1;
+        match check {
+            LineCheck::Bad {
+                session_id,
+                sequence,
+                code,
+                message,
+            } => {
+                if code == VerifyErrorCode::MalformedEvent {
+                    self.report.malformed_lines += 1;
+                }
+                match session_id {
+                    Some(sid) => {
+                        let st = self.session(sid.clone());
+                        if !st.broken {
+                            st.broken = true;
+                            self.fail(Some(sid), sequence, code, message);
+                        }
+                    }
+                    None if !self.orphan_reported => {
+                        self.orphan_reported = true;
+                        self.fail(None, None, code, message);
+                    }
+                    None => {}
+                }
+            }
+            LineCheck::Good {
+                session_id,
+                sequence,
+                previous,
+                hash,
+                ended,
+            } => {
+                let line = self.line;
+                let st = self.session(session_id.clone());
+                if st.broken {
+                    return;
+                }
+                let fresh = st.first_line == line;
+                let failure = if fresh {
+                    (sequence != 0 || previous != [0u8; 32]).then(|| {
+                        (
+                            VerifyErrorCode::InvalidGenesis,
+                            format!("first event of the session has sequence {sequence}; genesis needs sequence 0 and previous_event_hash {GENESIS_HASH}"),
+                        )
+                    })
+                } else if sequence != st.next_sequence {
+                    Some((
+                        VerifyErrorCode::SequenceGap,
+                        format!(
+                            "sequence {sequence} follows {}; expected {}",
+                            st.next_sequence.wrapping_sub(1),
+                            st.next_sequence
+                        ),
+                    ))
+                } else if previous != st.last_hash {
+                    Some((
+                        VerifyErrorCode::ChainBroken,
+                        "previous_event_hash does not match the previous event's event_hash"
+                            .to_string(),
+                    ))
+                } else {
+                    None
+                };
+                match failure {
+                    Some((code, message)) => {
+                        st.broken = true;
+                        self.fail(Some(session_id), Some(sequence), code, message);
+                    }
+                    None => {
+                        st.next_sequence = sequence.wrapping_add(1);
+                        st.last_hash = hash;
+                        st.ended = ended;
+                    }
+                }
+            }
+        }
+    }
+
+    fn session(&mut self, sid: String) -> &mut SessionState {
+        let line = self.line;
+        self.sessions.entry(sid).or_insert(SessionState {
+            next_sequence: 0,
+            last_hash: [0; 32],
+            broken: false,
+            ended: false,
+            first_line: line,
+        })
+    }
+
+    fn finish(mut self) -> VerifyReport {
+        if self.options.require_session_end {
+            let mut open: Vec<(&String, &SessionState)> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| !s.broken && !s.ended)
+                .collect();
+            open.sort_by_key(|(_, s)| s.first_line);
+            for (sid, s) in open {
+                self.report.errors.push(VerifyError {
+                    session_id: Some(sid.clone()),
+                    line: self.line,
+                    sequence: Some(s.next_sequence),
+                    code: VerifyErrorCode::MissingSessionEnd,
+                    message: format!(
+                        "session ends at sequence {} without session.ended",
+                        s.next_sequence.wrapping_sub(1)
+                    ),
+                });
+            }
+        }
+        self.report.errors.sort_by_key(|e| e.line);
+        self.report.sessions = self.sessions.len() as u64;
+        self.report.ok = self.report.errors.is_empty();
+        self.report
+    }
+}
+
+/// Checks lines independently, on several threads when available and worthwhile.
+fn check_all(lines: &[(&[u8], bool)]) -> Vec<LineCheck> {
+    let run = |part: &[(&[u8], bool)]| {
+        let (mut buf, mut out) = (String::with_capacity(1024), String::with_capacity(1024));
+        part.iter()
+            .map(|(l, c)| check_line(l, *c, &mut buf, &mut out))
+            .collect::<Vec<_>>()
+    };
+    #[cfg(feature = "threads")]
+    {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        if workers > 1 && lines.len() >= 1024 {
+            let per = lines.len().div_ceil(workers);
+            let results: Option<Vec<Vec<LineCheck>>> = std::thread::scope(|s| {
+                let handles: Vec<_> = lines
+                    .chunks(per)
+                    .map(|part| {
+                        std::thread::Builder::new()
+                            .spawn_scoped(s, move || run(part))
+                            .ok()
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.and_then(|h| h.join().ok()))
+                    .collect()
+            });
+            if let Some(parts) = results {
+                return parts.into_iter().flatten().collect();
+            }
+        }
+    }
+    run(lines)
+}
