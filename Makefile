@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help build test test-rust bench bench-quick fmt fmt-check lint demo doc clean
+.PHONY: help build test test-rust deps-verify bench fmt fmt-check lint demo doc clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -11,12 +11,15 @@ help: ## List targets
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: test-rust ## Run every suite (Rust; later: C, Python, Node, WASM, Go, Ruby, conformance, header drift)
+test: fmt-check lint test-rust ## Run every suite (Rust; later: C, Python, Node, WASM, Go, Ruby, conformance, header drift)
 	@echo "make test: all suites passed"
 
-test-rust: ## Rust unit, integration and property tests
+test-rust: deps-verify ## Rust unit, integration and property tests
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+
+deps-verify: ## Python `blake3` for the independent hash check (skipped with a notice if it cannot install)
+	@python3 -c 'import blake3' 2>/dev/null || python3 -m pip install --quiet blake3 || echo "note: python blake3 unavailable; the independent verifier test will skip"
 
 bench: ## Benchmarks (criterion + percentile harness); figures in docs/performance.md
 	$(CARGO) bench -p cra-core --bench resolve

@@ -124,6 +124,22 @@ fn percentile_report() {
             black_box(r.resolve(req.clone()).unwrap());
         },
     );
+    {
+        // The same with the real trace collector: 4 events enqueued per resolve, processed by
+        // the background thread (sink "none", overflow "drop" so a saturated pipeline shows up
+        // as drops, not as blocking).
+        let trace = cra_core::trace::TraceConfig { sink: cra_core::trace::SinkKind::None, overflow: cra_core::trace::Overflow::Drop, ..Default::default() };
+        let cfg = ResolverConfig { max_resolutions_per_session: 64, trace, ..Default::default() };
+        let r = Resolver::new(cfg).unwrap();
+        r.load_atlas_json(synthetic_atlas(100).to_string().as_bytes()).unwrap();
+        let req = request(false);
+        percentiles("resolve, 100 rules, 20 actions + trace enqueue", 200_000, || {
+            black_box(r.resolve(req.clone()).unwrap());
+        });
+        r.flush(std::time::Duration::from_secs(30)).ok();
+        let st = r.stats();
+        println!("  (collector: {} events written, {} dropped by a saturated pipeline)", st["trace"]["written"], st["trace"]["dropped"]);
+    }
     let clone_only = request(false);
     percentiles("  (of which cloning the request)", 200_000, || {
         black_box(clone_only.clone());

@@ -1,0 +1,154 @@
+//! The JSON surface every binding shares (protocol.md §5): one function per operation, JSON
+//! bytes in, JSON bytes out, errors as [`CraError`]. The C ABI, Node, WASM and the conformance
+//! runners all call these, so the same input gives the same bytes everywhere.
+
+use crate::engine::replay;
+use crate::error::{CraError, ErrorCode, Result};
+use crate::protocol::{strict, ApprovalDecision, CarpRequest, ExecutionReport};
+use crate::{FastVerdict, Resolver, ResolverConfig};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn to_bytes<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| CraError::new(ErrorCode::Internal, format!("cannot serialize the answer: {e}")))
+}
+
+fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| CraError::request("", format!("{what} is not valid UTF-8 (byte {})", e.valid_up_to())))
+}
+
+/// Creates a resolver from configuration JSON (empty means defaults).
+pub fn create(config: &[u8]) -> Result<Resolver> {
+    Resolver::new(ResolverConfig::from_json(config)?)
+}
+
+/// Loads an atlas from JSON text → `AtlasInfo` JSON.
+pub fn load_atlas(r: &Resolver, atlas: &[u8]) -> Result<Vec<u8>> {
+    to_bytes(&r.load_atlas_json(atlas)?)
+}
+
+/// Loads an atlas from a directory (UTF-8 path) → `AtlasInfo` JSON.
+pub fn load_atlas_dir(r: &Resolver, path: &[u8]) -> Result<Vec<u8>> {
+    to_bytes(&r.load_atlas_dir(utf8(path, "the atlas path")?)?)
+}
+
+/// Unloads an atlas by id → `{"atlas_id": ..., "unloaded": true}`.
+pub fn unload_atlas(r: &Resolver, atlas_id: &[u8]) -> Result<Vec<u8>> {
+    let id = utf8(atlas_id, "the atlas id")?;
+    r.unload_atlas(id)?;
+    to_bytes(&json!({"atlas_id": id, "unloaded": true}))
+}
+
+/// Resolves a CARP request → resolution JSON.
+pub fn resolve(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
+    let req = CarpRequest::from_json(request)?;
+    to_bytes(&*r.resolve(req)?)
+}
+
+/// Authorizes a tool call (an `execute` request; `operation` may be omitted) → answer JSON.
+pub fn execute(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
+    let mut v: Value = serde_json::from_slice(request).map_err(|e| CraError::request("", format!("malformed JSON: {e}")))?;
+    if let Some(m) = v.as_object_mut() {
+        m.entry("operation").or_insert(Value::String("execute".into()));
+    }
+    let req = CarpRequest::from_value(v)?;
+    to_bytes(&*r.execute(req)?)
+}
+
+/// Reports a tool's outcome → `{"execution_id", "status", ...}`.
+pub fn report(r: &Resolver, report: &[u8]) -> Result<Vec<u8>> {
+    to_bytes(&r.report(&ExecutionReport::from_json(report)?)?)
+}
+
+/// Approves an approval (`{"approval_id", "approver"?, "reason"?}`) → approval JSON.
+pub fn approve(r: &Resolver, decision: &[u8]) -> Result<Vec<u8>> {
+    let d: ApprovalDecision = strict::from_slice(decision)?;
+    to_bytes(&r.approve(&d)?)
+}
+
+/// Rejects an approval → approval JSON.
+pub fn reject(r: &Resolver, decision: &[u8]) -> Result<Vec<u8>> {
+    let d: ApprovalDecision = strict::from_slice(decision)?;
+    to_bytes(&r.reject(&d)?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndSession {
+    session_id: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Ends a session (`{"session_id", "reason"?}`) → `{"session_id", "trace_id", "reason", "ended_at", "duration_us"}`.
+pub fn end_session(r: &Resolver, body: &[u8]) -> Result<Vec<u8>> {
+    let e: EndSession = strict::from_slice(body)?;
+    to_bytes(&r.end_session(&e.session_id, e.reason.as_deref())?)
+}
+
+/// The fast path: may `session` run `action` now?
+pub fn check(r: &Resolver, session_id: &[u8], action_id: &[u8]) -> Result<FastVerdict> {
+    Ok(r.check(utf8(session_id, "the session id")?, utf8(action_id, "the action id")?))
+}
+
+/// Waits until every event recorded so far is in the sink.
+pub fn flush(r: &Resolver, timeout_ms: u64) -> Result<()> {
+    r.flush(Duration::from_millis(timeout_ms))
+}
+
+/// Takes the JSONL bytes of the memory sink's events not yet drained.
+pub fn drain_trace(r: &Resolver) -> Result<Vec<u8>> {
+    r.drain_trace()
+}
+
+/// Counters and sizes → JSON.
+pub fn stats(r: &Resolver) -> Result<Vec<u8>> {
+    to_bytes(&r.stats())
+}
+
+/// Verifies JSONL trace bytes → report JSON (`{"ok", "events", "sessions", "errors": [...]}`).
+/// A broken chain is a report with `ok: false`, not an error.
+pub fn verify_trace(trace: &[u8]) -> Result<Vec<u8>> {
+    to_bytes(&crate::trace::verify_jsonl(trace))
+}
+
+/// Verifies a trace file (streaming) → report JSON.
+pub fn verify_trace_file(path: &[u8]) -> Result<Vec<u8>> {
+    to_bytes(&crate::trace::verify_file(utf8(path, "the trace path")?)?)
+}
+
+/// Replays a trace against atlases given as a JSON array of atlas documents → report JSON.
+pub fn replay(trace: &[u8], atlases: &[u8]) -> Result<Vec<u8>> {
+    let docs: Vec<Value> = serde_json::from_slice(atlases).map_err(|e| CraError::request("", format!("atlases must be a JSON array of atlas documents: {e}")))?;
+    let mut manifests = Vec::with_capacity(docs.len());
+    for (i, d) in docs.iter().enumerate() {
+        let m = crate::atlas::validate::validate(d, None).map_err(|p| {
+            let mut e = CraError::from_problems(ErrorCode::InvalidAtlas, &format!("invalid atlas at index {i}"), p);
+            e.pointer = Some(format!("/{i}{}", e.pointer.as_deref().unwrap_or("")));
+            e
+        })?;
+        manifests.push(m);
+    }
+    to_bytes(&replay::replay(trace, manifests)?)
+}
+
+/// Advances a deterministic resolver's clock (`INVALID_REQUEST` otherwise).
+pub fn advance_clock(r: &Resolver, micros: i64) -> Result<()> {
+    if r.config().deterministic.is_none() {
+        return Err(CraError::new(ErrorCode::InvalidRequest, "the clock can only be advanced in deterministic mode"));
+    }
+    if micros < 0 {
+        return Err(CraError::request("", format!("cannot move the clock backwards ({micros} µs)")));
+    }
+    r.clock().advance(micros);
+    Ok(())
+}
+
+/// Closes the resolver's trace collector (flushes first).
+pub fn close(r: &Resolver) -> Result<()> {
+    r.close()
+}
+
+/// Library version (the crate version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
