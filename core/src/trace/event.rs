@@ -113,11 +113,11 @@ pub enum EventPayload {
 }
 
 impl EventPayload {
-    /// The payload as JSON for an event of type `event_type`.
-    pub fn render(&self, event_type: EventType) -> Value {
+    /// The payload as JSON for an event of type `event_type` (borrowed when it already is JSON).
+    pub fn render(&self, event_type: EventType) -> std::borrow::Cow<'_, Value> {
         match self {
-            EventPayload::Lazy(src) => src.render(event_type),
-            EventPayload::Json(v) => v.clone(),
+            EventPayload::Lazy(src) => std::borrow::Cow::Owned(src.render(event_type)),
+            EventPayload::Json(v) => std::borrow::Cow::Borrowed(v),
         }
     }
 }
