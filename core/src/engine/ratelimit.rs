@@ -50,55 +50,62 @@ pub fn scope_of(spec: &RateLimitSpec, session: &Arc<str>, agent: &Arc<str>) -> A
     }
 }
 
-/// All rate-limit counters of a resolver.
-#[derive(Default)]
+const SHARDS: usize = 16;
+
+type Windows = FxHashMap<LimitKey, Window>;
+
+/// All rate-limit counters of a resolver, in independently locked shards (no global lock).
 pub struct RateLimiter {
-    windows: Mutex<FxHashMap<LimitKey, Window>>,
+    shards: Box<[Mutex<Windows>]>,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter { shards: (0..SHARDS).map(|_| Mutex::new(Windows::default())).collect() }
+    }
 }
 
 fn window_index(spec: &RateLimitSpec, now_us: i64) -> i64 {
     now_us.div_euclid(spec.window_seconds as i64 * 1_000_000)
 }
 
+fn shard_of(key: &LimitKey) -> usize {
+    use std::hash::BuildHasher;
+    (rustc_hash::FxBuildHasher.hash_one(key) as usize) % SHARDS
+}
+
 impl RateLimiter {
     /// The first exhausted limit, without consuming anything.
     pub fn peek<'a>(&self, limits: &'a [AppliedLimit], now_us: i64) -> Option<&'a AppliedLimit> {
-        let w = self.windows.lock();
-        limits
-            .iter()
-            .find(|l| used(&w, l, now_us) >= l.spec.max_calls)
+        limits.iter().find(|l| used(&self.shards[shard_of(&l.key)].lock(), l, now_us) >= l.spec.max_calls)
     }
 
     /// Calls left in the current window of one limit.
     pub fn remaining(&self, limit: &AppliedLimit, now_us: i64) -> u32 {
-        let w = self.windows.lock();
-        limit.spec.max_calls.saturating_sub(used(&w, limit, now_us))
+        limit.spec.max_calls.saturating_sub(used(&self.shards[shard_of(&limit.key)].lock(), limit, now_us))
     }
 
     /// Consumes one call from every limit, or none if any is exhausted (returns that one).
-    pub fn consume<'a>(
-        &self,
-        limits: &'a [AppliedLimit],
-        now_us: i64,
-    ) -> Result<(), &'a AppliedLimit> {
-        let mut w = self.windows.lock();
-        if let Some(l) = limits
-            .iter()
-            .find(|l| used(&w, l, now_us) >= l.spec.max_calls)
-        {
-            return Err(l);
+    /// The shards involved are locked in ascending order, so check-and-consume is atomic.
+    pub fn consume<'a>(&self, limits: &'a [AppliedLimit], now_us: i64) -> Result<(), &'a AppliedLimit> {
+        let idx: Vec<usize> = limits.iter().map(|l| shard_of(&l.key)).collect();
+        let mut order = idx.clone();
+        order.sort_unstable();
+        order.dedup();
+        let mut guards: Vec<(usize, parking_lot::MutexGuard<'_, Windows>)> = order.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        let guard_of = |guards: &[(usize, parking_lot::MutexGuard<'_, Windows>)], s: usize| guards.iter().position(|(i, _)| *i == s).unwrap_or(0);
+        for (l, &s) in limits.iter().zip(&idx) {
+            let g = guard_of(&guards, s);
+            if used(&guards[g].1, l, now_us) >= l.spec.max_calls {
+                return Err(l);
+            }
         }
-        for l in limits {
-            let idx = window_index(&l.spec, now_us);
-            let e = w.entry(l.key.clone()).or_insert(Window {
-                index: idx,
-                count: 0,
-            });
-            if e.index != idx {
-                *e = Window {
-                    index: idx,
-                    count: 0,
-                };
+        for (l, &s) in limits.iter().zip(&idx) {
+            let g = guard_of(&guards, s);
+            let w = window_index(&l.spec, now_us);
+            let e = guards[g].1.entry(l.key.clone()).or_insert(Window { index: w, count: 0 });
+            if e.index != w {
+                *e = Window { index: w, count: 0 };
             }
             e.count += 1;
         }
@@ -107,14 +114,14 @@ impl RateLimiter {
 
     /// Forgets every per-session counter of `session` (at session end).
     pub fn forget_session(&self, session: &str) {
-        self.windows
-            .lock()
-            .retain(|k, _| k.kind != RateScope::Session || &*k.scope != session);
+        for s in self.shards.iter() {
+            s.lock().retain(|k, _| k.kind != RateScope::Session || &*k.scope != session);
+        }
     }
 
     /// Number of live counters.
     pub fn len(&self) -> usize {
-        self.windows.lock().len()
+        self.shards.iter().map(|s| s.lock().len()).sum()
     }
 
     /// Whether there are no counters.
@@ -123,7 +130,7 @@ impl RateLimiter {
     }
 }
 
-fn used(w: &FxHashMap<LimitKey, Window>, l: &AppliedLimit, now_us: i64) -> u32 {
+fn used(w: &Windows, l: &AppliedLimit, now_us: i64) -> u32 {
     match w.get(&l.key) {
         Some(win) if win.index == window_index(&l.spec, now_us) => win.count,
         _ => 0,
