@@ -63,13 +63,13 @@ pub fn report(r: &Resolver, report: &[u8]) -> Result<Vec<u8>> {
 
 /// Approves an approval (`{"approval_id", "approver"?, "reason"?}`) → approval JSON.
 pub fn approve(r: &Resolver, decision: &[u8]) -> Result<Vec<u8>> {
-    let d: ApprovalDecision = strict::from_slice(decision)?;
+    let d: ApprovalDecision = strict::from_slice_objects(decision, &[""])?;
     to_bytes(&r.approve(&d)?)
 }
 
 /// Rejects an approval → approval JSON.
 pub fn reject(r: &Resolver, decision: &[u8]) -> Result<Vec<u8>> {
-    let d: ApprovalDecision = strict::from_slice(decision)?;
+    let d: ApprovalDecision = strict::from_slice_objects(decision, &[""])?;
     to_bytes(&r.reject(&d)?)
 }
 
@@ -83,7 +83,7 @@ struct EndSession {
 
 /// Ends a session (`{"session_id", "reason"?}`) → `{"session_id", "trace_id", "reason", "ended_at", "duration_us"}`.
 pub fn end_session(r: &Resolver, body: &[u8]) -> Result<Vec<u8>> {
-    let e: EndSession = strict::from_slice(body)?;
+    let e: EndSession = strict::from_slice_objects(body, &[""])?;
     to_bytes(&r.end_session(&e.session_id, e.reason.as_deref())?)
 }
 

@@ -89,7 +89,7 @@ impl ResolverConfig {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Self::default());
         }
-        let cfg: ResolverConfig = crate::protocol::strict::from_slice(bytes).map_err(|mut e| {
+        let cfg: ResolverConfig = crate::protocol::strict::from_slice_objects(bytes, &["", "/deterministic", "/trace"]).map_err(|mut e| {
             e.code = ErrorCode::InvalidConfig;
             e
         })?;

@@ -114,6 +114,9 @@ fn empty_object() -> Value {
     Value::Object(Map::new())
 }
 
+/// Members of a request that must be JSON objects (never arrays read by position).
+const REQUEST_OBJECTS: &[&str] = &["", "/requester", "/task", "/execution", "/context"];
+
 /// A CARP request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,14 +206,14 @@ impl CarpRequest {
     /// Parses a request from JSON bytes, strictly: unknown fields and wrong types are
     /// `INVALID_REQUEST` errors with the JSON pointer of the offending value.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let req: CarpRequest = crate::protocol::strict::from_slice(bytes)?;
+        let req: CarpRequest = crate::protocol::strict::from_slice_objects(bytes, REQUEST_OBJECTS)?;
         req.check()?;
         Ok(req)
     }
 
     /// Parses from an already-parsed JSON value.
     pub fn from_value(v: Value) -> Result<Self> {
-        let req: CarpRequest = crate::protocol::strict::from_value(v)?;
+        let req: CarpRequest = crate::protocol::strict::from_value_objects(v, REQUEST_OBJECTS)?;
         req.check()?;
         Ok(req)
     }
@@ -416,7 +419,7 @@ pub struct ReportedError {
 impl ExecutionReport {
     /// Parses and checks a report.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let r: ExecutionReport = crate::protocol::strict::from_slice(bytes)?;
+        let r: ExecutionReport = crate::protocol::strict::from_slice_objects(bytes, &["", "/error"])?;
         match (&r.result, &r.error) {
             (Some(_), Some(_)) => Err(CraError::request(
                 "/error",

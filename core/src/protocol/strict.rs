@@ -25,6 +25,27 @@ pub fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T> {
     serde_path_to_error::deserialize(v).map_err(convert)
 }
 
+/// Like [`from_slice`], but first requires the values at `objects` (JSON pointers; `""` is the
+/// root) to be JSON objects when present. serde's derive would otherwise also read a struct
+/// from an array by position, which a strict protocol must refuse.
+pub fn from_slice_objects<T: DeserializeOwned>(bytes: &[u8], objects: &[&str]) -> Result<T> {
+    let v: serde_json::Value = from_slice(bytes)?;
+    from_value_objects(v, objects)
+}
+
+/// [`from_value`] with the object checks of [`from_slice_objects`].
+pub fn from_value_objects<T: DeserializeOwned>(v: serde_json::Value, objects: &[&str]) -> Result<T> {
+    for p in objects {
+        if let Some(x) = v.pointer(p) {
+            if !x.is_object() {
+                let what = if p.is_empty() { "the document".to_string() } else { p.rsplit('/').next().unwrap_or(p).to_string() };
+                return Err(CraError::request(*p, format!("{what} must be an object, not {}", crate::atlas::walk::type_name(x))));
+            }
+        }
+    }
+    from_value(v)
+}
+
 fn convert(e: serde_path_to_error::Error<serde_json::Error>) -> CraError {
     let mut pointer = String::new();
     for seg in e.path().iter() {
