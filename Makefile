@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help build test test-rust deps-verify bench fmt fmt-check lint demo doc clean
+.PHONY: help build test test-rust deps-verify bench fmt fmt-check lint demo doc clean \
+        cbindgen header check-header build-ffi test-c
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -11,12 +12,54 @@ help: ## List targets
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust ## Run every suite (Rust; later: C, Python, Node, WASM, Go, Ruby, conformance, header drift)
+test: fmt-check lint test-rust check-header test-c ## Run every suite (Rust, C ABI, header drift; later: Python, Node, WASM, Go, Ruby, conformance)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify ## Rust unit, integration and property tests
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+
+# --- C ABI (ffi/): header, library, C tests --------------------------------------------------
+CBINDGEN_VERSION := 0.29.4
+CBINDGEN := $(HOME)/.cargo/bin/cbindgen
+HEADER := ffi/include/cra.h
+C_OUT := target/c
+C_WARN := -Wall -Wextra -Werror
+VALGRIND := valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1
+
+cbindgen: ## Install the pinned cbindgen into ~/.cargo/bin when missing or another version
+	@[ "$$($(CBINDGEN) --version 2>/dev/null)" = "cbindgen $(CBINDGEN_VERSION)" ] || \
+		$(CARGO) install cbindgen --locked --force --version $(CBINDGEN_VERSION)
+
+header: cbindgen ## Generate ffi/include/cra.h from ffi/src (commit the result)
+	cd ffi && $(CBINDGEN) --quiet --config cbindgen.toml --crate cra-ffi --output include/cra.h
+
+check-header: cbindgen ## Fail when the committed ffi/include/cra.h differs from a fresh generation
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd ffi && $(CBINDGEN) --quiet --config cbindgen.toml --crate cra-ffi --output "$$tmp/cra.h"); \
+	sed '0,/CRA_ABI_VERSION [0-9]*/s//CRA_ABI_VERSION 999/' "$$tmp/cra.h" > "$$tmp/tampered.h"; \
+	if diff -q "$$tmp/cra.h" "$$tmp/tampered.h" >/dev/null; then echo "check-header: the drift check cannot fail" >&2; exit 1; fi; \
+	diff -u $(HEADER) "$$tmp/cra.h" || { echo "check-header: $(HEADER) is stale; run make header and commit it" >&2; exit 1; }; \
+	echo "check-header: $(HEADER) is up to date"
+
+build-ffi: ## Release build of libcra (target/release/libcra.{so,a})
+	$(CARGO) build -p cra-ffi --release
+
+test-c: build-ffi ## C demo and C test driver (valgrind), exported-symbol check
+	@command -v valgrind >/dev/null || apt-get install -y valgrind || { apt-get update && apt-get install -y valgrind; }
+	examples/c/check-symbols.sh target/release/libcra.so
+	$(CARGO) build -p cra-ffi --features testing
+	@# the debug cdylib path is shared by every feature set: copy it away and check it is the testing one
+	@mkdir -p $(C_OUT)/testing && cp target/debug/libcra.so $(C_OUT)/testing/libcra.so
+	@nm -D --defined-only $(C_OUT)/testing/libcra.so | grep -q ' cra_testing_panic$$' || \
+		{ echo "test-c: target/debug/libcra.so lacks the testing feature (overwritten by a concurrent build?)" >&2; exit 1; }
+	$(CC) -std=c11 $(C_WARN) -Iffi/include examples/c/demo.c \
+		-Ltarget/release -lcra -Wl,-rpath,$(CURDIR)/target/release -o $(C_OUT)/demo
+	$(CC) -std=gnu11 -g $(C_WARN) -DCRA_TESTING -Iffi/include examples/c/test_cra.c \
+		-L$(C_OUT)/testing -lcra -lpthread -Wl,-rpath,$(CURDIR)/$(C_OUT)/testing -o $(C_OUT)/test_cra
+	$(C_OUT)/demo examples/atlases/customer-support
+	$(VALGRIND) $(C_OUT)/demo examples/atlases/customer-support >/dev/null
+	$(VALGRIND) $(C_OUT)/test_cra examples/atlases/customer-support
 
 deps-verify: ## Python `blake3` for the independent hash check (skipped with a notice if it cannot install)
 	@python3 -c 'import blake3' 2>/dev/null || python3 -m pip install --quiet blake3 || echo "note: python blake3 unavailable; the independent verifier test will skip"

@@ -1,0 +1,104 @@
+//! Stateless trace functions: verify bytes or a file, replay against atlases.
+
+use crate::buffer::{write_buffer, CraBuffer};
+use crate::error::CraError;
+use crate::guard;
+use crate::input;
+use crate::status::CraStatus;
+use cra_core::api;
+
+/// Verifies JSONL trace bytes; `*out` gets the report JSON (`{"ok", "events", "sessions",
+/// "errors": [...]}`). A broken chain is a report with `"ok": false`, not an error status.
+/// Errors: ABI statuses (NULL `out`, NULL input with non-zero length, invalid UTF-8).
+/// Thread-safe; `trace` is borrowed for the call only.
+///
+/// # Safety
+/// `trace` readable for `trace_len` bytes (or NULL with 0); `out` writable; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_trace_verify(
+    trace: *const u8,
+    trace_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        write_buffer(out, CraBuffer::empty());
+        guard::run(err, || {
+            if out.is_null() {
+                return Err(CraError::null("out"));
+            }
+            // SAFETY: caller guarantees the pair is readable.
+            let t = input::text(trace, trace_len, "the trace")?;
+            // SAFETY: `out` is non-NULL and writable.
+            write_buffer(out, CraBuffer::from_vec(api::verify_trace(t.as_bytes())?));
+            Ok(())
+        })
+    }
+}
+
+/// Verifies a JSONL trace file (streamed, UTF-8 path); `*out` gets the report JSON.
+/// Errors: `CRA_STATUS_IO_ERROR` when the file cannot be read, ABI statuses. Thread-safe.
+///
+/// # Safety
+/// `path` readable for `path_len` bytes; `out` writable; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_trace_verify_file(
+    path: *const u8,
+    path_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        write_buffer(out, CraBuffer::empty());
+        guard::run(err, || {
+            if out.is_null() {
+                return Err(CraError::null("out"));
+            }
+            // SAFETY: caller guarantees the pair is readable.
+            let p = input::text(path, path_len, "the trace path")?;
+            // SAFETY: `out` is non-NULL and writable.
+            write_buffer(
+                out,
+                CraBuffer::from_vec(api::verify_trace_file(p.as_bytes())?),
+            );
+            Ok(())
+        })
+    }
+}
+
+/// Replays the resolve requests recorded in a JSONL trace against other atlases, given as a
+/// JSON array of atlas documents; `*out` gets the replay report JSON. Errors:
+/// `CRA_STATUS_INVALID_REQUEST` (atlases not an array), `CRA_STATUS_INVALID_ATLAS` (pointer
+/// `/N/...` names the atlas), `CRA_STATUS_TRACE_CHAIN_INVALID`, ABI statuses. Thread-safe.
+///
+/// # Safety
+/// Both inputs readable for their lengths; `out` writable; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_trace_replay(
+    trace: *const u8,
+    trace_len: usize,
+    atlases: *const u8,
+    atlases_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        write_buffer(out, CraBuffer::empty());
+        guard::run(err, || {
+            if out.is_null() {
+                return Err(CraError::null("out"));
+            }
+            // SAFETY: caller guarantees both pairs are readable.
+            let t = input::text(trace, trace_len, "the trace")?;
+            // SAFETY: as above.
+            let a = input::text(atlases, atlases_len, "the atlases")?;
+            let report = api::replay(t.as_bytes(), a.as_bytes())?;
+            // SAFETY: `out` is non-NULL and writable.
+            write_buffer(out, CraBuffer::from_vec(report));
+            Ok(())
+        })
+    }
+}
