@@ -998,11 +998,14 @@ fn approval_may_outlive_its_resolution() {
 }
 
 #[test]
-fn failed_resolve_for_unknown_atlas_still_starts_the_session() {
-    // Engine choice: the session starts before atlas_ids are checked.
+fn failed_resolve_for_unknown_atlas_does_not_start_the_session() {
+    // A request refused for its atlas_ids starts nothing: no event, and the session id stays free
+    // for any agent.
     let (r, rec) = resolver();
     let mut q = req("ag", "s", "g");
     q.atlas_ids = Some(vec!["com.none.here".into()]);
     assert_eq!(r.resolve(q).unwrap_err().code, ErrorCode::AtlasNotFound);
-    assert_eq!(rec.types(), vec!["session.started"]);
+    assert!(rec.types().is_empty(), "{:?}", rec.types());
+    r.resolve(req("another-agent", "s", "g")).unwrap();
+    assert_eq!(rec.types()[0], "session.started");
 }

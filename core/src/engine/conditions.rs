@@ -83,7 +83,7 @@ impl CompiledConditions {
         }
         if let Some(cm) = &self.context_matches {
             let Some(req) = ctx.context else { return false };
-            if !cm.iter().all(|(k, v)| req.get(k) == Some(v)) {
+            if !cm.iter().all(|(k, v)| req.get(k).is_some_and(|r| json_equal(r, v))) {
                 return false;
             }
         }
@@ -93,6 +93,19 @@ impl CompiledConditions {
             }
         }
         true
+    }
+}
+
+/// JSON equality where numbers compare by value (`3` equals `3.0`); everything else as serde.
+pub fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equal(p, q)),
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w))),
+        _ => a == b,
     }
 }
 

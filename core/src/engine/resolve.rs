@@ -25,10 +25,11 @@ impl Resolver {
             ));
         }
         request.check()?;
-        let now = self.clock.now_us();
-        let session = self.session_for(&request.requester, now)?;
+        // Everything that can refuse the request is checked before the session starts.
         let snapshot = self.atlases.load_full();
         let selected = select_atlases(&snapshot, request.atlas_ids.as_deref())?;
+        let now = self.clock.now_us();
+        let session = self.session_for(&request.requester, now)?;
         let request_id = match request.request_id.take() {
             Some(id) => id,
             None => self.next_id(now),

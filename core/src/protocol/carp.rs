@@ -394,8 +394,8 @@ pub struct ExecuteAnswer {
 pub struct ExecutionReport {
     /// The id from the authorized execute answer.
     pub execution_id: String,
-    /// The tool's result (exactly one of `result` and `error`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The tool's result (exactly one of `result` and `error`; `null` is a result).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
     /// The tool's error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -403,6 +403,11 @@ pub struct ExecutionReport {
     /// How long the tool ran, if the host measured it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<f64>,
+}
+
+/// `Some` whenever the member is present, even when it is `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// A tool failure as reported by the host.
