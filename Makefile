@@ -15,7 +15,7 @@ build: ## Build the workspace (release)
 test: fmt-check lint test-rust check-header test-c ## Run every suite (Rust, C ABI, header drift; later: Python, Node, WASM, Go, Ruby, conformance)
 	@echo "make test: all suites passed"
 
-test-rust: deps-verify ## Rust unit, integration and property tests
+test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
