@@ -57,7 +57,9 @@ test-c: build-ffi ## C demo and C test driver (valgrind), exported-symbol check
 		-Ltarget/release -lcra -Wl,-rpath,$(CURDIR)/target/release -o $(C_OUT)/demo
 	$(CC) -std=gnu11 -g $(C_WARN) -DCRA_TESTING -Iffi/include examples/c/test_cra.c \
 		-L$(C_OUT)/testing -lcra -lpthread -Wl,-rpath,$(CURDIR)/$(C_OUT)/testing -o $(C_OUT)/test_cra
+	$(CC) -std=c11 $(C_WARN) -Iffi/include examples/c/demo.c target/release/libcra.a -lpthread -ldl -lm -o $(C_OUT)/demo-static
 	$(C_OUT)/demo examples/atlases/customer-support
+	$(C_OUT)/demo-static examples/atlases/customer-support >/dev/null
 	$(VALGRIND) $(C_OUT)/demo examples/atlases/customer-support >/dev/null
 	$(VALGRIND) $(C_OUT)/test_cra examples/atlases/customer-support
 

@@ -150,10 +150,14 @@ pub unsafe extern "C" fn cra_error_json(err: *const CraError, out: *mut CraBuffe
     if out.is_null() {
         return CraStatus::NullArgument;
     }
-    let json = e.json.clone();
-    // SAFETY: `out` is non-NULL and valid per the caller.
-    unsafe { write_buffer(out, CraBuffer::from_vec(json)) };
-    CraStatus::Ok
+    match std::panic::catch_unwind(|| CraBuffer::from_vec(e.json.clone())) {
+        Ok(buf) => {
+            // SAFETY: `out` is non-NULL and valid per the caller.
+            unsafe { write_buffer(out, buf) };
+            CraStatus::Ok
+        }
+        Err(_) => CraStatus::Panic,
+    }
 }
 
 /// Frees an error returned through a `CraError **err` out-param. NULL is a no-op. The strings

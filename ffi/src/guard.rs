@@ -89,3 +89,55 @@ pub(crate) unsafe fn run_on<H: Poisonable>(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ptr;
+
+    struct Handle(AtomicBool);
+    impl Poisonable for Handle {
+        fn name() -> &'static str {
+            "the handle"
+        }
+        fn poison_flag(&self) -> &AtomicBool {
+            &self.0
+        }
+    }
+
+    fn status_of(h: &Handle, f: impl FnOnce(&Handle) -> Result<(), CraError>) -> CraStatus {
+        let mut err: *mut CraError = ptr::null_mut();
+        // SAFETY: `h` is live and `err` is a valid out-param; the error is freed below.
+        unsafe {
+            let st = run_on(h, &mut err, f);
+            assert_eq!(err.is_null(), st == CraStatus::Ok);
+            crate::cra_error_free(err);
+            st
+        }
+    }
+
+    #[test]
+    fn a_panic_poisons_only_its_handle() {
+        let (a, b) = (
+            Handle(AtomicBool::new(false)),
+            Handle(AtomicBool::new(false)),
+        );
+        assert_eq!(status_of(&a, |_| Ok(())), CraStatus::Ok);
+        assert_eq!(status_of(&a, |_| panic!("boom")), CraStatus::Panic);
+        assert_eq!(status_of(&a, |_| Ok(())), CraStatus::Poisoned);
+        assert_eq!(status_of(&b, |_| Ok(())), CraStatus::Ok);
+    }
+
+    #[test]
+    fn errors_and_null_handles() {
+        let h = Handle(AtomicBool::new(false));
+        let st = status_of(&h, |_| Err(CraError::abi(CraStatus::InvalidUtf8, "x")));
+        assert_eq!(st, CraStatus::InvalidUtf8);
+        // SAFETY: a NULL handle and a NULL err are accepted.
+        let st = unsafe { run_on::<Handle>(ptr::null(), ptr::null_mut(), |_| Ok(())) };
+        assert_eq!(st, CraStatus::NullArgument);
+        // SAFETY: NULL err is accepted; a panic without a handle poisons nothing.
+        let st = unsafe { run(ptr::null_mut(), || panic!("{}", String::from("owned"))) };
+        assert_eq!(st, CraStatus::Panic);
+    }
+}
