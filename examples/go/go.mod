@@ -1,0 +1,3 @@
+module cra.example/cra
+
+go 1.21
