@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .PHONY: help build test test-rust deps-verify bench fmt fmt-check lint demo doc clean \
-        cbindgen header check-header build-ffi test-c
+        cbindgen header check-header build-ffi test-c test-go test-ruby
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -12,7 +12,7 @@ help: ## List targets
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header test-c ## Run every suite (Rust, C ABI, header drift; later: Python, Node, WASM, Go, Ruby, conformance)
+test: fmt-check lint test-rust check-header test-c test-go ## Run every suite (Rust, C ABI, header drift; later: Python, Node, WASM, Go, Ruby, conformance)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
@@ -62,6 +62,16 @@ test-c: build-ffi ## C demo and C test driver (valgrind), exported-symbol check
 	$(C_OUT)/demo-static examples/atlases/customer-support >/dev/null
 	$(VALGRIND) $(C_OUT)/demo examples/atlases/customer-support >/dev/null
 	$(VALGRIND) $(C_OUT)/test_cra examples/atlases/customer-support
+
+# --- Go binding (examples/go): cgo over libcra, found through ${SRCDIR}-relative flags + rpath ---
+GO ?= go
+
+test-go: build-ffi ## Go binding: gofmt, vet, unit + concurrency tests and the conformance corpus under -race, cra-demo
+	@command -v $(GO) >/dev/null || { echo "test-go: Go is not installed (https://go.dev/dl/)" >&2; exit 1; }
+	@cd examples/go && unformatted=$$(gofmt -l .) && [ -z "$$unformatted" ] || { echo "test-go: gofmt needed: $$unformatted" >&2; exit 1; }
+	cd examples/go && $(GO) vet ./...
+	cd examples/go && $(GO) test -race -count=1 -v ./...
+	cd examples/go && $(GO) run ./cmd/cra-demo ../atlases/customer-support
 
 deps-verify: ## Python `blake3` for the independent hash check (skipped with a notice if it cannot install)
 	@python3 -c 'import blake3' 2>/dev/null || python3 -m pip install --quiet blake3 || echo "note: python blake3 unavailable; the independent verifier test will skip"

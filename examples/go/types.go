@@ -95,8 +95,17 @@ type ExecuteAnswer struct {
 
 // VerifyReport answers VerifyTrace and VerifyTraceFile.
 type VerifyReport struct {
-	OK       bool              `json:"ok"`
-	Events   int               `json:"events"`
-	Sessions int               `json:"sessions"`
-	Errors   []json.RawMessage `json:"errors"`
+	OK       bool          `json:"ok"`
+	Events   int           `json:"events"`
+	Sessions int           `json:"sessions"`
+	Errors   []VerifyError `json:"errors"`
+}
+
+// VerifyError is one problem a trace verification found (docs/trace.md lists the codes).
+type VerifyError struct {
+	SessionID string `json:"session_id,omitempty"`
+	Line      int    `json:"line"`
+	Sequence  int64  `json:"sequence,omitempty"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
 }

@@ -96,7 +96,7 @@ func run(dir string) error {
 	}
 	fmt.Printf("trace    %d events, verify: ok=%v, %d sessions\n", bytes.Count(trace, []byte("\n")), report.OK, report.Sessions)
 	if !report.OK {
-		return fmt.Errorf("TRACE DID NOT VERIFY: %s", report.Errors)
+		return fmt.Errorf("TRACE DID NOT VERIFY: %+v", report.Errors)
 	}
 	fmt.Println("demo: trace verified")
 	return nil
