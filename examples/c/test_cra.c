@@ -231,6 +231,7 @@ static void test_new(void) {
     EXPECT(cra_resolver_new(STR("{"), &r, ERR), CRA_STATUS_INVALID_CONFIG);
     EXPECT(cra_resolver_new(STR("{\"nope\":1}"), &r, ERR), CRA_STATUS_INVALID_CONFIG);
     EXPECT(cra_resolver_new(STR("1"), &r, ERR), CRA_STATUS_INVALID_CONFIG);
+    EXPECT(cra_resolver_new(STR("[]"), &r, ERR), CRA_STATUS_INVALID_CONFIG);
     EXPECT(cra_resolver_new(BAD, &r, ERR), CRA_STATUS_INVALID_UTF8);
     EXPECT(cra_resolver_new(NULLIN, &r, ERR), CRA_STATUS_NULL_ARGUMENT);
     EXPECT(cra_resolver_new(STR("{}"), NULL, ERR), CRA_STATUS_NULL_ARGUMENT);
