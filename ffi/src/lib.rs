@@ -9,7 +9,7 @@
 //!   optional `CraError **err` (may be NULL);
 //! - strings in are `(const uint8_t *ptr, size_t len)`, checked as UTF-8; bytes out are one owned
 //!   [`CraBuffer`], freed only by [`cra_buffer_free`];
-//! - no panic crosses the boundary: every export runs under [`guard`], a panic returns
+//! - no panic crosses the boundary: every export runs under one guard (`guard.rs`), a panic returns
 //!   `CRA_STATUS_PANIC` and poisons only the handle it happened on.
 
 #![deny(unsafe_op_in_unsafe_fn)]
