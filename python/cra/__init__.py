@@ -1,0 +1,104 @@
+"""CRA: governance for AI agents, in-process.
+
+CRA decides what an agent may do and which context it gets (CARP), authorizes each tool call
+before it runs, and records everything in a hash-chained audit trail (TRACE)::
+
+    import cra
+
+    with cra.Resolver() as resolver:
+        resolver.load_atlas("examples/atlases/customer-support")
+        res = resolver.resolve(agent="support-bot-1", session="s-42", goal="refund ORD-1234")
+        print(res.decision, res.allowed)
+
+See ``docs/python.md`` for the whole API.
+"""
+
+from __future__ import annotations
+
+from ._lowlevel import ABI_VERSION, library_version
+from .errors import (
+    ActionDenied,
+    ApprovalAlreadyDecided,
+    ApprovalExpired,
+    ApprovalNotFound,
+    ApprovalRequired,
+    AtlasAlreadyLoaded,
+    AtlasNotFound,
+    CraError,
+    CraIOError,
+    CraPanic,
+    ErrorDetail,
+    ExecutionAlreadyReported,
+    ExecutionNotFound,
+    FlushTimeout,
+    InternalError,
+    InvalidAtlas,
+    InvalidConfig,
+    InvalidParameters,
+    InvalidRequest,
+    NotAuthorized,
+    NotFound,
+    RateLimited,
+    ResolutionExpired,
+    ResolutionNotFound,
+    ResolverClosed,
+    ResolverPoisoned,
+    SessionEnded,
+    SessionNotFound,
+    StateError,
+    TraceError,
+)
+from .governed import GovernedTool, Session, govern
+from .resolver import Resolver
+from .results import AtlasInfo, Authorization, ReplayReport, Resolution, Verdict, VerifyReport
+from .trace import replay, verify_trace
+
+#: Version of the Python package and of the libcra it carries.
+__version__ = library_version()
+
+__all__ = [
+    "__version__",
+    "ABI_VERSION",
+    "Resolver",
+    "Session",
+    "GovernedTool",
+    "govern",
+    "verify_trace",
+    "replay",
+    "Resolution",
+    "Authorization",
+    "Verdict",
+    "VerifyReport",
+    "ReplayReport",
+    "AtlasInfo",
+    "CraError",
+    "ErrorDetail",
+    "InvalidRequest",
+    "InvalidConfig",
+    "InvalidParameters",
+    "InvalidAtlas",
+    "NotFound",
+    "AtlasNotFound",
+    "ResolutionNotFound",
+    "ApprovalNotFound",
+    "ExecutionNotFound",
+    "SessionNotFound",
+    "StateError",
+    "AtlasAlreadyLoaded",
+    "ResolutionExpired",
+    "ApprovalExpired",
+    "ApprovalAlreadyDecided",
+    "ExecutionAlreadyReported",
+    "SessionEnded",
+    "NotAuthorized",
+    "ActionDenied",
+    "ApprovalRequired",
+    "RateLimited",
+    "TraceError",
+    "CraIOError",
+    "FlushTimeout",
+    "ResolverClosed",
+    "InternalError",
+    "CraPanic",
+    "ResolverPoisoned",
+]

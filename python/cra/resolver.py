@@ -1,0 +1,492 @@
+"""The resolver: atlases, resolutions, tool authorization, approvals, sessions and the trace."""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
+
+from . import _json
+from ._lowlevel import call_bytes, call_json, call_status, encode, ffi, lib, text
+from .errors import InvalidRequest, ResolutionNotFound, ResolverClosed
+from .results import AtlasInfo, Authorization, Resolution, Verdict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .governed import GovernedTool, Session
+
+__all__ = ["Resolver", "PathLike", "JSONInput"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+#: A JSON document given as a mapping (serialized once), or as JSON text (passed through).
+JSONInput = Union[Mapping[str, Any], str, bytes]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_MISSING: Any = object()
+_VERDICTS = (
+    Verdict.ALLOWED,
+    Verdict.DENIED,
+    Verdict.PENDING_APPROVAL,
+    Verdict.RATE_LIMITED,
+    Verdict.NO_RESOLUTION,
+)
+
+
+def _release(ptr: Any) -> None:
+    """Finalizer: closes (flushing the trace, errors ignored) and frees a native resolver."""
+    lib.cra_resolver_free(ptr)
+
+
+class Resolver:
+    """An in-process CRA resolver. Thread-safe: share one between threads.
+
+    >>> with cra.Resolver() as r:
+    ...     r.load_atlas("examples/atlases/customer-support")
+    ...     res = r.resolve(agent="support-bot-1", session="s-42", goal="refund ORD-1234")
+    ...     res.decision, res.allowed
+
+    Args:
+        config: resolver configuration (a mapping, or JSON text); see ``docs/python.md``.
+            Keyword options below are merged over it.
+        trace_file: write TRACE events to this JSONL file (appended; repaired and continued
+            after a crash). Default: events stay in memory until :meth:`drain_trace`.
+        deterministic: ``True``, a seed (int) or a mapping ``{"seed", "start", "step_us"}``:
+            ids from a seeded counter and a stepping clock (tests, replay, conformance).
+        resolution_ttl: lifetime of a resolution in seconds (default 300, max 86400).
+        approval_timeout: seconds to decide an approval when its policy does not say (3600).
+        trace: further trace options (``overflow``, ``fsync``, ``capacity``...), merged into the
+            ``trace`` section.
+        atlases: atlases to load at once (paths, mappings or JSON text).
+
+    The native handle is freed when the object is garbage collected; :meth:`close` (or leaving
+    a ``with`` block) flushes the trace first and makes later calls raise
+    :class:`~cra.ResolverClosed`. A finalizer flushes and frees as a backstop.
+    """
+
+    __slots__ = ("_ptr", "_closed", "_finalizer", "_latest", "_lock", "config", "__weakref__")
+
+    def __init__(
+        self,
+        config: Optional[JSONInput] = None,
+        *,
+        trace_file: Optional[PathLike] = None,
+        deterministic: Union[None, bool, int, Mapping[str, Any]] = None,
+        resolution_ttl: Optional[int] = None,
+        approval_timeout: Optional[int] = None,
+        trace: Optional[Mapping[str, Any]] = None,
+        atlases: Iterable[Union[PathLike, Mapping[str, Any]]] = (),
+    ) -> None:
+        self._ptr: Any = None
+        self._closed = True
+        cfg: Dict[str, Any]
+        if config is None:
+            cfg = {}
+        elif isinstance(config, (str, bytes)):
+            cfg = dict(_json.loads(config)) if config.strip() else {}
+        else:
+            cfg = dict(config)
+        if deterministic is not None and deterministic is not False:
+            if deterministic is True:
+                cfg["deterministic"] = {}
+            elif isinstance(deterministic, int):
+                cfg["deterministic"] = {"seed": deterministic}
+            else:
+                cfg["deterministic"] = dict(deterministic)
+        if resolution_ttl is not None:
+            cfg["resolution_ttl_seconds"] = resolution_ttl
+        if approval_timeout is not None:
+            cfg["approval_timeout_seconds"] = approval_timeout
+        if trace_file is not None or trace:
+            t = dict(cfg.get("trace") or {})
+            if trace:
+                t.update(trace)
+            if trace_file is not None:
+                t["sink"] = "file"
+                t["path"] = os.fspath(trace_file)
+            cfg["trace"] = t
+        #: The configuration the resolver was created with (wire JSON).
+        self.config: Dict[str, Any] = cfg
+        raw = encode(cfg, "config")
+        out = ffi.new("CraResolver **")
+        call_status(lib.cra_resolver_new, raw, len(raw), out)
+        self._ptr = out[0]
+        self._closed = False
+        self._finalizer = weakref.finalize(self, _release, self._ptr)
+        # session id -> (agent id, resolution id) of the latest resolution made from Python,
+        # used by governed tools that name only the session.
+        self._latest: Dict[str, Tuple[str, str]] = {}
+        self._lock = threading.Lock()
+        for a in atlases:
+            self.load_atlas(a)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _handle(self) -> Any:
+        ptr = self._ptr
+        if self._closed:
+            raise ResolverClosed("the resolver is closed", code="CLOSED")
+        return ptr
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    def close(self) -> None:
+        """Flushes the trace (raising if it cannot be written) and closes the resolver.
+
+        Later calls raise :class:`~cra.ResolverClosed`. Calling it again is a no-op.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        call_status(lib.cra_resolver_close, self._ptr)
+
+    def __enter__(self) -> "Resolver":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<cra.Resolver {state}>"
+
+    # -- atlases -----------------------------------------------------------------------------
+
+    def load_atlas(self, atlas: Union[PathLike, Mapping[str, Any], bytes]) -> AtlasInfo:
+        """Loads (or replaces) an atlas and returns what was loaded.
+
+        ``atlas`` is a directory holding ``atlas.json``, a path to an ``atlas.json`` file, a
+        mapping (the atlas document), or JSON text (a ``str`` starting with ``{``, or bytes).
+        Raises :class:`~cra.InvalidAtlas` listing every problem in ``details`` (the resolver
+        keeps what it had: a load is atomic) or :class:`~cra.CraIOError`.
+        """
+        r = self._handle()
+        if isinstance(atlas, Mapping) or isinstance(atlas, bytes):
+            doc = encode(atlas, "atlas")
+            return AtlasInfo(call_json(lib.cra_resolver_load_atlas, r, doc, len(doc)))
+        if isinstance(atlas, str) and atlas.lstrip().startswith("{"):
+            doc = atlas.encode("utf-8")
+            return AtlasInfo(call_json(lib.cra_resolver_load_atlas, r, doc, len(doc)))
+        path = os.fspath(atlas)
+        if os.path.isfile(path):
+            if os.path.basename(path) == "atlas.json":
+                path = os.path.dirname(os.path.abspath(path))
+            else:
+                with open(path, "rb") as f:
+                    doc = f.read()
+                return AtlasInfo(call_json(lib.cra_resolver_load_atlas, r, doc, len(doc)))
+        p = text(path)
+        return AtlasInfo(call_json(lib.cra_resolver_load_atlas_dir, r, p, len(p)))
+
+    def unload_atlas(self, atlas_id: str) -> None:
+        """Unloads an atlas by id (:class:`~cra.AtlasNotFound` when none has it). Resolutions
+        made before keep working against the snapshot they were made with."""
+        b = text(atlas_id)
+        call_json(lib.cra_resolver_unload_atlas, self._handle(), b, len(b))
+
+    # -- resolve -----------------------------------------------------------------------------
+
+    def resolve(
+        self,
+        request: Optional[JSONInput] = None,
+        *,
+        agent: Optional[str] = None,
+        session: Optional[str] = None,
+        goal: Optional[str] = None,
+        risk_tier: Optional[str] = None,
+        capabilities: Optional[Sequence[str]] = None,
+        context: Optional[Mapping[str, Any]] = None,
+        atlas_ids: Optional[Sequence[str]] = None,
+        context_hints: Optional[Sequence[str]] = None,
+        max_context_tokens: Optional[int] = None,
+        parent_session: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ) -> Resolution:
+        """Resolves what an agent may do for a task, and which context it gets.
+
+        Give either a whole CARP request (a mapping, or JSON text passed through untouched) or
+        the keywords; ``agent``, ``session`` and ``goal`` are required then. ``capabilities``
+        narrows the actions in scope; ``context`` feeds ``context_matches`` conditions.
+
+        Raises :class:`~cra.InvalidRequest` (with the ``pointer`` of the offending value),
+        :class:`~cra.AtlasNotFound` or :class:`~cra.SessionEnded`.
+        """
+        r = self._handle()
+        if request is None:
+            if agent is None or session is None or goal is None:
+                raise TypeError("resolve() needs a request, or agent=, session= and goal=")
+            task: Dict[str, Any] = {"goal": goal}
+            if risk_tier is not None:
+                task["risk_tier"] = risk_tier
+            if capabilities is not None:
+                task["required_capabilities"] = list(capabilities)
+            if context_hints is not None:
+                task["context_hints"] = list(context_hints)
+            if max_context_tokens is not None:
+                task["max_context_tokens"] = max_context_tokens
+            requester: Dict[str, Any] = {"agent_id": agent, "session_id": session}
+            if parent_session is not None:
+                requester["parent_session_id"] = parent_session
+            req: Dict[str, Any] = {"requester": requester, "task": task}
+            if context is not None:
+                req["context"] = dict(context)
+            if atlas_ids is not None:
+                req["atlas_ids"] = list(atlas_ids)
+            if request_id is not None:
+                req["request_id"] = request_id
+            body = _json.dumps(req)
+        else:
+            if any(
+                v is not None
+                for v in (agent, session, goal, risk_tier, capabilities, context, atlas_ids, context_hints,
+                          max_context_tokens, parent_session, request_id)
+            ):
+                raise TypeError("resolve() takes either a request or keywords, not both")
+            body = encode(request)
+            if isinstance(request, Mapping):
+                rq = request.get("requester")
+                if isinstance(rq, Mapping):
+                    agent, session = rq.get("agent_id"), rq.get("session_id")
+        res = Resolution(call_json(lib.cra_resolver_resolve, r, body, len(body)), agent, session)
+        if session is not None and agent is not None:
+            self._latest[session] = (agent, res.raw["resolution_id"])
+        return res
+
+    # -- execute -----------------------------------------------------------------------------
+
+    def execute(self, request: JSONInput) -> Authorization:
+        """Authorizes one tool call from a whole ``execute`` CARP request (``operation`` may be
+        omitted). A refusal is an answer (``status`` ``denied``/``pending_approval``), not an
+        exception; call ``raise_for_status()`` to turn it into one.
+
+        Raises :class:`~cra.ResolutionNotFound`, :class:`~cra.ResolutionExpired`,
+        :class:`~cra.InvalidParameters` (pointer ``/execution/parameters/...``) or
+        :class:`~cra.InvalidRequest`.
+        """
+        body = encode(request)
+        return Authorization(call_json(lib.cra_resolver_execute, self._handle(), body, len(body)))
+
+    def authorize(
+        self,
+        action_id: str,
+        parameters: Optional[Mapping[str, Any]] = None,
+        *,
+        resolution: Union[Resolution, str, None] = None,
+        session: Optional[str] = None,
+        agent: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> Authorization:
+        """Asks whether one tool call may run now; consumes rate limits when it may.
+
+        Names the resolution either as the :class:`Resolution` object (its agent and session
+        are known) or by id with ``agent=`` and ``session=``; with only ``session=`` the
+        latest resolution this object made for that session is used.
+        """
+        resolution_id, agent, session = self._target(resolution, session, agent)
+        execution: Dict[str, Any] = {
+            "resolution_id": resolution_id,
+            "action_id": action_id,
+            "parameters": {} if parameters is None else parameters,
+        }
+        if idempotency_key is not None:
+            execution["idempotency_key"] = idempotency_key
+        body = encode({"requester": {"agent_id": agent, "session_id": session}, "execution": execution})
+        return Authorization(call_json(lib.cra_resolver_execute, self._handle(), body, len(body)))
+
+    def _target(
+        self, resolution: Union[Resolution, str, None], session: Optional[str], agent: Optional[str]
+    ) -> Tuple[str, str, str]:
+        if isinstance(resolution, Resolution):
+            a = agent or resolution.agent_id
+            s = session or resolution.session_id
+            if a is None or s is None:
+                raise TypeError("this resolution was made from JSON text: pass agent= and session=")
+            return resolution.resolution_id, a, s
+        if resolution is not None:
+            if agent is None or session is None:
+                raise TypeError("authorizing against a resolution id needs agent= and session=")
+            return resolution, agent, session
+        if session is None:
+            raise TypeError("authorize() needs resolution= or session=")
+        latest = self._latest.get(session)
+        if latest is None:
+            raise ResolutionNotFound(
+                f"no resolution for session {session!r} was made through this resolver: call resolve() first",
+                code="RESOLUTION_NOT_FOUND",
+            )
+        if agent is not None and agent != latest[0]:
+            raise InvalidRequest(f"session {session!r} belongs to agent {latest[0]!r}, not {agent!r}", pointer="/requester/agent_id")
+        return latest[1], latest[0], session
+
+    def report(
+        self,
+        execution: Union[Authorization, str],
+        result: Any = _MISSING,
+        *,
+        error: Union[BaseException, str, Mapping[str, Any], None] = None,
+        duration_ms: Optional[float] = None,
+    ) -> Dict[str, Any]:
+        """Reports a tool's outcome: its ``result`` (``None`` is a valid result) or its
+        ``error`` (an exception, a message, or ``{"message", "code"?}``), never both.
+
+        Results that are not JSON are reported by their ``repr``. Only hashes of results enter
+        the trace, never the values.
+        """
+        execution_id = execution.execution_id if isinstance(execution, Authorization) else execution
+        if execution_id is None:
+            raise InvalidRequest("this call was not authorized: there is nothing to report", pointer="/execution_id")
+        body: Dict[str, Any] = {"execution_id": execution_id}
+        if error is not None:
+            if result is not _MISSING:
+                raise TypeError("report() takes a result or an error, not both")
+            if isinstance(error, BaseException):
+                body["error"] = {"message": str(error) or type(error).__name__, "code": type(error).__name__}
+            elif isinstance(error, str):
+                body["error"] = {"message": error}
+            else:
+                body["error"] = dict(error)
+        elif result is _MISSING:
+            body["result"] = None
+        else:
+            body["result"] = result
+        if duration_ms is not None:
+            body["duration_ms"] = duration_ms
+        raw = _json.dumps_lenient(body)
+        out: Dict[str, Any] = call_json(lib.cra_resolver_report, self._handle(), raw, len(raw))
+        return out
+
+    # -- approvals, sessions -----------------------------------------------------------------
+
+    def approve(self, approval_id: str, *, approver: Optional[str] = None, reason: Optional[str] = None) -> Dict[str, Any]:
+        """Approves a pending approval (who and why are recorded in the trace)."""
+        return self._decide(lib.cra_resolver_approve, approval_id, approver, reason)
+
+    def reject(self, approval_id: str, *, approver: Optional[str] = None, reason: Optional[str] = None) -> Dict[str, Any]:
+        """Rejects a pending approval: the actions it covered are denied (``approval_rejected``)."""
+        return self._decide(lib.cra_resolver_reject, approval_id, approver, reason)
+
+    def _decide(self, fn: Any, approval_id: str, approver: Optional[str], reason: Optional[str]) -> Dict[str, Any]:
+        d: Dict[str, Any] = {"approval_id": approval_id}
+        if approver is not None:
+            d["approver"] = approver
+        if reason is not None:
+            d["reason"] = reason
+        body = _json.dumps(d)
+        out: Dict[str, Any] = call_json(fn, self._handle(), body, len(body))
+        return out
+
+    def end_session(self, session_id: str, reason: Optional[str] = None) -> Dict[str, Any]:
+        """Ends a session (``session.ended`` with reason and duration); later requests naming
+        it raise :class:`~cra.SessionEnded`."""
+        d: Dict[str, Any] = {"session_id": session_id}
+        if reason is not None:
+            d["reason"] = reason
+        body = _json.dumps(d)
+        out: Dict[str, Any] = call_json(lib.cra_resolver_end_session, self._handle(), body, len(body))
+        self._latest.pop(session_id, None)
+        return out
+
+    # -- fast path ---------------------------------------------------------------------------
+
+    def check(self, session_id: str, action_id: str) -> Verdict:
+        """The fast path: may ``session_id`` run ``action_id`` now, according to its latest
+        unexpired resolution? No JSON, nothing consumed, nothing recorded."""
+        s = session_id.encode("utf-8")
+        a = action_id.encode("utf-8")
+        out = ffi.new("CraVerdict *")
+        call_status(lib.cra_resolver_check, self._handle(), s, len(s), a, len(a), out)
+        return _VERDICTS[out[0]]
+
+    def allowed(self, session_id: str, action_id: str) -> bool:
+        """``check(...) == Verdict.ALLOWED``, as fast as the boundary allows (about a microsecond)."""
+        if self._closed:
+            raise ResolverClosed("the resolver is closed", code="CLOSED")
+        s = session_id.encode("utf-8")
+        a = action_id.encode("utf-8")
+        out = _verdict_new("CraVerdict *")
+        status = _check(self._ptr, s, len(s), a, len(a), out, _NULL)
+        if status:
+            call_status(lib.cra_resolver_check, self._ptr, s, len(s), a, len(a), out)
+        return bool(out[0] == 0)
+
+    # -- trace and stats ---------------------------------------------------------------------
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Waits until every trace event recorded before the call is in the sink
+        (:class:`~cra.FlushTimeout` after ``timeout`` seconds)."""
+        call_status(lib.cra_resolver_flush, self._handle(), max(0, int(timeout * 1000)))
+
+    def drain_trace(self) -> bytes:
+        """Takes the JSONL bytes of the in-memory trace events not drained yet (flushing first).
+        Empty when the trace goes to a file."""
+        return call_bytes(lib.cra_resolver_drain_trace, self._handle())
+
+    def stats(self) -> Dict[str, Any]:
+        """Counters and sizes: atlases, sessions, resolves, executes, trace counters..."""
+        out: Dict[str, Any] = call_json(lib.cra_resolver_stats, self._handle())
+        return out
+
+    def advance_clock(self, seconds: float) -> None:
+        """Moves a deterministic resolver's clock forward (tests)."""
+        call_status(lib.cra_resolver_advance_clock, self._handle(), int(round(seconds * 1e6)))
+
+    # -- governed tools ----------------------------------------------------------------------
+
+    def session(self, agent: str, session_id: str) -> "Session":
+        """A :class:`~cra.Session` bound to this resolver, an agent and a session id: resolve,
+        authorize and govern tools without repeating them."""
+        from .governed import Session
+
+        return Session(self, agent, session_id)
+
+    @overload
+    def governed(self, action_id: str, fn: F, *, session: str, agent: Optional[str] = ...,
+                 parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> "GovernedTool[F]": ...
+
+    @overload
+    def governed(self, action_id: str, fn: None = ..., *, session: str, agent: Optional[str] = ...,
+                 parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> "Callable[[F], GovernedTool[F]]": ...
+
+    def governed(
+        self,
+        action_id: str,
+        fn: Optional[F] = None,
+        *,
+        session: str,
+        agent: Optional[str] = None,
+        parameters: Optional[Callable[..., Mapping[str, Any]]] = None,
+    ) -> Union["GovernedTool[F]", Callable[[F], "GovernedTool[F]"]]:
+        """Governs a tool function: use as ``@resolver.governed("orders.refund", session="s-42")``
+        or ``resolver.governed("orders.refund", fn, session="s-42")``.
+
+        Each call authorizes against the session's latest resolution (made through this
+        resolver), runs the function only when authorized, reports its result or exception
+        (re-raising the exception), and raises :class:`~cra.ActionDenied`,
+        :class:`~cra.ApprovalRequired` or :class:`~cra.RateLimited` otherwise. Parameters are
+        the call's arguments by name, or what ``parameters(*args, **kwargs)`` returns.
+        """
+        from .governed import govern
+
+        return govern(self, action_id, fn, session=session, agent=agent, parameters=parameters)
+
+
+_NULL = ffi.NULL
+_check = lib.cra_resolver_check
+_verdict_new = ffi.new
