@@ -12,7 +12,7 @@ help: ## List targets
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header test-c test-go ## Run every suite (Rust, C ABI, header drift; later: Python, Node, WASM, Go, Ruby, conformance)
+test: fmt-check lint test-rust check-header test-c test-go test-ruby ## Run every suite (Rust, C ABI, header drift, Go, Ruby; later: Python, Node, WASM)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
@@ -72,6 +72,15 @@ test-go: build-ffi ## Go binding: gofmt, vet, unit + concurrency tests and the c
 	cd examples/go && $(GO) vet ./...
 	cd examples/go && $(GO) test -race -count=1 -v ./...
 	cd examples/go && $(GO) run ./cmd/cra-demo ../atlases/customer-support
+
+# --- Ruby binding (examples/ruby): the ffi gem over libcra (CRA_LIB or target/release) ---------
+RUBY ?= ruby
+
+test-ruby: build-ffi ## Ruby binding: minitest (unit, threads, the conformance corpus), demo; installs ruby + ruby-ffi from apt when missing
+	@$(RUBY) -e 'require "ffi"; require "minitest"' 2>/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y ruby ruby-ffi || { apt-get update && apt-get install -y ruby ruby-ffi; }; }
+	cd examples/ruby && $(RUBY) -w test/run.rb
+	$(RUBY) -w -Iexamples/ruby/lib examples/ruby/examples/demo.rb examples/atlases/customer-support
 
 deps-verify: ## Python `blake3` for the independent hash check (skipped with a notice if it cannot install)
 	@python3 -c 'import blake3' 2>/dev/null || python3 -m pip install --quiet blake3 || echo "note: python blake3 unavailable; the independent verifier test will skip"
