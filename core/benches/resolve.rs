@@ -102,6 +102,23 @@ fn percentiles(name: &str, iters: usize, mut f: impl FnMut()) -> (f64, f64, f64)
 
 fn percentile_report() {
     println!("\n== percentile harness (individual calls timed with Instant; includes ~20 ns timer overhead)");
+    {
+        // Memory: 10,000 sessions, each with one resolution (100-rule atlas, 10 actions in
+        // scope), measured as the growth of the resident set.
+        let r = resolver_with(100);
+        let before = rss_bytes();
+        for i in 0..10_000 {
+            let mut req = request(true);
+            req.requester.session_id = format!("mem-session-{i}");
+            r.resolve(req).unwrap();
+        }
+        let after = rss_bytes();
+        println!(
+            "{:<44} {:>9.0} bytes each (RSS growth over 10,000 sessions)",
+            "session + one live resolution",
+            (after.saturating_sub(before)) as f64 / 10_000.0
+        );
+    }
     let mut p50s = Vec::new();
     for rules in [10usize, 100, 1_000, 10_000] {
         let r = resolver_with(rules);
@@ -128,17 +145,85 @@ fn percentile_report() {
         // The same with the real trace collector: 4 events enqueued per resolve, processed by
         // the background thread (sink "none", overflow "drop" so a saturated pipeline shows up
         // as drops, not as blocking).
-        let trace = cra_core::trace::TraceConfig { sink: cra_core::trace::SinkKind::None, overflow: cra_core::trace::Overflow::Drop, ..Default::default() };
-        let cfg = ResolverConfig { max_resolutions_per_session: 64, trace, ..Default::default() };
+        let trace = cra_core::trace::TraceConfig {
+            sink: cra_core::trace::SinkKind::None,
+            overflow: cra_core::trace::Overflow::Drop,
+            ..Default::default()
+        };
+        let cfg = ResolverConfig {
+            max_resolutions_per_session: 64,
+            trace,
+            ..Default::default()
+        };
         let r = Resolver::new(cfg).unwrap();
-        r.load_atlas_json(synthetic_atlas(100).to_string().as_bytes()).unwrap();
+        r.load_atlas_json(synthetic_atlas(100).to_string().as_bytes())
+            .unwrap();
         let req = request(false);
-        percentiles("resolve, 100 rules, 20 actions + trace enqueue", 200_000, || {
-            black_box(r.resolve(req.clone()).unwrap());
-        });
+        percentiles(
+            "resolve, 100 rules, 20 actions + trace enqueue",
+            200_000,
+            || {
+                black_box(r.resolve(req.clone()).unwrap());
+            },
+        );
         r.flush(std::time::Duration::from_secs(30)).ok();
         let st = r.stats();
-        println!("  (collector: {} events written, {} dropped by a saturated pipeline)", st["trace"]["written"], st["trace"]["dropped"]);
+        println!(
+            "  (collector: {} events written, {} dropped by a saturated pipeline)",
+            st["trace"]["written"], st["trace"]["dropped"]
+        );
+    }
+    for fsync in [
+        cra_core::trace::FsyncPolicy::Never,
+        cra_core::trace::FsyncPolicy::Batch,
+    ] {
+        // End to end: resolves recorded to a JSONL file in lossless (block) mode, until flushed.
+        let path = std::env::temp_dir().join(format!("cra-bench-{}.jsonl", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let trace = cra_core::trace::TraceConfig {
+            sink: cra_core::trace::SinkKind::File,
+            path: Some(path.to_string_lossy().into()),
+            fsync,
+            ..Default::default()
+        };
+        let cfg = ResolverConfig {
+            max_resolutions_per_session: 64,
+            trace,
+            ..Default::default()
+        };
+        let r = Resolver::new(cfg).unwrap();
+        r.load_atlas_json(synthetic_atlas(100).to_string().as_bytes())
+            .unwrap();
+        let req = request(false);
+        let n = 100_000;
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(r.resolve(req.clone()).unwrap());
+        }
+        r.flush(std::time::Duration::from_secs(120)).unwrap();
+        let el = t.elapsed().as_secs_f64();
+        let st = r.stats();
+        let events = st["trace"]["written"].as_u64().unwrap_or(0);
+        println!(
+            "{:<44} {:>9.0} resolves/s, {:.0} events/s ({} events, {} dropped)",
+            format!("resolve + lossless file trace, fsync {fsync:?}"),
+            n as f64 / el,
+            events as f64 / el,
+            events,
+            st["trace"]["dropped"]
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        let t = Instant::now();
+        let report = cra_core::trace::verify_jsonl(&bytes);
+        println!(
+            "{:<44} {:>9.0} events/s ({} events, ok: {}, {} bytes/event)",
+            "  verify that file",
+            report.events as f64 / t.elapsed().as_secs_f64(),
+            report.events,
+            report.ok,
+            bytes.len() as u64 / report.events.max(1) as u64
+        );
+        let _ = std::fs::remove_file(&path);
     }
     let clone_only = request(false);
     percentiles("  (of which cloning the request)", 200_000, || {
@@ -181,19 +266,6 @@ fn percentile_report() {
             black_box(r.load_atlas_json(text.as_bytes()).unwrap());
         },
     );
-    {
-        // Memory: 10,000 sessions, each with one resolution (100-rule atlas, 10 actions in
-        // scope), measured as the growth of the resident set.
-        let r = resolver_with(100);
-        let before = rss_bytes();
-        for i in 0..10_000 {
-            let mut req = request(true);
-            req.requester.session_id = format!("mem-session-{i}");
-            r.resolve(req).unwrap();
-        }
-        let after = rss_bytes();
-        println!("{:<44} {:>9.0} bytes each (RSS growth over 10,000 sessions)", "session + one live resolution", (after.saturating_sub(before)) as f64 / 10_000.0);
-    }
     let (_, p50_100, p99_100) = p50s[1];
     let (_, p50_10k, p99_10k) = p50s[3];
     println!(
@@ -204,7 +276,15 @@ fn percentile_report() {
 }
 
 fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| s.split_whitespace().nth(1).and_then(|x| x.parse::<u64>().ok())).map(|pages| pages * 4096).unwrap_or(0)
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|x| x.parse::<u64>().ok())
+        })
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
 }
 
 fn main() {

@@ -11,11 +11,21 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 fn to_bytes<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| CraError::new(ErrorCode::Internal, format!("cannot serialize the answer: {e}")))
+    serde_json::to_vec(v).map_err(|e| {
+        CraError::new(
+            ErrorCode::Internal,
+            format!("cannot serialize the answer: {e}"),
+        )
+    })
 }
 
 fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
-    std::str::from_utf8(bytes).map_err(|e| CraError::request("", format!("{what} is not valid UTF-8 (byte {})", e.valid_up_to())))
+    std::str::from_utf8(bytes).map_err(|e| {
+        CraError::request(
+            "",
+            format!("{what} is not valid UTF-8 (byte {})", e.valid_up_to()),
+        )
+    })
 }
 
 /// Creates a resolver from configuration JSON (empty means defaults).
@@ -48,9 +58,11 @@ pub fn resolve(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
 
 /// Authorizes a tool call (an `execute` request; `operation` may be omitted) → answer JSON.
 pub fn execute(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
-    let mut v: Value = serde_json::from_slice(request).map_err(|e| CraError::request("", format!("malformed JSON: {e}")))?;
+    let mut v: Value = serde_json::from_slice(request)
+        .map_err(|e| CraError::request("", format!("malformed JSON: {e}")))?;
     if let Some(m) = v.as_object_mut() {
-        m.entry("operation").or_insert(Value::String("execute".into()));
+        m.entry("operation")
+            .or_insert(Value::String("execute".into()));
     }
     let req = CarpRequest::from_value(v)?;
     to_bytes(&*r.execute(req)?)
@@ -89,7 +101,10 @@ pub fn end_session(r: &Resolver, body: &[u8]) -> Result<Vec<u8>> {
 
 /// The fast path: may `session` run `action` now?
 pub fn check(r: &Resolver, session_id: &[u8], action_id: &[u8]) -> Result<FastVerdict> {
-    Ok(r.check(utf8(session_id, "the session id")?, utf8(action_id, "the action id")?))
+    Ok(r.check(
+        utf8(session_id, "the session id")?,
+        utf8(action_id, "the action id")?,
+    ))
 }
 
 /// Waits until every event recorded so far is in the sink.
@@ -120,11 +135,20 @@ pub fn verify_trace_file(path: &[u8]) -> Result<Vec<u8>> {
 
 /// Replays a trace against atlases given as a JSON array of atlas documents → report JSON.
 pub fn replay(trace: &[u8], atlases: &[u8]) -> Result<Vec<u8>> {
-    let docs: Vec<Value> = serde_json::from_slice(atlases).map_err(|e| CraError::request("", format!("atlases must be a JSON array of atlas documents: {e}")))?;
+    let docs: Vec<Value> = serde_json::from_slice(atlases).map_err(|e| {
+        CraError::request(
+            "",
+            format!("atlases must be a JSON array of atlas documents: {e}"),
+        )
+    })?;
     let mut manifests = Vec::with_capacity(docs.len());
     for (i, d) in docs.iter().enumerate() {
         let m = crate::atlas::validate::validate(d, None).map_err(|p| {
-            let mut e = CraError::from_problems(ErrorCode::InvalidAtlas, &format!("invalid atlas at index {i}"), p);
+            let mut e = CraError::from_problems(
+                ErrorCode::InvalidAtlas,
+                &format!("invalid atlas at index {i}"),
+                p,
+            );
             e.pointer = Some(format!("/{i}{}", e.pointer.as_deref().unwrap_or("")));
             e
         })?;
@@ -136,10 +160,16 @@ pub fn replay(trace: &[u8], atlases: &[u8]) -> Result<Vec<u8>> {
 /// Advances a deterministic resolver's clock (`INVALID_REQUEST` otherwise).
 pub fn advance_clock(r: &Resolver, micros: i64) -> Result<()> {
     if r.config().deterministic.is_none() {
-        return Err(CraError::new(ErrorCode::InvalidRequest, "the clock can only be advanced in deterministic mode"));
+        return Err(CraError::new(
+            ErrorCode::InvalidRequest,
+            "the clock can only be advanced in deterministic mode",
+        ));
     }
     if micros < 0 {
-        return Err(CraError::request("", format!("cannot move the clock backwards ({micros} µs)")));
+        return Err(CraError::request(
+            "",
+            format!("cannot move the clock backwards ({micros} µs)"),
+        ));
     }
     r.clock().advance(micros);
     Ok(())

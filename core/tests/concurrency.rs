@@ -29,7 +29,16 @@ fn resolver() -> Arc<Resolver> {
 }
 
 fn lists(r: &cra_core::Resolution) -> (Vec<String>, Vec<String>) {
-    (r.allowed_action_ids().iter().map(|s| s.to_string()).collect(), r.denied_action_ids().iter().map(|s| s.to_string()).collect())
+    (
+        r.allowed_action_ids()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        r.denied_action_ids()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    )
 }
 
 #[test]
@@ -42,8 +51,19 @@ fn resolver_is_send_and_sync() {
 fn threads_get_the_same_answers_as_one_thread() {
     let r = resolver();
     let agents = ["guest-1", "staff-1"];
-    let expected: Vec<_> = agents.iter().map(|a| lists(&r.resolve(CarpRequest::resolve(a, &format!("ref-{a}"), "g")).unwrap())).collect();
-    assert_ne!(expected[0], expected[1], "the two agents must get different answers for the test to mean anything");
+    let expected: Vec<_> = agents
+        .iter()
+        .map(|a| {
+            lists(
+                &r.resolve(CarpRequest::resolve(a, &format!("ref-{a}"), "g"))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_ne!(
+        expected[0], expected[1],
+        "the two agents must get different answers for the test to mean anything"
+    );
     let handles: Vec<_> = (0..8)
         .map(|t| {
             let r = r.clone();
@@ -52,7 +72,9 @@ fn threads_get_the_same_answers_as_one_thread() {
                 for i in 0..500 {
                     let which = (t + i) % 2;
                     let agent = ["guest-1", "staff-1"][which];
-                    let res = r.resolve(CarpRequest::resolve(agent, &format!("t{t}-{agent}"), "g")).unwrap();
+                    let res = r
+                        .resolve(CarpRequest::resolve(agent, &format!("t{t}-{agent}"), "g"))
+                        .unwrap();
                     assert_eq!(lists(&res), expected[which]);
                 }
             })
@@ -71,13 +93,31 @@ fn a_global_limit_is_exact_under_contention() {
             let r = r.clone();
             std::thread::spawn(move || {
                 let session = format!("ping-{t}");
-                let res = r.resolve(CarpRequest::resolve("staff-1", &session, "ping")).unwrap();
-                (0..50).filter(|_| r.execute(CarpRequest::execute("staff-1", &session, &res.resolution_id, "a.ping", json!({}))).unwrap().status == ExecuteStatus::Authorized).count()
+                let res = r
+                    .resolve(CarpRequest::resolve("staff-1", &session, "ping"))
+                    .unwrap();
+                (0..50)
+                    .filter(|_| {
+                        r.execute(CarpRequest::execute(
+                            "staff-1",
+                            &session,
+                            &res.resolution_id,
+                            "a.ping",
+                            json!({}),
+                        ))
+                        .unwrap()
+                        .status
+                            == ExecuteStatus::Authorized
+                    })
+                    .count()
             })
         })
         .collect();
     let authorized: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    assert_eq!(authorized, 100, "8 threads x 50 calls against a global limit of 100");
+    assert_eq!(
+        authorized, 100,
+        "8 threads x 50 calls against a global limit of 100"
+    );
 }
 
 #[test]
@@ -88,7 +128,12 @@ fn shared_sessions_keep_valid_chains() {
             let r = r.clone();
             std::thread::spawn(move || {
                 for i in 0..250 {
-                    r.resolve(CarpRequest::resolve("staff-1", &format!("shared-{}", i % 4), "g")).unwrap();
+                    r.resolve(CarpRequest::resolve(
+                        "staff-1",
+                        &format!("shared-{}", i % 4),
+                        "g",
+                    ))
+                    .unwrap();
                 }
             })
         })
@@ -101,5 +146,9 @@ fn shared_sessions_keep_valid_chains() {
     let report = verify_jsonl(&trace);
     assert!(report.ok, "{:?}", report.errors);
     assert_eq!(report.sessions, 4);
-    assert_eq!(report.events, 4 + 1000 * 4, "one session.started per session plus four events per resolve");
+    assert_eq!(
+        report.events,
+        4 + 1000 * 4,
+        "one session.started per session plus four events per resolve"
+    );
 }

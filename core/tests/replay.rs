@@ -20,9 +20,12 @@ fn atlas(extra_policy: Option<Value>) -> Value {
 
 fn recorded_trace() -> Vec<u8> {
     let r = Resolver::new(ResolverConfig::deterministic(3)).unwrap();
-    r.load_atlas_json(atlas(None).to_string().as_bytes()).unwrap();
-    r.resolve(CarpRequest::resolve("intern-1", "s1", "clean up")).unwrap();
-    r.resolve(CarpRequest::resolve("admin-1", "s2", "clean up")).unwrap();
+    r.load_atlas_json(atlas(None).to_string().as_bytes())
+        .unwrap();
+    r.resolve(CarpRequest::resolve("intern-1", "s1", "clean up"))
+        .unwrap();
+    r.resolve(CarpRequest::resolve("admin-1", "s2", "clean up"))
+        .unwrap();
     r.flush(Duration::from_secs(5)).unwrap();
     r.drain_trace().unwrap()
 }
@@ -34,7 +37,10 @@ fn manifest(v: Value) -> cra_core::atlas::AtlasManifest {
 #[test]
 fn unchanged_atlas_changes_nothing() {
     let report = replay(&recorded_trace(), vec![manifest(atlas(None))]).unwrap();
-    assert_eq!((report.replayed, report.unchanged, report.changed.len()), (2, 2, 0));
+    assert_eq!(
+        (report.replayed, report.unchanged, report.changed.len()),
+        (2, 2, 0)
+    );
 }
 
 #[test]
@@ -62,7 +68,17 @@ fn replacing_the_atlas_set_reports_every_lost_action_and_skips_bad_lines() {
     // policy allows, and lose both actions they had.
     assert_eq!(report.changed.len(), 2);
     let after = report.changed[0].after.as_ref().unwrap();
-    assert_eq!((after.decision.as_str(), after.allowed.len(), after.denied.as_slice()), ("deny", 0, ["a.b".to_string()].as_slice()));
-    assert_eq!(report.changed[0].no_longer_allowed, ["files.read", "files.delete"]);
+    assert_eq!(
+        (
+            after.decision.as_str(),
+            after.allowed.len(),
+            after.denied.as_slice()
+        ),
+        ("deny", 0, ["a.b".to_string()].as_slice())
+    );
+    assert_eq!(
+        report.changed[0].no_longer_allowed,
+        ["files.read", "files.delete"]
+    );
     assert_eq!(report.skipped_lines, 1);
 }

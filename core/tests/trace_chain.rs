@@ -447,7 +447,10 @@ fn python_independent_verifier_agrees() {
         .output()
         .map(|o| o.status.success());
     if !matches!(ok, Ok(true)) {
-        assert!(std::env::var_os("CI").is_none(), "CI must run the independent verifier: `make deps-verify` installs python blake3");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the independent verifier: `make deps-verify` installs python blake3"
+        );
         eprintln!("NOTICE: skipping independent verification: python3 with the blake3 package is not available");
         return;
     }

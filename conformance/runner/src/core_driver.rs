@@ -10,7 +10,11 @@ pub struct CoreDriver {
 }
 
 fn err(e: CraError) -> DriverError {
-    DriverError { code: e.code.as_str().to_string(), pointer: e.pointer, message: e.message }
+    DriverError {
+        code: e.code.as_str().to_string(),
+        pointer: e.pointer,
+        message: e.message,
+    }
 }
 
 fn arg<'a>(args: &[&'a [u8]], i: usize) -> &'a [u8] {
@@ -34,7 +38,11 @@ impl Driver for CoreDriver {
             "replay" => return api::replay(arg(args, 0), arg(args, 1)).map_err(err),
             _ => {}
         }
-        let r = self.resolver.as_ref().ok_or_else(|| DriverError { code: "INTERNAL".into(), pointer: None, message: "no resolver".into() })?;
+        let r = self.resolver.as_ref().ok_or_else(|| DriverError {
+            code: "INTERNAL".into(),
+            pointer: None,
+            message: "no resolver".into(),
+        })?;
         let out = match op {
             "load_atlas" => api::load_atlas(r, arg(args, 0)),
             "load_atlas_dir" => api::load_atlas_dir(r, arg(args, 0)),
@@ -45,15 +53,25 @@ impl Driver for CoreDriver {
             "approve" => api::approve(r, arg(args, 0)),
             "reject" => api::reject(r, arg(args, 0)),
             "end_session" => api::end_session(r, arg(args, 0)),
-            "check" => api::check(r, arg(args, 0), arg(args, 1)).map(|v| format!("\"{}\"", v.as_str()).into_bytes()),
+            "check" => api::check(r, arg(args, 0), arg(args, 1))
+                .map(|v| format!("\"{}\"", v.as_str()).into_bytes()),
             "flush" => api::flush(r, 10_000).map(|_| b"null".to_vec()),
             "drain_trace" => api::drain_trace(r),
             "stats" => api::stats(r),
             "advance_clock" => {
-                let micros = std::str::from_utf8(arg(args, 0)).ok().and_then(|s| s.parse::<i64>().ok()).unwrap_or(-1);
+                let micros = std::str::from_utf8(arg(args, 0))
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .unwrap_or(-1);
                 api::advance_clock(r, micros).map(|_| b"null".to_vec())
             }
-            other => return Err(DriverError { code: "INTERNAL".into(), pointer: None, message: format!("unknown op {other:?}") }),
+            other => {
+                return Err(DriverError {
+                    code: "INTERNAL".into(),
+                    pointer: None,
+                    message: format!("unknown op {other:?}"),
+                })
+            }
         };
         out.map_err(err)
     }

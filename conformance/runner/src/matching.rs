@@ -28,9 +28,16 @@ pub fn mismatch(expected: &Value, actual: &Value, path: &str) -> Option<(String,
         }
         (Value::Array(e), Value::Array(a)) => {
             if e.len() != a.len() {
-                return Some((format!("{path} (length)"), Value::from(e.len()), Value::from(a.len())));
+                return Some((
+                    format!("{path} (length)"),
+                    Value::from(e.len()),
+                    Value::from(a.len()),
+                ));
             }
-            e.iter().zip(a).enumerate().find_map(|(i, (ev, av))| mismatch(ev, av, &format!("{path}/{i}")))
+            e.iter()
+                .zip(a)
+                .enumerate()
+                .find_map(|(i, (ev, av))| mismatch(ev, av, &format!("{path}/{i}")))
         }
         (Value::Number(e), Value::Number(a)) if e.as_f64() == a.as_f64() => None,
         (e, a) if e == a => None,
@@ -46,9 +53,17 @@ mod tests {
     #[test]
     fn subset_semantics() {
         assert!(mismatch(&json!({"a": 1}), &json!({"a": 1, "b": 2}), "").is_none());
-        assert_eq!(mismatch(&json!({"a": 1}), &json!({"a": 2}), "").unwrap().0, "/a");
+        assert_eq!(
+            mismatch(&json!({"a": 1}), &json!({"a": 2}), "").unwrap().0,
+            "/a"
+        );
         assert!(mismatch(&json!([1, 2]), &json!([1, 2, 3]), "").is_some());
-        assert!(mismatch(&json!({"x": [{"id": "a"}]}), &json!({"x": [{"id": "a", "n": 1}]}), "").is_none());
+        assert!(mismatch(
+            &json!({"x": [{"id": "a"}]}),
+            &json!({"x": [{"id": "a", "n": 1}]}),
+            ""
+        )
+        .is_none());
         assert!(mismatch(&json!({"m": 1}), &json!({}), "").is_some());
         assert!(mismatch(&json!(1.0), &json!(1), "").is_none());
     }

@@ -33,7 +33,12 @@ pub struct CorpusReport {
 impl CorpusReport {
     /// Every case ran, none failed unexpectedly, no expected failure passed, no corpus error.
     pub fn ok(&self) -> bool {
-        self.errors.is_empty() && self.cases.len() == self.expected_total && self.cases.iter().all(|(_, o)| matches!(o, CaseOutcome::Pass | CaseOutcome::XFail(_)))
+        self.errors.is_empty()
+            && self.cases.len() == self.expected_total
+            && self
+                .cases
+                .iter()
+                .all(|(_, o)| matches!(o, CaseOutcome::Pass | CaseOutcome::XFail(_)))
     }
 
     /// Counts: (passed, failed, xfailed, xpassed).
@@ -62,12 +67,17 @@ impl CorpusReport {
                 CaseOutcome::Pass => s.push_str(&format!("ok     {id}\n")),
                 CaseOutcome::Fail(m) => s.push_str(&format!("FAIL   {id}: {m}\n")),
                 CaseOutcome::XFail(r) => s.push_str(&format!("xfail  {id}: {r}\n")),
-                CaseOutcome::XPass(r) => s.push_str(&format!("XPASS  {id}: listed as expected failure ({r}) but passed\n")),
+                CaseOutcome::XPass(r) => s.push_str(&format!(
+                    "XPASS  {id}: listed as expected failure ({r}) but passed\n"
+                )),
             }
         }
         let (p, f, xf, xp) = self.counts();
         s.push_str(&format!("conformance[{binding}]: ran {} of {} cases; {xf} expected failures, {xp} unexpected passes\n", self.cases.len(), self.expected_total));
-        s.push_str(&format!("{p} passed, {} failed\n", f + xp + self.errors.len() + self.expected_total.saturating_sub(self.cases.len())));
+        s.push_str(&format!(
+            "{p} passed, {} failed\n",
+            f + xp + self.errors.len() + self.expected_total.saturating_sub(self.cases.len())
+        ));
         s
     }
 }
@@ -82,7 +92,9 @@ pub fn load_xfail(root: &Path, binding: &str) -> Result<HashMap<String, String>,
 }
 
 fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
@@ -95,26 +107,52 @@ fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Runs every case of the corpus at `root` through `driver`.
-pub fn run_corpus(root: &Path, driver: &mut dyn Driver, xfail: &HashMap<String, String>) -> CorpusReport {
+pub fn run_corpus(
+    root: &Path,
+    driver: &mut dyn Driver,
+    xfail: &HashMap<String, String>,
+) -> CorpusReport {
     let mut report = CorpusReport::default();
-    let manifest: Value = match std::fs::read(root.join("manifest.json")).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+    let manifest: Value = match std::fs::read(root.join("manifest.json"))
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
         Ok(v) => v,
         Err(e) => {
-            report.errors.push(format!("cannot read manifest.json: {e}"));
+            report
+                .errors
+                .push(format!("cannot read manifest.json: {e}"));
             return report;
         }
     };
     report.expected_total = manifest["total"].as_u64().unwrap_or(0) as usize;
-    let listed: BTreeMap<String, u64> = manifest["files"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect()).unwrap_or_default();
+    let listed: BTreeMap<String, u64> = manifest["files"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
     if listed.values().sum::<u64>() as usize != report.expected_total {
-        report.errors.push(format!("manifest total {} is not the sum of its per-file counts", report.expected_total));
+        report.errors.push(format!(
+            "manifest total {} is not the sum of its per-file counts",
+            report.expected_total
+        ));
     }
     let mut files = Vec::new();
     case_files(&root.join("cases"), &mut files);
     let mut seen_ids = std::collections::HashSet::new();
     for file in &files {
-        let rel = file.strip_prefix(root).unwrap_or(file).to_string_lossy().replace('\\', "/");
-        let doc: Value = match std::fs::read(file).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+        let rel = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let doc: Value = match std::fs::read(file)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
             Ok(v) => v,
             Err(e) => {
                 report.errors.push(format!("{rel}: {e}"));
@@ -124,7 +162,10 @@ pub fn run_corpus(root: &Path, driver: &mut dyn Driver, xfail: &HashMap<String, 
         let cases = doc["cases"].as_array().cloned().unwrap_or_default();
         match listed.get(&rel) {
             None => report.errors.push(format!("{rel} is not in manifest.json")),
-            Some(&n) if n as usize != cases.len() => report.errors.push(format!("{rel} has {} cases; manifest.json says {n}", cases.len())),
+            Some(&n) if n as usize != cases.len() => report.errors.push(format!(
+                "{rel} has {} cases; manifest.json says {n}",
+                cases.len()
+            )),
             _ => {}
         }
         let fixtures = doc["atlases"].as_object().cloned().unwrap_or_default();
@@ -145,13 +186,23 @@ pub fn run_corpus(root: &Path, driver: &mut dyn Driver, xfail: &HashMap<String, 
         }
     }
     for f in listed.keys() {
-        if !files.iter().any(|p| p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/") == *f) {
-            report.errors.push(format!("manifest.json lists {f}, which does not exist"));
+        if !files.iter().any(|p| {
+            p.strip_prefix(root)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .replace('\\', "/")
+                == *f
+        }) {
+            report
+                .errors
+                .push(format!("manifest.json lists {f}, which does not exist"));
         }
     }
     for id in xfail.keys() {
         if !seen_ids.contains(id) {
-            report.errors.push(format!("expected-failure list names unknown case {id}"));
+            report
+                .errors
+                .push(format!("expected-failure list names unknown case {id}"));
         }
     }
     report
@@ -170,14 +221,19 @@ fn atlas_arg(step: &Value, fixtures: &Map<String, Value>, key: &str) -> Result<V
 
 fn resolve_atlas(v: &Value, fixtures: &Map<String, Value>) -> Result<Value, String> {
     match v {
-        Value::String(name) => fixtures.get(name).cloned().ok_or_else(|| format!("no atlas fixture {name:?}")),
+        Value::String(name) => fixtures
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("no atlas fixture {name:?}")),
         Value::Object(_) => Ok(v.clone()),
-        other => Err(format!("atlas must be a fixture name or an object, not {other}")),
+        other => Err(format!(
+            "atlas must be a fixture name or an object, not {other}"
+        )),
     }
 }
 
 fn body(step: &Value, key: &str) -> Vec<u8> {
-    match step.get(&format!("{key}_text")).and_then(Value::as_str) {
+    match step.get(format!("{key}_text")).and_then(Value::as_str) {
         Some(t) => t.as_bytes().to_vec(),
         None => text(&step[key]),
     }
@@ -188,9 +244,17 @@ pub fn tamper(trace: &[u8], ops: &Value) -> Result<Vec<u8>, String> {
     let s = String::from_utf8_lossy(trace).to_string();
     let mut lines: Vec<String> = s.lines().map(str::to_string).collect();
     for op in ops.as_array().cloned().unwrap_or_default() {
-        let idx = |k: &str| op[k].as_u64().map(|x| x as usize).ok_or_else(|| format!("tamper op {op} needs {k}"));
+        let idx = |k: &str| {
+            op[k]
+                .as_u64()
+                .map(|x| x as usize)
+                .ok_or_else(|| format!("tamper op {op} needs {k}"))
+        };
         if op.get("swap").is_some() {
-            let (a, b) = (op["swap"][0].as_u64().unwrap_or(0) as usize, op["swap"][1].as_u64().unwrap_or(0) as usize);
+            let (a, b) = (
+                op["swap"][0].as_u64().unwrap_or(0) as usize,
+                op["swap"][1].as_u64().unwrap_or(0) as usize,
+            );
             if a >= lines.len() || b >= lines.len() {
                 return Err(format!("swap {a} {b} out of range"));
             }
@@ -203,13 +267,21 @@ pub fn tamper(trace: &[u8], ops: &Value) -> Result<Vec<u8>, String> {
             lines.remove(i);
         } else if op.get("duplicate").is_some() {
             let i = idx("duplicate")?;
-            let l = lines.get(i).cloned().ok_or_else(|| format!("duplicate {i} out of range"))?;
+            let l = lines
+                .get(i)
+                .cloned()
+                .ok_or_else(|| format!("duplicate {i} out of range"))?;
             lines.insert(i + 1, l);
         } else if op.get("replace").is_some() {
             let r = &op["replace"];
             let i = r["line"].as_u64().unwrap_or(0) as usize;
-            let (find, with) = (r["find"].as_str().unwrap_or(""), r["with"].as_str().unwrap_or(""));
-            let l = lines.get_mut(i).ok_or_else(|| format!("replace line {i} out of range"))?;
+            let (find, with) = (
+                r["find"].as_str().unwrap_or(""),
+                r["with"].as_str().unwrap_or(""),
+            );
+            let l = lines
+                .get_mut(i)
+                .ok_or_else(|| format!("replace line {i} out of range"))?;
             if !l.contains(find) {
                 return Err(format!("replace: line {i} does not contain {find:?}"));
             }
@@ -245,16 +317,29 @@ fn trace_summary(jsonl: &[u8]) -> Value {
 }
 
 /// Runs one case; `Err` carries the first failure, naming the step.
-pub fn run_case(case: &Value, fixtures: &Map<String, Value>, root: &Path, driver: &mut dyn Driver) -> Result<(), String> {
+pub fn run_case(
+    case: &Value,
+    fixtures: &Map<String, Value>,
+    root: &Path,
+    driver: &mut dyn Driver,
+) -> Result<(), String> {
     let mut config = json!({"deterministic": {"seed": 1}});
     if let Some(c) = case["config"].as_object() {
         for (k, v) in c {
             config[k] = v.clone();
         }
     }
-    driver.create(&text(&config)).map_err(|e| format!("create: {} {}", e.code, e.message))?;
+    driver
+        .create(&text(&config))
+        .map_err(|e| format!("create: {} {}", e.code, e.message))?;
     let mut drained: Vec<u8> = Vec::new();
-    for (i, step) in case["steps"].as_array().cloned().unwrap_or_default().iter().enumerate() {
+    for (i, step) in case["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let op = step["op"].as_str().unwrap_or("");
         let at = |m: String| format!("step {i} ({op}): {m}");
         let result: Result<Vec<u8>, DriverError> = match op {
@@ -263,12 +348,20 @@ pub fn run_case(case: &Value, fixtures: &Map<String, Value>, root: &Path, driver
                 let p = root.join(step["path"].as_str().unwrap_or(""));
                 driver.call(op, &[p.to_string_lossy().as_bytes()])
             }
-            "unload_atlas" => driver.call(op, &[step["atlas_id"].as_str().unwrap_or("").as_bytes()]),
+            "unload_atlas" => {
+                driver.call(op, &[step["atlas_id"].as_str().unwrap_or("").as_bytes()])
+            }
             "resolve" | "execute" => driver.call(op, &[&body(step, "request")]),
             "report" => driver.call(op, &[&body(step, "report")]),
             "approve" | "reject" => driver.call(op, &[&body(step, "decision")]),
             "end_session" => driver.call(op, &[&body(step, "body")]),
-            "check" => driver.call(op, &[step["session_id"].as_str().unwrap_or("").as_bytes(), step["action_id"].as_str().unwrap_or("").as_bytes()]),
+            "check" => driver.call(
+                op,
+                &[
+                    step["session_id"].as_str().unwrap_or("").as_bytes(),
+                    step["action_id"].as_str().unwrap_or("").as_bytes(),
+                ],
+            ),
             "advance_clock" => {
                 let micros = (step["seconds"].as_f64().unwrap_or(0.0) * 1e6).round() as i64;
                 driver.call(op, &[micros.to_string().as_bytes()])
@@ -283,7 +376,13 @@ pub fn run_case(case: &Value, fixtures: &Map<String, Value>, root: &Path, driver
                 if op == "verify_trace" {
                     driver.call(op, &[&trace])
                 } else {
-                    let atlases: Result<Vec<Value>, String> = step["atlases"].as_array().cloned().unwrap_or_default().iter().map(|a| resolve_atlas(a, fixtures)).collect();
+                    let atlases: Result<Vec<Value>, String> = step["atlases"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|a| resolve_atlas(a, fixtures))
+                        .collect();
                     driver.call(op, &[&trace, &text(&Value::Array(atlases.map_err(at)?))])
                 }
             }
@@ -292,22 +391,40 @@ pub fn run_case(case: &Value, fixtures: &Map<String, Value>, root: &Path, driver
         match (result, step.get("expect_error")) {
             (Err(e), Some(want)) => {
                 if want["code"].as_str() != Some(e.code.as_str()) {
-                    return Err(at(format!("expected error {} but got {} ({})", want["code"], e.code, e.message)));
+                    return Err(at(format!(
+                        "expected error {} but got {} ({})",
+                        want["code"], e.code, e.message
+                    )));
                 }
                 if let Some(p) = want.get("pointer") {
                     if p.as_str() != e.pointer.as_deref() {
-                        return Err(at(format!("expected pointer {p} but got {:?} ({})", e.pointer, e.message)));
+                        return Err(at(format!(
+                            "expected pointer {p} but got {:?} ({})",
+                            e.pointer, e.message
+                        )));
                     }
                 }
             }
-            (Err(e), None) => return Err(at(format!("unexpected error {} at {:?}: {}", e.code, e.pointer, e.message))),
-            (Ok(out), Some(want)) => return Err(at(format!("expected error {} but the call succeeded: {}", want["code"], String::from_utf8_lossy(&out)))),
+            (Err(e), None) => {
+                return Err(at(format!(
+                    "unexpected error {} at {:?}: {}",
+                    e.code, e.pointer, e.message
+                )))
+            }
+            (Ok(out), Some(want)) => {
+                return Err(at(format!(
+                    "expected error {} but the call succeeded: {}",
+                    want["code"],
+                    String::from_utf8_lossy(&out)
+                )))
+            }
             (Ok(out), None) => {
                 let actual: Value = if op == "drain_trace" {
                     drained.extend_from_slice(&out);
                     trace_summary(&out)
                 } else {
-                    serde_json::from_slice(&out).map_err(|e| at(format!("answer is not JSON: {e}")))?
+                    serde_json::from_slice(&out)
+                        .map_err(|e| at(format!("answer is not JSON: {e}")))?
                 };
                 if let Some(want) = step.get("expect") {
                     if let Some((p, e, a)) = mismatch(want, &actual, "") {

@@ -14,6 +14,10 @@ fn corpus_through_core_api() {
     let xfail = load_xfail(&root, "core").unwrap();
     let report = run_corpus(&root, &mut CoreDriver::default(), &xfail);
     println!("{}", report.render("core"));
-    assert!(report.ok(), "conformance failures through the core API:\n{}", report.render("core"));
+    assert!(
+        report.ok(),
+        "conformance failures through the core API:\n{}",
+        report.render("core")
+    );
     assert!(report.expected_total >= 1, "the manifest lists no cases");
 }

@@ -34,7 +34,9 @@ fn walk_error_codes(v: &Value, out: &mut Vec<String>) {
 
 #[test]
 fn case_files_match_the_schema() {
-    let schema: Value = serde_json::from_slice(&std::fs::read(root().join("schema/cases.schema.json")).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_slice(&std::fs::read(root().join("schema/cases.schema.json")).unwrap())
+            .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let mut all = Vec::new();
     files(&root().join("cases"), &mut all);
@@ -43,7 +45,8 @@ fn case_files_match_the_schema() {
     assert!(!all.is_empty());
     let mut problems = Vec::new();
     for f in &all {
-        let doc: Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let doc: Value = serde_json::from_slice(&std::fs::read(f).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         for e in validator.iter_errors(&doc) {
             problems.push(format!("{}: {} at {}", f.display(), e, e.instance_path()));
         }
@@ -60,7 +63,9 @@ fn case_files_match_the_schema() {
 
 #[test]
 fn the_schema_rejects_a_malformed_case_file() {
-    let schema: Value = serde_json::from_slice(&std::fs::read(root().join("schema/cases.schema.json")).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_slice(&std::fs::read(root().join("schema/cases.schema.json")).unwrap())
+            .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let bad = serde_json::json!({"area": "x", "description": "d", "cases": [{"id": "x/y", "description": "d", "steps": [{"op": "resolv"}]}]});
     assert!(!validator.is_valid(&bad));
@@ -68,6 +73,15 @@ fn the_schema_rejects_a_malformed_case_file() {
 
 #[test]
 fn manifest_is_up_to_date() {
-    let out = std::process::Command::new("python3").arg(root().join("tools/update_manifest.py")).arg("--check").output().expect("python3 runs");
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("python3")
+        .arg(root().join("tools/update_manifest.py"))
+        .arg("--check")
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -83,7 +83,10 @@ impl CompiledConditions {
         }
         if let Some(cm) = &self.context_matches {
             let Some(req) = ctx.context else { return false };
-            if !cm.iter().all(|(k, v)| req.get(k).is_some_and(|r| json_equal(r, v))) {
+            if !cm
+                .iter()
+                .all(|(k, v)| req.get(k).is_some_and(|r| json_equal(r, v)))
+            {
                 return false;
             }
         }
@@ -103,8 +106,14 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
             (Some(i), Some(j)) => i == j,
             _ => x.as_f64() == y.as_f64(),
         },
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equal(p, q)),
-        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w))),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equal(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
         _ => a == b,
     }
 }

@@ -89,10 +89,12 @@ impl ResolverConfig {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Self::default());
         }
-        let cfg: ResolverConfig = crate::protocol::strict::from_slice_objects(bytes, &["", "/deterministic", "/trace"]).map_err(|mut e| {
-            e.code = ErrorCode::InvalidConfig;
-            e
-        })?;
+        let cfg: ResolverConfig =
+            crate::protocol::strict::from_slice_objects(bytes, &["", "/deterministic", "/trace"])
+                .map_err(|mut e| {
+                e.code = ErrorCode::InvalidConfig;
+                e
+            })?;
         cfg.check()?;
         Ok(cfg)
     }

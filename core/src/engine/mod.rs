@@ -7,6 +7,7 @@ mod execute;
 mod fast;
 pub mod params;
 pub mod pattern;
+mod payload;
 pub mod ratelimit;
 pub mod replay;
 pub mod resolution;

@@ -61,7 +61,11 @@ pub struct RateLimiter {
 
 impl Default for RateLimiter {
     fn default() -> Self {
-        RateLimiter { shards: (0..SHARDS).map(|_| Mutex::new(Windows::default())).collect() }
+        RateLimiter {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Windows::default()))
+                .collect(),
+        }
     }
 }
 
@@ -77,23 +81,36 @@ fn shard_of(key: &LimitKey) -> usize {
 impl RateLimiter {
     /// The first exhausted limit, without consuming anything.
     pub fn peek<'a>(&self, limits: &'a [AppliedLimit], now_us: i64) -> Option<&'a AppliedLimit> {
-        limits.iter().find(|l| used(&self.shards[shard_of(&l.key)].lock(), l, now_us) >= l.spec.max_calls)
+        limits
+            .iter()
+            .find(|l| used(&self.shards[shard_of(&l.key)].lock(), l, now_us) >= l.spec.max_calls)
     }
 
     /// Calls left in the current window of one limit.
     pub fn remaining(&self, limit: &AppliedLimit, now_us: i64) -> u32 {
-        limit.spec.max_calls.saturating_sub(used(&self.shards[shard_of(&limit.key)].lock(), limit, now_us))
+        limit.spec.max_calls.saturating_sub(used(
+            &self.shards[shard_of(&limit.key)].lock(),
+            limit,
+            now_us,
+        ))
     }
 
     /// Consumes one call from every limit, or none if any is exhausted (returns that one).
     /// The shards involved are locked in ascending order, so check-and-consume is atomic.
-    pub fn consume<'a>(&self, limits: &'a [AppliedLimit], now_us: i64) -> Result<(), &'a AppliedLimit> {
+    pub fn consume<'a>(
+        &self,
+        limits: &'a [AppliedLimit],
+        now_us: i64,
+    ) -> Result<(), &'a AppliedLimit> {
         let idx: Vec<usize> = limits.iter().map(|l| shard_of(&l.key)).collect();
         let mut order = idx.clone();
         order.sort_unstable();
         order.dedup();
-        let mut guards: Vec<(usize, parking_lot::MutexGuard<'_, Windows>)> = order.iter().map(|&i| (i, self.shards[i].lock())).collect();
-        let guard_of = |guards: &[(usize, parking_lot::MutexGuard<'_, Windows>)], s: usize| guards.iter().position(|(i, _)| *i == s).unwrap_or(0);
+        let mut guards: Vec<(usize, parking_lot::MutexGuard<'_, Windows>)> =
+            order.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        let guard_of = |guards: &[(usize, parking_lot::MutexGuard<'_, Windows>)], s: usize| {
+            guards.iter().position(|(i, _)| *i == s).unwrap_or(0)
+        };
         for (l, &s) in limits.iter().zip(&idx) {
             let g = guard_of(&guards, s);
             if used(&guards[g].1, l, now_us) >= l.spec.max_calls {
@@ -103,7 +120,10 @@ impl RateLimiter {
         for (l, &s) in limits.iter().zip(&idx) {
             let g = guard_of(&guards, s);
             let w = window_index(&l.spec, now_us);
-            let e = guards[g].1.entry(l.key.clone()).or_insert(Window { index: w, count: 0 });
+            let e = guards[g]
+                .1
+                .entry(l.key.clone())
+                .or_insert(Window { index: w, count: 0 });
             if e.index != w {
                 *e = Window { index: w, count: 0 };
             }
@@ -115,7 +135,8 @@ impl RateLimiter {
     /// Forgets every per-session counter of `session` (at session end).
     pub fn forget_session(&self, session: &str) {
         for s in self.shards.iter() {
-            s.lock().retain(|k, _| k.kind != RateScope::Session || &*k.scope != session);
+            s.lock()
+                .retain(|k, _| k.kind != RateScope::Session || &*k.scope != session);
         }
     }
 

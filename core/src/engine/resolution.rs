@@ -400,6 +400,10 @@ impl Serialize for Resolution {
 }
 
 impl PayloadSource for Resolution {
+    fn write_canonical(&self, view: EventType, out: &mut String) {
+        self.write_payload(view, out);
+    }
+
     fn render(&self, view: EventType) -> Value {
         match view {
             EventType::RequestReceived => json!({

@@ -395,7 +395,11 @@ pub struct ExecutionReport {
     /// The id from the authorized execute answer.
     pub execution_id: String,
     /// The tool's result (exactly one of `result` and `error`; `null` is a result).
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub result: Option<Value>,
     /// The tool's error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -424,7 +428,8 @@ pub struct ReportedError {
 impl ExecutionReport {
     /// Parses and checks a report.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let r: ExecutionReport = crate::protocol::strict::from_slice_objects(bytes, &["", "/error"])?;
+        let r: ExecutionReport =
+            crate::protocol::strict::from_slice_objects(bytes, &["", "/error"])?;
         match (&r.result, &r.error) {
             (Some(_), Some(_)) => Err(CraError::request(
                 "/error",

@@ -34,12 +34,25 @@ pub fn from_slice_objects<T: DeserializeOwned>(bytes: &[u8], objects: &[&str]) -
 }
 
 /// [`from_value`] with the object checks of [`from_slice_objects`].
-pub fn from_value_objects<T: DeserializeOwned>(v: serde_json::Value, objects: &[&str]) -> Result<T> {
+pub fn from_value_objects<T: DeserializeOwned>(
+    v: serde_json::Value,
+    objects: &[&str],
+) -> Result<T> {
     for p in objects {
         if let Some(x) = v.pointer(p) {
             if !x.is_object() {
-                let what = if p.is_empty() { "the document".to_string() } else { p.rsplit('/').next().unwrap_or(p).to_string() };
-                return Err(CraError::request(*p, format!("{what} must be an object, not {}", crate::atlas::walk::type_name(x))));
+                let what = if p.is_empty() {
+                    "the document".to_string()
+                } else {
+                    p.rsplit('/').next().unwrap_or(p).to_string()
+                };
+                return Err(CraError::request(
+                    *p,
+                    format!(
+                        "{what} must be an object, not {}",
+                        crate::atlas::walk::type_name(x)
+                    ),
+                ));
             }
         }
     }

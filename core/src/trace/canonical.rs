@@ -40,7 +40,8 @@ pub fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-fn write_object(map: &Map<String, Value>, out: &mut String) {
+/// Appends the JCS canonical form of a JSON object.
+pub fn write_object(map: &Map<String, Value>, out: &mut String) {
     out.push('{');
     let mut entries: Vec<(&String, &Value)> = map.iter().collect();
     // Fast path: most keys are ASCII, where byte order equals UTF-16 order.

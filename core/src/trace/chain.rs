@@ -60,7 +60,7 @@ impl TraceEvent {
                 event_id: &self.event_id,
                 event_type: &self.event_type,
                 parent_span_id: self.parent_span_id.as_deref(),
-                payload: &self.payload,
+                payload: PayloadText::Value(&self.payload),
                 previous_event_hash: &self.previous_event_hash,
                 sequence: self.sequence,
                 session_id: &self.session_id,
@@ -96,6 +96,15 @@ pub enum Timestamp<'a> {
     Text(&'a str),
 }
 
+/// An event payload: a JSON value to canonicalize, or text already in canonical form.
+#[derive(Debug, Clone, Copy)]
+pub enum PayloadText<'a> {
+    /// Canonicalized while writing.
+    Value(&'a Value),
+    /// Already RFC 8785 canonical JSON (written as is).
+    Canonical(&'a str),
+}
+
 /// Borrowed fields of an event without its hash, for writing its canonical form directly.
 #[derive(Debug, Clone, Copy)]
 pub struct UnhashedFields<'a> {
@@ -106,7 +115,7 @@ pub struct UnhashedFields<'a> {
     /// `parent_span_id`.
     pub parent_span_id: Option<&'a str>,
     /// `payload`.
-    pub payload: &'a Value,
+    pub payload: PayloadText<'a>,
     /// `previous_event_hash`.
     pub previous_event_hash: &'a str,
     /// `sequence`.
@@ -135,7 +144,10 @@ pub fn write_unhashed(out: &mut String, f: &UnhashedFields<'_>) {
         None => out.push_str("null"),
     }
     out.push_str(",\"payload\":");
-    write_canonical(f.payload, out);
+    match f.payload {
+        PayloadText::Value(v) => write_canonical(v, out),
+        PayloadText::Canonical(text) => out.push_str(text),
+    }
     out.push_str(",\"previous_event_hash\":");
     write_string(f.previous_event_hash, out);
     out.push_str(",\"sequence\":");
@@ -260,7 +272,7 @@ pub struct UnhashedFieldsNoChain<'a> {
     /// `parent_span_id`.
     pub parent_span_id: Option<&'a str>,
     /// `payload`.
-    pub payload: &'a Value,
+    pub payload: PayloadText<'a>,
     /// `session_id`.
     pub session_id: &'a str,
     /// `span_id`.
@@ -287,7 +299,7 @@ mod tests {
                 event_id: "e1",
                 event_type: "session.started",
                 parent_span_id: None,
-                payload: &payload,
+                payload: PayloadText::Value(&payload),
                 session_id: "s",
                 span_id: "sp",
                 timestamp_us: 1_764_072_000_123_456,

@@ -101,6 +101,13 @@ pub struct SessionTrace {
 pub trait PayloadSource: Send + Sync + std::fmt::Debug {
     /// The payload object for the event type `view`.
     fn render(&self, view: EventType) -> Value;
+
+    /// Appends the RFC 8785 canonical form of `render(view)` to `out`. The default renders and
+    /// canonicalizes; hot sources override it to write canonical text directly (it must produce
+    /// exactly the same bytes, which their tests check against `render`).
+    fn write_canonical(&self, view: EventType, out: &mut String) {
+        crate::trace::canonical::write_canonical(&self.render(view), out);
+    }
 }
 
 /// An event payload, rendered to JSON by the consumer.
@@ -113,6 +120,14 @@ pub enum EventPayload {
 }
 
 impl EventPayload {
+    /// Appends the canonical JSON of the payload for an event of type `event_type`.
+    pub fn write_canonical(&self, event_type: EventType, out: &mut String) {
+        match self {
+            EventPayload::Lazy(src) => src.write_canonical(event_type, out),
+            EventPayload::Json(v) => crate::trace::canonical::write_canonical(v, out),
+        }
+    }
+
     /// The payload as JSON for an event of type `event_type` (borrowed when it already is JSON).
     pub fn render(&self, event_type: EventType) -> std::borrow::Cow<'_, Value> {
         match self {

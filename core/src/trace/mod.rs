@@ -3,6 +3,7 @@
 //! `event` is the interface the engine records into. The rest (canonical JSON, chain, collector,
 //! sinks, verify) turns raw events into verifiable JSONL off the hot path. See `docs/trace.md`.
 
+pub mod canon_check;
 pub mod canonical;
 pub mod chain;
 pub mod collector;

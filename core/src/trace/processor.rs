@@ -4,7 +4,7 @@
 
 #![cfg_attr(not(feature = "threads"), allow(dead_code))]
 
-use super::chain::{Chain, UnhashedFieldsNoChain};
+use super::chain::{Chain, PayloadText, UnhashedFieldsNoChain};
 use super::collector::Slot;
 use super::config::Overflow;
 use super::event::{EventType, RawEvent, SessionTrace};
@@ -64,6 +64,8 @@ pub(crate) struct Processor {
     pending: VecDeque<(Vec<u8>, usize)>,
     pending_events: usize,
     scratch: String,
+    /// Reused buffer for the canonical payload of the event being processed.
+    payload_text: String,
     line: String,
     last_ts: i64,
     /// Sessions holding `sink_dropped > 0`.
@@ -102,6 +104,7 @@ impl Processor {
             pending: VecDeque::new(),
             pending_events: 0,
             scratch: String::with_capacity(1024),
+            payload_text: String::with_capacity(1024),
             line: String::with_capacity(1024),
             last_ts: 0,
             sink_gap_sessions: Vec::new(),
@@ -169,20 +172,23 @@ impl Processor {
             }
         }
         self.emit_gaps(&ev.session, ev.timestamp_us);
-        let payload = ev.payload.render(ev.event_type);
+        let mut payload = std::mem::take(&mut self.payload_text);
+        payload.clear();
+        ev.payload.write_canonical(ev.event_type, &mut payload);
         let event_id = self.ids.next_id(ev.timestamp_us);
         self.last_ts = self.last_ts.max(ev.timestamp_us);
         let fields = UnhashedFieldsNoChain {
             event_id: &event_id,
             event_type: ev.event_type.as_str(),
             parent_span_id: ev.parent_span_id.as_deref(),
-            payload: &payload,
+            payload: PayloadText::Canonical(&payload),
             session_id: &ev.session.session_id,
             span_id: &ev.span_id,
             timestamp_us: ev.timestamp_us,
             trace_id: &ev.session.trace_id,
         };
         self.append(&ev.session, fields);
+        self.payload_text = payload;
         if ev.event_type == EventType::SessionEnded
             && self.chains.remove(&ev.session.session_id).is_some()
         {
@@ -241,7 +247,7 @@ impl Processor {
             event_id: &event_id,
             event_type: EventType::TraceGap.as_str(),
             parent_span_id: None,
-            payload: &payload,
+            payload: PayloadText::Value(&payload),
             session_id: &trace.session_id,
             span_id: &trace.root_span_id,
             timestamp_us: ts,

@@ -6,13 +6,11 @@
 //! linkage. Deleting a session's *last* events cannot be seen from the chain alone; opt into
 //! [`VerifyOptions::require_session_end`] to flag sessions that do not end with `session.ended`.
 
-use super::chain::{
-    join_hash, write_unhashed, Timestamp, UnhashedFields, GENESIS_HASH, TRACE_VERSION,
-};
+use super::canon_check::is_canonical;
+use super::chain::{GENESIS_HASH, TRACE_VERSION};
 use super::event::EventType;
 use crate::clock::{format_rfc3339_us, parse_rfc3339_us};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -168,8 +166,11 @@ fn memchr(s: &[u8]) -> Option<usize> {
 }
 
 /// The wire event with borrowed strings, for fast checking.
+/// Every member is required and typed; some are only checked, not read (the line's bytes are
+/// hashed as they are).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 struct WireEvent<'a> {
     #[serde(borrow)]
     trace_version: Cow<'a, str>,
@@ -188,7 +189,7 @@ struct WireEvent<'a> {
     timestamp: Cow<'a, str>,
     #[serde(borrow)]
     event_type: Cow<'a, str>,
-    payload: Value,
+    payload: AnyObject,
     #[serde(borrow)]
     previous_event_hash: Cow<'a, str>,
     #[serde(borrow)]
@@ -201,6 +202,36 @@ struct SessionOnly<'a> {
     session_id: Cow<'a, str>,
     sequence: Option<u64>,
 }
+
+/// Accepts any JSON object without building it (the payload's bytes are checked for canonical
+/// form and hashed as they are).
+struct AnyObject;
+
+impl<'de> Deserialize<'de> for AnyObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = AnyObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<AnyObject, A::Error> {
+                while m
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(AnyObject)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The 81-byte start of every canonical line: `{"event_hash":"<64 hex>",`.
+const HASH_PREFIX_LEN: usize = 81;
 
 /// What checking one line in isolation found.
 enum LineCheck {
@@ -219,7 +250,7 @@ enum LineCheck {
     },
 }
 
-fn check_line(line: &[u8], complete: bool, buf: &mut String, out: &mut String) -> LineCheck {
+fn check_line(line: &[u8], complete: bool) -> LineCheck {
     let bad = |code, message: String| {
         let (sid, seq) = match serde_json::from_slice::<SessionOnly<'_>>(line) {
             Ok(s) => (Some(s.session_id.into_owned()), s.sequence),
@@ -259,12 +290,6 @@ fn check_line(line: &[u8], complete: bool, buf: &mut String, out: &mut String) -
             format!("unknown event_type {:?}", ev.event_type),
         );
     }
-    if !ev.payload.is_object() {
-        return bad(
-            VerifyErrorCode::MalformedEvent,
-            "payload is not an object".into(),
-        );
-    }
     let ts_ok = ev.timestamp.len() == 27
         && parse_rfc3339_us(&ev.timestamp)
             .map(format_rfc3339_us)
@@ -288,32 +313,23 @@ fn check_line(line: &[u8], complete: bool, buf: &mut String, out: &mut String) -
             "event_hash and previous_event_hash must be 64 lowercase hex digits".into(),
         );
     };
-    buf.clear();
-    write_unhashed(
-        buf,
-        &UnhashedFields {
-            event_id: &ev.event_id,
-            event_type: &ev.event_type,
-            parent_span_id: ev.parent_span_id.as_deref(),
-            payload: &ev.payload,
-            previous_event_hash: &ev.previous_event_hash,
-            sequence: ev.sequence,
-            session_id: &ev.session_id,
-            span_id: &ev.span_id,
-            timestamp: Timestamp::Text(&ev.timestamp),
-            trace_id: &ev.trace_id,
-            trace_version: &ev.trace_version,
-        },
-    );
-    out.clear();
-    join_hash(&ev.event_hash, buf, out);
-    if out.as_bytes() != line {
+    // Canonical lines start with the hash member, so the hashed bytes are "{" + the rest.
+    if line.len() <= HASH_PREFIX_LEN
+        || !line.starts_with(b"{\"event_hash\":\"")
+        || &line[HASH_PREFIX_LEN - 2..HASH_PREFIX_LEN] != b"\","
+        || !is_canonical(line)
+    {
         return bad(
             VerifyErrorCode::MalformedEvent,
             "line is not the canonical (RFC 8785) form of its event".into(),
         );
     }
-    let computed = blake3::hash(buf.as_bytes());
+    let computed = {
+        let mut h = blake3::Hasher::new();
+        h.update(b"{");
+        h.update(&line[HASH_PREFIX_LEN..]);
+        h.finalize()
+    };
     if computed.as_bytes() != &claimed {
         return LineCheck::Bad {
             session_id: Some(ev.session_id.into_owned()),
@@ -524,9 +540,8 @@ impl Verifier {
 /// Checks lines independently, on several threads when available and worthwhile.
 fn check_all(lines: &[(&[u8], bool)]) -> Vec<LineCheck> {
     let run = |part: &[(&[u8], bool)]| {
-        let (mut buf, mut out) = (String::with_capacity(1024), String::with_capacity(1024));
         part.iter()
-            .map(|(l, c)| check_line(l, *c, &mut buf, &mut out))
+            .map(|(l, c)| check_line(l, *c))
             .collect::<Vec<_>>()
     };
     #[cfg(feature = "threads")]
