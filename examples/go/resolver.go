@@ -15,6 +15,7 @@ import "C"
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -53,7 +54,8 @@ func New(configJSON []byte) (*Resolver, error) {
 
 // Close flushes and closes the trace collector, then frees the resolver. It waits for calls in
 // flight; later calls fail with CodeClosed. Closing twice is a no-op. The error is the
-// collector's (CodeIOError, CodeTimeout); the resolver is freed in every case.
+// collector's (CodeIOError, CodeTimeout); the resolver is freed in every case, and closing a
+// resolver poisoned by a panic just frees it.
 func (r *Resolver) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -62,6 +64,9 @@ func (r *Resolver) Close() error {
 	}
 	var cerr *C.CraError
 	err := check(C.cra_resolver_close(r.handle, &cerr), cerr)
+	if errors.Is(err, CodePoisoned) {
+		err = nil // a poisoned resolver is still freed; there is nothing to report
+	}
 	C.cra_resolver_free(r.handle)
 	r.handle = nil
 	runtime.SetFinalizer(r, nil)
@@ -192,7 +197,11 @@ func (r *Resolver) Check(sessionID, actionID string) (Verdict, error) {
 func (r *Resolver) Flush(timeout time.Duration) error {
 	return r.with(func(h *C.CraResolver) error {
 		var cerr *C.CraError
-		return check(C.cra_resolver_flush(h, C.uint64_t(timeout.Milliseconds()), &cerr), cerr)
+		ms := timeout.Milliseconds()
+		if ms < 0 {
+			ms = 0
+		}
+		return check(C.cra_resolver_flush(h, C.uint64_t(ms), &cerr), cerr)
 	})
 }
 

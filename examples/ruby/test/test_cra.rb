@@ -164,3 +164,27 @@ class TestCra < Minitest::Test
     assert_includes err, "Cra::LoadError"
   end
 end
+
+# A panic inside libcra becomes Cra::PanicError and poisons only its handle. Needs the testing
+# build of libcra (made by `make test-c` at target/c/testing/libcra.so); skipped without it.
+class TestPanicGuard < Minitest::Test
+  TESTING_LIB = File.expand_path("../../../target/c/testing/libcra.so", __dir__)
+
+  def test_panic_poisons_only_its_handle
+    skip "no testing build of libcra at #{TESTING_LIB} (make test-c builds it)" unless File.exist?(TESTING_LIB)
+    script = <<~RUBY
+      require "cra"
+      a = Cra::Resolver.new
+      b = Cra::Resolver.new
+      err = FFI::MemoryPointer.new(:pointer)
+      a.send(:with_handle) { |h| Cra::Native.raise_for(Cra::FFI.cra_testing_panic(h, err), err.read_pointer) } rescue (puts $!.class)
+      begin; a.stats; rescue Cra::Error => e; puts e.code; end
+      puts b.stats.key?("resolves")
+      a.close
+      b.close
+    RUBY
+    out, err, status = Open3.capture3({ "CRA_LIB" => TESTING_LIB }, RbConfig.ruby, "-I", TestCra::LIB, "-e", script)
+    assert status.success?, err
+    assert_equal "Cra::PanicError\nPOISONED\ntrue\n", out
+  end
+end

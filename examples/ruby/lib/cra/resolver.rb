@@ -93,7 +93,7 @@ module Cra
     # Waits until every trace event recorded so far is in the sink. Raises Cra::ResourceError
     # (TIMEOUT, IO_ERROR).
     def flush(timeout: 10.0)
-      with_handle { |h| Native.call_status(:cra_resolver_flush, h, (timeout * 1000).round) }
+      with_handle { |h| Native.call_status(:cra_resolver_flush, h, [(timeout * 1000).round, 0].max) }
     end
 
     # The JSONL of the memory sink's events not drained yet (a String; each event drained once).
@@ -117,7 +117,7 @@ module Cra
 
     # Flushes and closes the trace collector, then frees the resolver. Waits for calls in
     # flight; closing twice is a no-op. Raises the collector's error (the resolver is freed
-    # anyway).
+    # anyway); closing a resolver poisoned by a panic just frees it.
     def close
       @lock.synchronize do
         return nil if @closed
@@ -127,6 +127,8 @@ module Cra
       end
       begin
         Native.call_status(:cra_resolver_close, @handle)
+      rescue CallError => e
+        raise unless e.code == "POISONED" # a poisoned resolver is still freed; nothing to report
       ensure
         @handle.free
       end
