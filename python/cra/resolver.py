@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import weakref
@@ -195,11 +196,13 @@ class Resolver:
         p = text(path)
         return AtlasInfo(call_json(lib.cra_resolver_load_atlas_dir, r, p, len(p)))
 
-    def unload_atlas(self, atlas_id: str) -> None:
-        """Unloads an atlas by id (:class:`~cra.AtlasNotFound` when none has it). Resolutions
-        made before keep working against the snapshot they were made with."""
+    def unload_atlas(self, atlas_id: str) -> Dict[str, Any]:
+        """Unloads an atlas by id (:class:`~cra.AtlasNotFound` when none has it) and returns
+        ``{"atlas_id", "unloaded": True}``. Resolutions made before keep working against the
+        snapshot they were made with."""
         b = text(atlas_id)
-        call_json(lib.cra_resolver_unload_atlas, self._handle(), b, len(b))
+        out: Dict[str, Any] = call_json(lib.cra_resolver_unload_atlas, self._handle(), b, len(b))
+        return out
 
     # -- resolve -----------------------------------------------------------------------------
 
@@ -337,7 +340,7 @@ class Resolver:
 
     def report(
         self,
-        execution: Union[Authorization, str],
+        execution: Union[Authorization, str, Mapping[str, Any], bytes],
         result: Any = _MISSING,
         *,
         error: Union[BaseException, str, Mapping[str, Any], None] = None,
@@ -347,8 +350,13 @@ class Resolver:
         ``error`` (an exception, a message, or ``{"message", "code"?}``), never both.
 
         Results that are not JSON are reported by their ``repr``. Only hashes of results enter
-        the trace, never the values.
+        the trace, never the values. ``execution`` may also be the whole wire body (a mapping
+        or JSON text), sent as is.
         """
+        if isinstance(execution, (Mapping, bytes)) or (isinstance(execution, str) and execution.lstrip().startswith("{")):
+            raw = encode(execution, "report")
+            wire: Dict[str, Any] = call_json(lib.cra_resolver_report, self._handle(), raw, len(raw))
+            return wire
         execution_id = execution.execution_id if isinstance(execution, Authorization) else execution
         if execution_id is None:
             raise InvalidRequest("this call was not authorized: there is nothing to report", pointer="/execution_id")
@@ -374,33 +382,54 @@ class Resolver:
 
     # -- approvals, sessions -----------------------------------------------------------------
 
-    def approve(self, approval_id: str, *, approver: Optional[str] = None, reason: Optional[str] = None) -> Dict[str, Any]:
-        """Approves a pending approval (who and why are recorded in the trace)."""
+    def approve(
+        self, approval_id: Union[str, Mapping[str, Any], bytes], *, approver: Optional[str] = None, reason: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Approves a pending approval (who and why are recorded in the trace); the governed
+        call can then be made again. ``approval_id`` may also be the whole wire body
+        ``{"approval_id", "approver"?, "reason"?}`` (a mapping or bytes).
+
+        Raises :class:`~cra.ApprovalNotFound`, :class:`~cra.ApprovalExpired` or
+        :class:`~cra.ApprovalAlreadyDecided`.
+        """
         return self._decide(lib.cra_resolver_approve, approval_id, approver, reason)
 
-    def reject(self, approval_id: str, *, approver: Optional[str] = None, reason: Optional[str] = None) -> Dict[str, Any]:
-        """Rejects a pending approval: the actions it covered are denied (``approval_rejected``)."""
+    def reject(
+        self, approval_id: Union[str, Mapping[str, Any], bytes], *, approver: Optional[str] = None, reason: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Rejects a pending approval: the actions it covered are denied (``approval_rejected``).
+        Arguments and errors as :meth:`approve`."""
         return self._decide(lib.cra_resolver_reject, approval_id, approver, reason)
 
-    def _decide(self, fn: Any, approval_id: str, approver: Optional[str], reason: Optional[str]) -> Dict[str, Any]:
-        d: Dict[str, Any] = {"approval_id": approval_id}
-        if approver is not None:
-            d["approver"] = approver
-        if reason is not None:
-            d["reason"] = reason
-        body = _json.dumps(d)
+    def _decide(self, fn: Any, approval: Union[str, Mapping[str, Any], bytes], approver: Optional[str], reason: Optional[str]) -> Dict[str, Any]:
+        if isinstance(approval, str):
+            d: Dict[str, Any] = {"approval_id": approval}
+            if approver is not None:
+                d["approver"] = approver
+            if reason is not None:
+                d["reason"] = reason
+            body = _json.dumps(d)
+        else:
+            body = encode(approval, "decision")
         out: Dict[str, Any] = call_json(fn, self._handle(), body, len(body))
         return out
 
-    def end_session(self, session_id: str, reason: Optional[str] = None) -> Dict[str, Any]:
+    def end_session(self, session_id: Union[str, Mapping[str, Any], bytes], reason: Optional[str] = None) -> Dict[str, Any]:
         """Ends a session (``session.ended`` with reason and duration); later requests naming
-        it raise :class:`~cra.SessionEnded`."""
-        d: Dict[str, Any] = {"session_id": session_id}
-        if reason is not None:
-            d["reason"] = reason
-        body = _json.dumps(d)
+        it raise :class:`~cra.SessionEnded`. ``session_id`` may also be the whole wire body
+        ``{"session_id", "reason"?}``. Raises :class:`~cra.SessionNotFound` or
+        :class:`~cra.SessionEnded`."""
+        if isinstance(session_id, str):
+            d: Dict[str, Any] = {"session_id": session_id}
+            if reason is not None:
+                d["reason"] = reason
+            body = _json.dumps(d)
+        else:
+            body = encode(session_id, "body")
         out: Dict[str, Any] = call_json(lib.cra_resolver_end_session, self._handle(), body, len(body))
-        self._latest.pop(session_id, None)
+        sid = out.get("session_id")
+        if isinstance(sid, str):
+            self._latest.pop(sid, None)
         return out
 
     # -- fast path ---------------------------------------------------------------------------
@@ -445,7 +474,8 @@ class Resolver:
 
     def advance_clock(self, seconds: float) -> None:
         """Moves a deterministic resolver's clock forward (tests)."""
-        call_status(lib.cra_resolver_advance_clock, self._handle(), int(round(seconds * 1e6)))
+        micros = math.floor(abs(seconds) * 1e6 + 0.5)  # rounds half away from zero, like Rust
+        call_status(lib.cra_resolver_advance_clock, self._handle(), int(math.copysign(micros, seconds)))
 
     # -- governed tools ----------------------------------------------------------------------
 

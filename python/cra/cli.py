@@ -1,0 +1,277 @@
+"""The ``cra`` command line.
+
+Exit codes follow CLI conventions: 0 success, 1 the answer is "no" (invalid atlas, broken
+trace, refused request, decisions that change), 2 usage or I/O errors. Colour on a terminal
+only; ``NO_COLOR`` turns it off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import __version__, _json
+from ._term import Spinner, Style, human_bytes, table
+from .errors import CraError, CraIOError, InvalidAtlas
+
+EXIT_OK = 0
+EXIT_NO = 1
+EXIT_USAGE = 2
+
+_EPILOG = """exit codes: 0 success, 1 refused/invalid/broken/changed, 2 usage or I/O error.
+Colour only on a terminal; set NO_COLOR=1 to turn it off."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cra",
+        description="CRA: governance for AI agents — resolve, validate atlases, verify and replay traces.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"cra {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="run the scripted two-agent demo and verify its trace",
+                       description="Run a scripted agent against the example atlases through governed tools: "
+                                   "calls allowed, denied, approved and rate limited; the trace is written, "
+                                   "verified and summarized.")
+    d.add_argument("--atlases", metavar="DIR", help="directory of atlases (default: examples/atlases found from here)")
+    d.add_argument("--trace", metavar="FILE", default="target/demo-trace.jsonl", help="trace file to write (default: %(default)s)")
+
+    r = sub.add_parser("resolve", help="resolve a CARP request against atlases and print the resolution",
+                       description="Resolve one CARP request (JSON) against the given atlases and print the "
+                                   "resolution JSON on stdout. Exit 1 when the request is refused.")
+    r.add_argument("request", metavar="REQUEST.json", help="the request, or - for standard input")
+    r.add_argument("--atlas", metavar="DIR", action="append", required=True, help="atlas directory or file (repeatable)")
+    r.add_argument("--compact", action="store_true", help="print the JSON on one line")
+
+    a = sub.add_parser("atlas", help="atlas tools", description="Atlas tools.")
+    asub = a.add_subparsers(dest="atlas_command", metavar="COMMAND")
+    av = asub.add_parser("validate", help="validate an atlas and list every problem with its JSON pointer",
+                         description="Validate an atlas (directory holding atlas.json, or a file). Every problem "
+                                     "is listed with its code and JSON pointer. Exit 1 when invalid.")
+    av.add_argument("atlas", metavar="DIR", nargs="+", help="atlas directory or atlas.json file")
+
+    v = sub.add_parser("verify", help="verify a TRACE file's hash chains",
+                       description="Verify every session's hash chain in a JSONL trace. "
+                                   "Exit 0 intact, 1 broken, 2 unreadable.")
+    v.add_argument("trace", metavar="TRACE.jsonl")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    rp = sub.add_parser("replay", help="replay a trace's requests against atlases and show what would change",
+                        description="Re-run the resolve requests recorded in a trace against the given atlases "
+                                    "(e.g. a new policy version). Exit 0 nothing changes, 1 some decisions change.")
+    rp.add_argument("trace", metavar="TRACE.jsonl")
+    rp.add_argument("--atlas", metavar="DIR", action="append", required=True, help="atlas directory or file (repeatable)")
+    rp.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    b = sub.add_parser("bench", help="time resolve and the fast path through the Python API (percentiles)",
+                       description="Time many individual calls and print p50/p99 per operation.")
+    b.add_argument("--iterations", type=int, default=20000, help="calls per operation (default: %(default)s)")
+    b.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``cra`` console script; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(args.atlases, args.trace)
+        if args.command == "resolve":
+            return _resolve(args)
+        if args.command == "atlas":
+            if args.atlas_command != "validate":
+                parser.parse_args(["atlas", "--help"])
+            return _validate(args)
+        if args.command == "verify":
+            return _verify(args)
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "bench":
+            from .bench import main as bench_main
+
+            return bench_main(iterations=args.iterations, as_json=args.json)
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # pragma: no cover - `cra ... | head`
+        return EXIT_OK
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+def _err(msg: str) -> None:
+    st = Style(sys.stderr)
+    sys.stderr.write(f"{st.bad('error')}: {msg}\n")
+
+
+def _describe(e: CraError) -> str:
+    where = f" at {e.pointer}" if e.pointer else ""
+    return f"{e.code}{where}: {e.message}"
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    from .resolver import Resolver
+
+    try:
+        if args.request == "-":
+            body = sys.stdin.buffer.read()
+        else:
+            with open(args.request, "rb") as f:
+                body = f.read()
+    except OSError as e:
+        _err(f"cannot read {args.request}: {e.strerror}")
+        return EXIT_USAGE
+    try:
+        with Resolver() as r:
+            for a in args.atlas:
+                r.load_atlas(a)
+            res = r.resolve(body)
+    except (CraIOError, OSError) as e:
+        _err(str(e))
+        return EXIT_USAGE
+    except CraError as e:
+        _err(_describe(e))
+        for d in e.details:
+            sys.stderr.write(f"  {d.pointer or '(document)'}: {d.code}: {d.message}\n")
+        return EXIT_NO
+    text = _json.dumps(res.raw).decode() if args.compact else _pretty(res.raw)
+    sys.stdout.write(text + "\n")
+    st = Style(sys.stderr)
+    if sys.stderr.isatty():
+        sys.stderr.write(
+            f"{st.bold(res.decision)}: {len(res.allowed)} allowed, {len(res.denied)} denied, "
+            f"{len(res.pending)} pending, {len(res.context_blocks)} context blocks\n"
+        )
+    return EXIT_OK
+
+
+def _pretty(v: Any) -> str:
+    import json
+
+    return json.dumps(v, indent=2, ensure_ascii=False)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .resolver import Resolver
+
+    st = Style(sys.stdout)
+    worst = EXIT_OK
+    for path in args.atlas:
+        try:
+            with Resolver() as r:
+                info = r.load_atlas(path)
+        except InvalidAtlas as e:
+            n = len(e.details) or 1
+            sys.stdout.write(f"{st.bad('invalid')} {path}: {n} problem{'s' if n != 1 else ''}\n")
+            for d in e.details or []:
+                sys.stdout.write(f"  {st.bold(d.pointer or '(document)')}  {st.dim(d.code)}  {d.message}\n")
+            if not e.details:
+                sys.stdout.write(f"  {e.pointer or '(document)'}  {e.message}\n")
+            worst = max(worst, EXIT_NO)
+            continue
+        except (CraIOError, OSError) as e:
+            _err(f"{path}: {e}")
+            worst = EXIT_USAGE
+            continue
+        except CraError as e:
+            sys.stdout.write(f"{st.bad('invalid')} {path}: {_describe(e)}\n")
+            worst = max(worst, EXIT_NO)
+            continue
+        sys.stdout.write(
+            f"{st.ok('valid')} {path}: {info.atlas_id} {info.version} — {info.actions} actions, "
+            f"{info.policies} policies, {info.context_packs} context packs, {info.capabilities} capabilities\n"
+        )
+    return worst
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .trace import verify_trace
+
+    st = Style(sys.stdout)
+    try:
+        size = os.path.getsize(args.trace)
+        if os.path.isdir(args.trace):
+            raise IsADirectoryError(21, "is a directory")
+    except OSError as e:
+        _err(f"cannot read {args.trace}: {e.strerror}")
+        return EXIT_USAGE
+    big = size > 8 * 1024 * 1024
+    try:
+        with Spinner(f"verifying {args.trace}", size, enabled=big and sys.stderr.isatty() and not args.json):
+            report = verify_trace(args.trace)
+    except CraError as e:
+        _err(f"cannot read {args.trace}: {e.message}")
+        return EXIT_USAGE
+    if args.json:
+        sys.stdout.write(_pretty(report.raw) + "\n")
+        return EXIT_OK if report.ok else EXIT_NO
+    summary = f"{report.events} events, {report.sessions} sessions, {human_bytes(size)}"
+    if report.ok:
+        sys.stdout.write(f"{st.ok('OK')} {args.trace}: every chain is intact ({summary})\n")
+        return EXIT_OK
+    n = len(report.errors)
+    sys.stdout.write(f"{st.bad('BROKEN')} {args.trace}: {n} broken session{'s' if n != 1 else ''} ({summary})\n")
+    rows = [
+        [str(x.get("session_id") or "-"), str(x["line"] + 1), str(x.get("sequence", "-")), st.bad(x["code"]), x["message"]]
+        for x in report.errors
+    ]
+    sys.stdout.write(table(["session", "line", "seq", "code", "what"], rows, st) + "\n")
+    if report.malformed_lines:
+        sys.stdout.write(f"  {report.malformed_lines} malformed line(s) in all\n")
+    return EXIT_NO
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from .trace import replay
+
+    st = Style(sys.stdout)
+    try:
+        report = replay(args.trace, args.atlas)
+    except (CraIOError, OSError) as e:
+        _err(str(e))
+        return EXIT_USAGE
+    except CraError as e:
+        _err(_describe(e))
+        for d in e.details:
+            sys.stderr.write(f"  {d.pointer or '(document)'}: {d.code}: {d.message}\n")
+        return EXIT_USAGE
+    if args.json:
+        sys.stdout.write(_pretty(report.raw) + "\n")
+        return EXIT_OK if report else EXIT_NO
+    sys.stdout.write(
+        f"replayed {report.replayed} request{'s' if report.replayed != 1 else ''}: "
+        f"{report.unchanged} unchanged, {len(report.changed)} changed\n"
+    )
+    if not report.changed:
+        sys.stdout.write(st.ok("no decision would change") + "\n")
+        return EXIT_OK
+    rows: List[List[str]] = []
+    for c in report.changed:
+        before: Dict[str, Any] = c["before"]
+        after = c.get("after")
+        what = []
+        if c.get("newly_allowed"):
+            what.append(st.warn("+ " + ", ".join(c["newly_allowed"])))
+        if c.get("no_longer_allowed"):
+            what.append(st.bad("- " + ", ".join(c["no_longer_allowed"])))
+        if c.get("error"):
+            what.append(st.bad(str(c["error"])))
+        rows.append([
+            c["session_id"],
+            str(c["line"] + 1),
+            f"{before['decision']} → {after['decision'] if after else 'error'}",
+            "  ".join(what) or "(lists reordered)",
+        ])
+    sys.stdout.write(table(["session", "line", "decision", "allowed actions"], rows, st) + "\n")
+    return EXIT_NO
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
