@@ -127,13 +127,19 @@ fn string(b: &[u8], i: &mut usize) -> Option<bool> {
     *i += 1;
     let mut escaped = false;
     loop {
-        let c = *b.get(*i)?;
-        match c {
+        // Jump to the next quote or backslash; the run before it must hold no control byte.
+        let rest = b.get(*i..)?;
+        let k = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[..k].iter().any(|&c| c < 0x20) {
+            return None;
+        }
+        *i += k;
+        match b[*i] {
             b'"' => {
                 *i += 1;
                 return Some(escaped);
             }
-            b'\\' => {
+            _ => {
                 escaped = true;
                 match *b.get(*i + 1)? {
                     b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => *i += 2,
@@ -162,8 +168,6 @@ fn string(b: &[u8], i: &mut usize) -> Option<bool> {
                     _ => return None,
                 }
             }
-            0x00..=0x1f => return None,
-            _ => *i += 1,
         }
     }
 }

@@ -162,7 +162,7 @@ pub fn verify_file_with(
 const CHUNK: usize = 8192;
 
 fn memchr(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', s)
 }
 
 /// The wire event with borrowed strings, for fast checking.
