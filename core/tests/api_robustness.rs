@@ -70,10 +70,8 @@ fn exercise(r: &cra_core::Resolver, input: &[u8]) {
             check_err(&e);
         }
     }
-    for f in [api::verify_trace] {
-        let out = f(input).unwrap();
-        assert!(serde_json::from_slice::<Value>(&out).is_ok());
-    }
+    let out = api::verify_trace(input).unwrap();
+    assert!(serde_json::from_slice::<Value>(&out).is_ok());
     if let Err(e) = api::replay(input, input) {
         check_err(&e);
     }
