@@ -29,7 +29,7 @@ export interface ResolverConfig {
     flush_interval_ms?: number;
     memory_limit_events?: number;
     fsync?: string;
-    [key: string]: Json | undefined;
+    [key: string]: unknown;
   };
 }
 
@@ -44,7 +44,7 @@ export interface Atlas {
   policies?: Json[];
   context_packs?: Json[];
   capabilities?: Json[];
-  [key: string]: Json | undefined;
+  [key: string]: unknown;
 }
 
 /** What loading an atlas did. */
@@ -114,7 +114,7 @@ export interface AllowedAction {
   name?: string;
   description?: string;
   parameters_schema?: Json;
-  [key: string]: Json | undefined;
+  [key: string]: unknown;
 }
 
 /** A denied action with the reason. */
@@ -135,7 +135,7 @@ export interface ContextBlock {
   content: string;
   priority: number;
   token_estimate: number;
-  [key: string]: Json | undefined;
+  [key: string]: unknown;
 }
 
 /** The answer to a resolve request. */
@@ -151,7 +151,7 @@ export interface Resolution {
   pending_actions?: Json[];
   ttl_seconds: number;
   trace_id: string;
-  [key: string]: Json | undefined;
+  [key: string]: unknown;
 }
 
 export type ExecuteStatus = 'authorized' | 'denied' | 'pending_approval';
@@ -184,7 +184,7 @@ export interface ReportAnswer {
   execution_id: string;
   status: 'executed' | 'failed';
   action_id: string;
-  [key: string]: Json | undefined;
+  [key: string]: unknown;
 }
 
 /** Approve or reject a pending approval. */
@@ -198,7 +198,7 @@ export interface ApprovalDecision {
 export interface ApprovalState {
   approval_id: string;
   status: string;
-  [key: string]: Json | undefined;
+  [key: string]: unknown;
 }
 
 /** The answer to ending a session. */
@@ -287,7 +287,9 @@ export interface ReplayReport {
 export interface Versions {
   cra: string;
   binding: 'native' | 'wasm';
-  [key: string]: Json | undefined;
+  /** Whether execute parameters are validated against JSON Schemas (false in the WASM build). */
+  json_schema: boolean;
+  [key: string]: unknown;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,7 +341,7 @@ export declare function verifyTrace(trace: string | Uint8Array): VerifyReport;
 /** Verifies a JSONL trace file, streaming (native only; WASM throws CraRuntimeError). */
 export declare function verifyTraceFile(path: string): VerifyReport;
 /** Replays a trace against atlases: what would change under these policies. */
-export declare function replay(trace: string | Uint8Array, atlases: JsonInput<Atlas[]>): ReplayReport;
+export declare function replay(trace: string | Uint8Array, atlases: Atlas[] | string): ReplayReport;
 /** Versions of the engine and of this binding. */
 export declare function versions(): Versions;
 /** Which binding this is. */

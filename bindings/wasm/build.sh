@@ -9,10 +9,14 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="${CRA_WASM_OUT:-$here/pkg}"
 features=""
+targets="web bundler"
+optimize=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --features) features="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    # A test build: the `testing` feature (panic injection), web glue only, no wasm-opt.
+    --testing) features="testing"; out="$here/pkg-testing"; targets="web"; optimize=0; shift ;;
     *) echo "build.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -33,14 +37,15 @@ wasm="$root/target/wasm32-unknown-unknown/release/cra_wasm.wasm"
 
 rm -rf "$out" && mkdir -p "$out"
 cp -r "$here/npm/." "$out/"
-for target in web bundler; do
+for target in $targets; do
   "$WASM_BINDGEN" "$wasm" --target "$target" --out-dir "$out/$target" --out-name cra_wasm --no-typescript
+  rm -f "$out/$target/package.json" "$out/$target/.gitignore"
+  [ "$optimize" = 1 ] || continue
   # Features the Rust wasm32 target emits by default; wasm-opt must accept (and may keep) them.
   "$WASM_OPT" -Oz --strip-debug --strip-producers \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/$target/cra_wasm_bg.wasm" -o "$out/$target/cra_wasm_bg.wasm"
-  rm -f "$out/$target/package.json" "$out/$target/.gitignore"
 done
 
 # The shared JS API as an ES module: same source, `module.exports = {…}` → `export {…}`.
@@ -54,6 +59,7 @@ cp "$root/bindings/node/index.d.ts" "$out/index.d.ts"
 cat "$here/npm/init.d.ts" >> "$out/index.d.ts"
 rm -f "$out/init.d.ts"
 
+[ "$optimize" = 1 ] || exit 0
 size=$(stat -c %s "$out/web/cra_wasm_bg.wasm")
 gz=$(gzip -9 -c "$out/web/cra_wasm_bg.wasm" | wc -c)
 echo "build.sh: $out/web/cra_wasm_bg.wasm: $size bytes ($((size / 1024)) KiB), gzip -9 $gz bytes ($((gz / 1024)) KiB)"

@@ -1,0 +1,19 @@
+// index.d.ts compiles under `tsc --strict --noEmit` and describes the API as used (types/usage.mts,
+// with @ts-expect-error lines that must fail to compile).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tsc = path.join(here, '../node/node_modules/.bin/tsc');
+
+test('tsc --noEmit over the declarations and a usage file', () => {
+  assert.ok(fs.existsSync(tsc), 'typescript is a devDependency of bindings/node (npm ci there)');
+  const wasm = process.env.CRA_JS_IMPL === 'wasm';
+  if (wasm) assert.ok(fs.existsSync(path.join(here, '../wasm/pkg/index.d.ts')), 'the wasm package is built (make build-wasm)');
+  const r = spawnSync(tsc, ['-p', path.join(here, wasm ? 'types/tsconfig.wasm.json' : 'types/tsconfig.json')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
