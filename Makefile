@@ -4,7 +4,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo doc clean \
-        cbindgen header check-header build-ffi test-c test-go test-ruby
+        cbindgen header check-header build-ffi test-c test-go test-ruby \
+        python-venv python-install test-python bench-python
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -87,12 +88,45 @@ test-ruby: build-ffi ## Ruby binding: minitest (unit, threads, the conformance c
 	cd examples/ruby && $(RUBY) -w test/run.rb
 	$(RUBY) -w -Iexamples/ruby/lib examples/ruby/examples/demo.rb examples/atlases/customer-support
 
+# --- Python package (python/): maturin (cffi mode) wheel carrying libcra, CLI, tests, bench ----
+# Everything goes into a virtualenv at .venv (made here when missing; works with CI=true and no
+# stdin). `pip install ./python` runs maturin, which builds libcra in the workspace target/.
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+PY_TESTING_LIB := target/python/testing/libcra.so
+
+python-venv: ## Virtualenv .venv with the Python build and test tools (maturin, cffi, pytest, mypy, orjson)
+	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y python3-venv || { apt-get update && apt-get install -y python3-venv; }; $(PYTHON) -m venv $(VENV); }
+	@echo '*' > $(VENV)/.gitignore
+	@$(VPY) -c 'import maturin, cffi, pytest, mypy, orjson' 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "cffi>=1.15" "pytest>=7" "mypy>=1.8" "orjson>=3.9"
+
+python-install: python-venv ## pip install ./python into .venv (maturin builds libcra into the wheel)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
+
+test-python: python-install ## Python: pytest (API, governed tools, threads, CLI, panic, README, conformance corpus) incl. mypy --strict
+	$(CARGO) build -p cra-ffi --features testing
+	@# the debug cdylib path is shared by every feature set: copy it away and check it is the testing one
+	@mkdir -p $(dir $(PY_TESTING_LIB)) && cp target/debug/libcra.so $(PY_TESTING_LIB)
+	@nm -D --defined-only $(PY_TESTING_LIB) | grep -q ' cra_testing_panic$$' || \
+		{ echo "test-python: target/debug/libcra.so lacks the testing feature (overwritten by a concurrent build?)" >&2; exit 1; }
+	@# pytest exits 5 when it collects no test: that fails here like any other non-zero status
+	CRA_TESTING_LIBRARY=$(CURDIR)/$(PY_TESTING_LIB) CRA_REQUIRE_PANIC_TEST=1 $(VENV)/bin/pytest python/tests -q -p no:cacheprovider
+
+bench-python: python-install ## Python boundary percentiles (resolve, fast path) beside the Rust harness of the same run
+	@mkdir -p target/bench
+	$(CARGO) bench -p cra-core --bench resolve -- --quick | tee target/bench/rust-resolve.txt
+	$(VPY) -m cra.bench --rust target/bench/rust-resolve.txt
+
 deps-verify: ## Python `blake3` for the independent hash check (skipped with a notice if it cannot install)
 	@python3 -c 'import blake3' 2>/dev/null || python3 -m pip install --quiet blake3 || echo "note: python blake3 unavailable; the independent verifier test will skip"
 
 bench: ## Benchmarks (criterion + percentile harness); figures in docs/performance.md
 	$(CARGO) bench -p cra-core --bench resolve
 	$(CARGO) bench -p cra-core --bench trace
+	$(MAKE) bench-python
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -103,8 +137,8 @@ fmt-check: ## Fail when the code is not formatted
 lint: ## Clippy with warnings as errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-demo: ## The main job: a scripted agent against the example atlases, trace written and verified
-	$(CARGO) run --release -q -p cra-core --example demo -- --atlases examples/atlases --trace target/demo-trace.jsonl
+demo: python-install ## The main job: a scripted agent (Python, governed tools) against the example atlases; trace written, verified, summarized
+	$(VENV)/bin/cra demo --atlases examples/atlases --trace target/demo-trace.jsonl
 
 doc: ## API docs
 	$(CARGO) doc --workspace --no-deps

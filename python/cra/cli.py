@@ -88,7 +88,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _resolve(args)
         if args.command == "atlas":
             if args.atlas_command != "validate":
-                parser.parse_args(["atlas", "--help"])
+                parser.error("atlas needs a command: cra atlas validate DIR")
             return _validate(args)
         if args.command == "verify":
             return _verify(args)

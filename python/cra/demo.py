@@ -86,7 +86,7 @@ def _tools(session: Session) -> Dict[str, Callable[..., Any]]:
     def delete_account(customer_id: str) -> Dict[str, Any]:  # pragma: no cover - never authorized
         return {"deleted": customer_id}
 
-    return {f.action_id: f for f in (lookup_order, get_profile, refund, refund_large, reply, delete_account)}  # type: ignore[attr-defined]
+    return {f.action_id: f for f in (lookup_order, get_profile, refund, refund_large, reply, delete_account)}
 
 
 def run_demo(atlases: Optional[str] = None, trace_path: str = "target/demo-trace.jsonl", out: Optional[IO[str]] = None) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Mapping, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from .errors import SessionEnded, SessionNotFound
 from .results import Authorization, Resolution, Verdict
@@ -41,6 +41,9 @@ class GovernedTool(Generic[F]):
         last_authorization: the :class:`~cra.Authorization` of the most recent call (per tool,
             shared between threads; read it right after a call in single-threaded code).
     """
+
+    __name__: str
+    __qualname__: str
 
     def __init__(
         self,
@@ -189,6 +192,17 @@ class GovernedTool(Generic[F]):
         return f"<governed {self.action_id} {getattr(self.fn, '__qualname__', self.fn)!r}>"
 
 
+@overload
+def govern(resolver: "Resolver", action_id: str, fn: F, *, session: Union[str, "Session"], agent: Optional[str] = ...,
+           parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> GovernedTool[F]: ...
+
+
+@overload
+def govern(resolver: "Resolver", action_id: str, fn: None = ..., *, session: Union[str, "Session"],
+           agent: Optional[str] = ...,
+           parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> Callable[[F], GovernedTool[F]]: ...
+
+
 def govern(
     resolver: "Resolver",
     action_id: str,
@@ -197,7 +211,7 @@ def govern(
     session: Union[str, "Session"],
     agent: Optional[str] = None,
     parameters: Optional[Callable[..., Mapping[str, Any]]] = None,
-) -> Any:
+) -> Union[GovernedTool[F], Callable[[F], GovernedTool[F]]]:
     """Governs ``fn`` (or, without ``fn``, returns a decorator). See :class:`GovernedTool`."""
 
     def wrap(f: F) -> GovernedTool[F]:
@@ -242,14 +256,24 @@ class Session:
         """True when the fast path allows ``action_id`` now."""
         return self.resolver.allowed(self.session_id, action_id)
 
+    @overload
+    def governed(self, action_id: str, fn: F, *,
+                 parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> GovernedTool[F]: ...
+
+    @overload
+    def governed(self, action_id: str, fn: None = ..., *,
+                 parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> Callable[[F], GovernedTool[F]]: ...
+
     def governed(
         self,
         action_id: str,
         fn: Optional[F] = None,
         *,
         parameters: Optional[Callable[..., Mapping[str, Any]]] = None,
-    ) -> Any:
+    ) -> Union[GovernedTool[F], Callable[[F], GovernedTool[F]]]:
         """Governs a tool for this session (decorator or direct call); see :class:`GovernedTool`."""
+        if fn is None:
+            return govern(self.resolver, action_id, session=self, parameters=parameters)
         return govern(self.resolver, action_id, fn, session=self, parameters=parameters)
 
     def end(self, reason: Optional[str] = None) -> Dict[str, Any]:

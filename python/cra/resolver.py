@@ -24,7 +24,7 @@ from typing import (
 
 from . import _json
 from ._lowlevel import call_bytes, call_json, call_status, encode, ffi, lib, text
-from .errors import InvalidRequest, ResolutionNotFound, ResolverClosed
+from .errors import CraError, InvalidRequest, ResolutionNotFound, ResolverClosed, ResolverPoisoned
 from .results import AtlasInfo, Authorization, Resolution, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -156,13 +156,22 @@ class Resolver:
             if self._closed:
                 return
             self._closed = True
-        call_status(lib.cra_resolver_close, self._ptr)
+        try:
+            call_status(lib.cra_resolver_close, self._ptr)
+        except ResolverPoisoned:
+            pass  # nothing can be flushed from a poisoned handle; the finalizer frees it
 
     def __enter__(self) -> "Resolver":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except CraError:
+            pass  # never mask the exception leaving the block
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -514,6 +523,8 @@ class Resolver:
         """
         from .governed import govern
 
+        if fn is None:
+            return govern(self, action_id, session=session, agent=agent, parameters=parameters)
         return govern(self, action_id, fn, session=session, agent=agent, parameters=parameters)
 
 

@@ -108,9 +108,9 @@ class _View:
         return self.raw[key]
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
+        if not isinstance(other, _View) or type(other) is not type(self):
             return NotImplemented
-        return bool(self.raw == other.raw)  # type: ignore[attr-defined]
+        return bool(self.raw == other.raw)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -268,7 +268,7 @@ class Authorization(_View):
     @property
     def authorized(self) -> bool:
         """True when the tool may run now."""
-        return self.raw["status"] == "authorized"
+        return bool(self.raw["status"] == "authorized")
 
     @property
     def execution_id(self) -> Optional[str]:

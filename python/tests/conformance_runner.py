@@ -181,8 +181,7 @@ def tamper(trace: bytes, ops: Any) -> bytes:
         elif "replace" in op:
             r = op["replace"] if isinstance(op["replace"], dict) else {}
             i = _u64(r.get("line"))
-            find = r.get("find") if isinstance(r.get("find"), str) else ""
-            with_ = r.get("with") if isinstance(r.get("with"), str) else ""
+            find, with_ = _str(r, "find"), _str(r, "with")
             if i >= len(lines):
                 raise CaseError(f"replace line {i} out of range")
             if find not in lines[i]:
@@ -220,6 +219,11 @@ def trace_summary(jsonl: bytes) -> Dict[str, Any]:
 # -- running ---------------------------------------------------------------------------------
 
 
+def _str(d: Dict[str, Any], key: str) -> str:
+    v = d.get(key)
+    return v if isinstance(v, str) else ""
+
+
 def _body(step: Dict[str, Any], key: str) -> Any:
     """The raw text (``<key>_text``, passed through byte for byte) or the value as bytes of JSON."""
     t = step.get(f"{key}_text")
@@ -248,8 +252,7 @@ def _call(op: str, step: Dict[str, Any], r: "cra.Resolver", fixtures: Dict[str, 
     if op == "load_atlas_dir":
         return r.load_atlas(os.path.join(root, str(step.get("path") or ""))).raw
     if op == "unload_atlas":
-        atlas_id = step.get("atlas_id") if isinstance(step.get("atlas_id"), str) else ""
-        return r.unload_atlas(atlas_id)
+        return r.unload_atlas(_str(step, "atlas_id"))
     if op == "resolve":
         return r.resolve(_body(step, "request")).raw
     if op == "execute":
@@ -263,12 +266,10 @@ def _call(op: str, step: Dict[str, Any], r: "cra.Resolver", fixtures: Dict[str, 
     if op == "end_session":
         return r.end_session(_body(step, "body"))
     if op == "check":
-        sid = step.get("session_id") if isinstance(step.get("session_id"), str) else ""
-        aid = step.get("action_id") if isinstance(step.get("action_id"), str) else ""
-        return r.check(sid, aid).value
+        return r.check(_str(step, "session_id"), _str(step, "action_id")).value
     if op == "advance_clock":
         s = step.get("seconds")
-        r.advance_clock(float(s) if _is_num(s) else 0.0)
+        r.advance_clock(float(s) if isinstance(s, (int, float)) and not isinstance(s, bool) else 0.0)
         return None
     if op == "flush":
         r.flush(10.0)
@@ -282,7 +283,8 @@ def _call(op: str, step: Dict[str, Any], r: "cra.Resolver", fixtures: Dict[str, 
         trace = tamper(base, step.get("tamper"))
         if op == "verify_trace":
             return cra.verify_trace(trace).raw
-        atlases = [_atlas(a, fixtures) for a in (step.get("atlases") if isinstance(step.get("atlases"), list) else [])]
+        listed = step.get("atlases")
+        atlases = [_atlas(a, fixtures) for a in (listed if isinstance(listed, list) else [])]
         return cra.replay(trace, atlases).raw
     raise CaseError(f"unknown op {json.dumps(op)}")
 
@@ -403,9 +405,9 @@ def run_corpus(root: str, xfail: Optional[Dict[str, str]] = None, binding: str =
             else:
                 outcome = Outcome("fail", failure) if reason is None else Outcome("xfail", reason)
             report.cases.append((cid, outcome))
-    for f in listed:
-        if f not in rels:
-            report.errors.append(f"manifest.json lists {f}, which does not exist")
+    for name in listed:
+        if name not in rels:
+            report.errors.append(f"manifest.json lists {name}, which does not exist")
     for cid in xfail:
         if cid not in seen:
             report.errors.append(f"expected-failure list names unknown case {cid}")

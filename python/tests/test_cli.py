@@ -1,0 +1,176 @@
+"""The ``cra`` command: each subcommand in-process and through the installed console script."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+import cra
+from cra.cli import main
+
+from conftest import ATLASES, DEVOPS, REPO, SUPPORT
+
+CRA = os.path.join(os.path.dirname(sys.executable), "cra")
+REQUEST = {"requester": {"agent_id": "support-bot-1", "session_id": "s"}, "task": {"goal": "refund ORD-1234"}}
+
+
+def run(args: List[str], stdin: Optional[bytes] = None, env: Optional[Dict[str, str]] = None) -> Tuple[int, str, str]:
+    """The console script in a subprocess (piped: no colour)."""
+    e = dict(os.environ, **(env or {}))
+    p = subprocess.run([CRA, *args], input=stdin, capture_output=True, cwd=REPO, env=e, timeout=120)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def inproc(args: List[str]) -> Tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(args)
+        except SystemExit as e:
+            code = int(e.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "t.jsonl"
+    with cra.Resolver(trace_file=path) as r:
+        r.load_atlas(DEVOPS)
+        r.resolve(agent="oncall-alice", session="ops", goal="roll back checkout", context={"environment": "production"})
+    return path
+
+
+def test_help_and_version() -> None:
+    code, out, _ = run(["--help"])
+    assert code == 0 and "demo" in out and "verify" in out and "exit codes" in out
+    code, out, _ = run(["--version"])
+    assert code == 0 and out.strip() == f"cra {cra.__version__}"
+    code, _, err = run([])
+    assert code == 2 and "usage" in err
+    code, _, err = run(["frobnicate"])
+    assert code == 2 and "invalid choice" in err
+    assert subprocess.run([sys.executable, "-m", "cra", "--version"], capture_output=True, cwd="/").returncode == 0
+
+
+def test_demo_subprocess(tmp_path: Path) -> None:
+    t = tmp_path / "demo.jsonl"
+    code, out, err = run(["demo", "--atlases", ATLASES, "--trace", str(t)])
+    assert code == 0, out + err
+    assert "\x1b[" not in out  # piped: plain text
+    for needle in ("rate limited", "needs approval", "approved", "denied", "verify:  OK"):
+        assert needle in out
+    assert cra.verify_trace(t).ok
+
+
+def test_demo_finds_atlases_from_the_repo(tmp_path: Path) -> None:
+    code, out, _ = inproc(["demo", "--trace", str(tmp_path / "d.jsonl")])
+    assert code == 0 and "OK" in out
+    code, _, err = run(["demo", "--atlases", str(tmp_path / "nowhere")])
+    assert code == 2 and "--atlases" in err
+
+
+def test_colour_on_a_terminal_only(tmp_path: Path) -> None:
+    code, out, _ = run(["atlas", "validate", SUPPORT], env={"FORCE_COLOR": "1"})
+    assert code == 0 and "\x1b[32m" in out
+    code, out, _ = run(["atlas", "validate", SUPPORT], env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert "\x1b[" not in out
+
+
+def test_resolve_from_file_and_stdin(tmp_path: Path) -> None:
+    f = tmp_path / "req.json"
+    f.write_text(json.dumps(REQUEST))
+    code, out, _ = run(["resolve", "--atlas", SUPPORT, str(f)])
+    assert code == 0 and json.loads(out)["decision"]["type"] == "partial"
+    code, out, _ = run(["resolve", "--atlas", SUPPORT, "--atlas", DEVOPS, "--compact", "-"], stdin=json.dumps(REQUEST).encode())
+    assert code == 0 and len(out.strip().splitlines()) == 1 and json.loads(out)["allowed_actions"]
+
+
+def test_resolve_errors() -> None:
+    code, _, err = run(["resolve", "--atlas", SUPPORT, "-"], stdin=b'{"requester": {"agent_id": "a", "session_id": "s"}, "task": {"goal": "g", "risk_tier": "x"}}')
+    assert code == 1 and "INVALID_REQUEST at /task/risk_tier" in err
+    code, _, err = run(["resolve", "--atlas", SUPPORT, "/no/such/request.json"])
+    assert code == 2 and "cannot read" in err
+    code, _, err = run(["resolve", "--atlas", "/no/such/atlas", "-"], stdin=b"{}")
+    assert code == 2
+    code, _, err = run(["resolve", "-"], stdin=b"{}")
+    assert code == 2 and "--atlas" in err
+
+
+def test_atlas_validate(tmp_path: Path) -> None:
+    code, out, _ = inproc(["atlas", "validate", SUPPORT, DEVOPS])
+    assert code == 0 and out.count("valid") == 2 and "com.example.devops" in out
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "atlas.json").write_text(json.dumps({
+        "atlas_version": "1.0", "atlas_id": "Not Valid", "version": "1", "name": "x", "description": "",
+        "actions": [{"action_id": "a.b", "name": "n", "description": "", "risk_tier": "extreme"}],
+        "policies": [{"policy_id": "p", "type": "deny", "actions": ["nothing.*"]}], "colour": "blue"}))
+    code, out, _ = run(["atlas", "validate", str(bad)])
+    assert code == 1
+    assert "invalid" in out and "/atlas_id" in out and "/version" in out and "/colour" in out
+    assert "/actions/0/risk_tier" in out and "/policies/0/actions/0" in out
+    assert "5 problems" in out
+    code, _, err = run(["atlas", "validate", str(tmp_path / "missing")])
+    assert code == 2 and "error" in err
+    code, _, err = run(["atlas"])
+    assert code == 2
+
+
+def test_verify(trace: Path, tmp_path: Path) -> None:
+    code, out, _ = run(["verify", str(trace)])
+    assert code == 0 and out.startswith("OK") and "1 sessions" in out
+    lines = trace.read_bytes().splitlines(keepends=True)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(lines[0] + lines[2] + b"".join(lines[3:]))
+    code, out, _ = run(["verify", str(broken)])
+    assert code == 1 and out.startswith("BROKEN") and "sequence_gap" in out
+    code, out, _ = inproc(["verify", "--json", str(broken)])
+    assert code == 1 and json.loads(out)["ok"] is False
+    code, _, err = run(["verify", str(tmp_path / "missing.jsonl")])
+    assert code == 2 and "cannot read" in err
+    code, _, err = run(["verify", str(tmp_path)])
+    assert code == 2
+
+
+def test_replay(trace: Path, tmp_path: Path) -> None:
+    code, out, _ = run(["replay", str(trace), "--atlas", DEVOPS])
+    assert code == 0 and "no decision would change" in out
+    doc = cra.trace.atlas_document(DEVOPS)
+    doc["policies"].insert(0, {"policy_id": "freeze", "type": "deny", "actions": ["k8s.deployments.*"]})
+    (tmp_path / "frozen").mkdir()
+    (tmp_path / "frozen" / "atlas.json").write_text(json.dumps(doc))
+    code, out, _ = run(["replay", str(trace), "--atlas", str(tmp_path / "frozen")])
+    assert code == 1 and "changed" in out and "k8s.deployments.rollback" in out and "partial → partial" in out
+    code, out, _ = inproc(["replay", "--json", str(trace), "--atlas", str(tmp_path / "frozen")])
+    assert code == 1 and json.loads(out)["changed"]
+    code, _, err = run(["replay", str(tmp_path / "nope.jsonl"), "--atlas", DEVOPS])
+    assert code == 2
+
+
+def test_bench_runs(tmp_path: Path) -> None:
+    code, out, _ = inproc(["bench", "--iterations", "200", "--json"])
+    assert code == 0
+    rows = json.loads(out)["rows"]
+    assert {r["name"].split(" ")[0] for r in rows} >= {"resolve(dict)", "allowed(session,"}
+    assert all(r["p50_ns"] > 0 for r in rows)
+    rust = tmp_path / "rust.txt"
+    rust.write_text("resolve, 100 rules, 10 actions in scope       p50      1000 ns   p99      2400 ns   p99.9  3000 ns\n")
+    code, out, _ = inproc_bench(["--iterations", "100", "--rust", str(rust)])
+    assert code == 0 and "1.00 µs" in out and "target fast path" in out
+
+
+def inproc_bench(args: List[str]) -> Tuple[int, str, str]:
+    from cra.bench import main as bench_main
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = bench_main(args)
+    return code, out.getvalue(), ""
