@@ -16,7 +16,7 @@ conformance: build-ffi ## The shared corpus through every binding's runner (core
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm ## Run every suite (Rust, C ABI, header drift, Go, Ruby; later: Python, Node, WASM)
+test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
