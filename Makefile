@@ -126,6 +126,7 @@ deps-verify: ## Python `blake3` for the independent hash check (skipped with a n
 bench: ## Benchmarks (criterion + percentile harness); figures in docs/performance.md
 	$(CARGO) bench -p cra-core --bench resolve
 	$(CARGO) bench -p cra-core --bench trace
+	$(MAKE) --no-print-directory bench-js
 	$(MAKE) bench-python
 
 fmt: ## Format the code
