@@ -170,8 +170,11 @@ def _validate(args: argparse.Namespace) -> int:
         except InvalidAtlas as e:
             n = len(e.details) or 1
             sys.stdout.write(f"{st.bad('invalid')} {path}: {n} problem{'s' if n != 1 else ''}\n")
-            for d in e.details or []:
-                sys.stdout.write(f"  {st.bold(d.pointer or '(document)')}  {st.dim(d.code)}  {d.message}\n")
+            width = max((len(d.pointer or "(document)") for d in e.details), default=0)
+            cwidth = max((len(d.code) for d in e.details), default=0)
+            for d in e.details:
+                ptr = (d.pointer or "(document)").ljust(width)
+                sys.stdout.write(f"  {st.bold(ptr)}  {st.dim(d.code.ljust(cwidth))}  {d.message}\n")
             if not e.details:
                 sys.stdout.write(f"  {e.pointer or '(document)'}  {e.message}\n")
             worst = max(worst, EXIT_NO)

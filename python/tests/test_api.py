@@ -341,3 +341,19 @@ def test_stats(resolver: cra.Resolver, support: cra.Resolution) -> None:
     assert s["atlases"] == 2 and s["resolves"] == 1 and "trace" in s
     resolver.flush(5)
     assert os.fspath(REPO)
+
+
+def test_stdlib_json_fallback_without_orjson() -> None:
+    code = (
+        "import sys; sys.modules['orjson'] = None\n"
+        "import cra\n"
+        "assert cra._json.BACKEND == 'json'\n"
+        f"r = cra.Resolver(deterministic=1); r.load_atlas({SUPPORT!r})\n"
+        "res = r.resolve(agent='support-bot-1', session='s', goal='refund ORD-1234')\n"
+        "a = r.authorize('orders.lookup', {'order_id': 'ORD-1234'}, resolution=res)\n"
+        "r.report(a, {'note': 'caf\\u00e9', 'obj': object()})\n"
+        "print(res.decision, a.status, cra.verify_trace(r.drain_trace()).ok)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["partial", "authorized", "True"]
