@@ -16,7 +16,7 @@ conformance: build-ffi ## The shared corpus through every binding's runner (core
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python)
+test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-node-gyp ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
@@ -188,3 +188,9 @@ test-wasm: build-wasm build-wasm-testing js-deps chromium ## JS suite + conforma
 
 bench-js: build-node build-wasm ## resolve p50/p99 from Node: native addon and WASM (with the Rust figure)
 	node $(JS_TESTS)/bench.mjs
+
+# --- examples/node-gyp: a C addon over libcra (ffi/include/cra.h), built offline with node-gyp ----
+.PHONY: test-node-gyp
+test-node-gyp: build-ffi ## node-gyp C addon over libcra: build (--nodedir=/usr, offline) and test
+	@[ -x examples/node-gyp/node_modules/.bin/node-gyp ] || (cd examples/node-gyp && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+	cd examples/node-gyp && npx node-gyp rebuild --nodedir=/usr --loglevel=warn && node --test test.js
