@@ -43,7 +43,7 @@ else
     done
     rm -rf "$cache/rust-$RUST_VERSION.tmp" && mkdir -p "$cache/rust-$RUST_VERSION.tmp"
     # Each wheel holds one member, arena_rust_toolchain_dataN/part_N; in order they form a tar.zst.
-    python3 - "$dl" <<'EOF' | zstd -d -q | tar -x -C "$cache/rust-$RUST_VERSION.tmp"
+    python3 - "$dl" <<'EOF' | zstd -d -q | tar --warning=no-unknown-keyword -x -C "$cache/rust-$RUST_VERSION.tmp"
 import glob, shutil, sys, zipfile
 for n in (1, 2, 3):
     (whl,) = glob.glob(f"{sys.argv[1]}/arena_rust_toolchain_data{n}-*.whl")

@@ -36,6 +36,8 @@ test('load, resolve, execute, report: plain objects out', () => {
   assert.equal(r.check('s1', 'orders.delete'), 'denied');
   assert.equal(r.check('nobody', 'orders.get'), 'no_resolution');
   r.free();
+  r.free();
+  assert.throws(() => r.resolve(resolveReq()), (e) => e instanceof cra.CraRuntimeError && e.code === 'CLOSED');
 });
 
 test('requests may be JSON text; answers are the same', () => {

@@ -103,6 +103,16 @@ function mapError(e, onTrap) {
   return err;
 }
 
+/** Stands in for a freed resolver's handle: every call throws CLOSED. */
+const FREED = new Proxy(
+  {},
+  {
+    get: () => () => {
+      throw new CraRuntimeError('this resolver was freed', { code: 'CLOSED' });
+    },
+  },
+);
+
 /** Objects become JSON text; strings pass through unchanged (already JSON). */
 function toText(v, what) {
   if (typeof v === 'string') return v;
@@ -252,8 +262,8 @@ function makeApi(raw, opts = {}) {
     }
     /** Releases the resolver's memory now (WASM; the native addon leaves it to the GC). Idempotent. */
     free() {
-      if (this._raw && typeof this._raw.free === 'function' && !trapped) this._raw.free();
-      this._raw = null;
+      if (this._raw !== FREED && typeof this._raw.free === 'function' && !trapped) this._raw.free();
+      this._raw = FREED;
     }
     /** Flushes and stops the trace collector; later events are counted as dropped. */
     close() {
