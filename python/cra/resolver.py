@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import threading
@@ -47,9 +48,31 @@ _VERDICTS = (
 )
 
 
+class _ExitState:
+    exiting = False
+
+
 def _release(ptr: Any) -> None:
-    """Finalizer: closes (flushing the trace, errors ignored) and frees a native resolver."""
-    lib.cra_resolver_free(ptr)
+    """Finalizer: closes (flushing the trace, errors ignored) and frees a native resolver.
+
+    At interpreter exit, daemon threads may still be inside a call on the handle, so the trace is
+    flushed and closed but the memory is left to the operating system (freeing it could pull it
+    from under such a thread).
+    """
+    if _ExitState.exiting:
+        lib.cra_resolver_close(ptr, ffi.NULL)
+    else:
+        lib.cra_resolver_free(ptr)
+
+
+def _mark_exiting() -> None:
+    _ExitState.exiting = True
+
+
+# weakref.finalize registers its own exit hook on first use; make sure it exists before ours, so
+# that ours (atexit runs last-registered first) marks the exit before any finalizer runs.
+weakref.finalize(_ExitState, lambda: None)
+atexit.register(_mark_exiting)
 
 
 class Resolver:
@@ -446,10 +469,12 @@ class Resolver:
     def check(self, session_id: str, action_id: str) -> Verdict:
         """The fast path: may ``session_id`` run ``action_id`` now, according to its latest
         unexpired resolution? No JSON, nothing consumed, nothing recorded."""
+        ptr = self._handle()
         s = session_id.encode("utf-8")
         a = action_id.encode("utf-8")
-        out = ffi.new("CraVerdict *")
-        call_status(lib.cra_resolver_check, self._handle(), s, len(s), a, len(a), out)
+        out = _verdict_new("CraVerdict *")
+        if _check(ptr, s, len(s), a, len(a), out, _NULL):
+            call_status(lib.cra_resolver_check, ptr, s, len(s), a, len(a), out)  # raises with details
         return _VERDICTS[out[0]]
 
     def allowed(self, session_id: str, action_id: str) -> bool:

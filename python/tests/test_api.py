@@ -357,3 +357,21 @@ def test_stdlib_json_fallback_without_orjson() -> None:
     p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["partial", "authorized", "True"]
+
+
+def test_exit_with_daemon_threads_inside_calls(tmp_path: Path) -> None:
+    path = tmp_path / "daemon.jsonl"
+    code = (
+        "import threading, time, cra\n"
+        f"r = cra.Resolver(trace_file={str(path)!r}); r.load_atlas({SUPPORT!r})\n"
+        "def spin(i):\n"
+        "    while True:\n"
+        "        r.resolve(agent='support-bot-1', session=f'd{i}', goal='refund')\n"
+        "        r.allowed(f'd{i}', 'orders.lookup')\n"
+        "for i in range(4): threading.Thread(target=spin, args=(i,), daemon=True).start()\n"
+        "time.sleep(0.3)\n"
+    )
+    for _ in range(3):
+        p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+    assert cra.verify_trace(path).ok
