@@ -194,3 +194,26 @@ def test_many_threads_share_one_resolver(tmp_path: Any) -> None:
         r.flush(10)
     report = cra.verify_trace(path)
     assert report.ok and report.sessions == 8
+
+
+def test_closed_resolver_and_unserializable_parameters(tmp_path: Any) -> None:
+    r = cra.Resolver()
+    r.load_atlas(SUPPORT)
+    r.resolve(agent="support-bot-1", session="s", goal="look up an order")
+    lookup = r.governed("orders.lookup", lambda order_id: order_id, session="s")
+    with pytest.raises(cra.InvalidRequest) as e:
+        lookup(order_id=object())  # parameters must be JSON
+    assert "cannot be written as JSON" in e.value.message
+    r.close()
+    with pytest.raises(cra.ResolverClosed):
+        lookup(order_id="ORD-1234")
+
+
+def test_bad_json_request_through_the_session(resolver: cra.Resolver) -> None:
+    with pytest.raises(cra.InvalidRequest) as e:
+        resolver.resolve('{"requester": ')
+    assert e.value.code == "INVALID_REQUEST"
+    s = resolver.session("support-bot-1", "bad")
+    with pytest.raises(cra.AtlasNotFound) as e2:
+        s.resolve("x", atlas_ids=["com.example.unknown"])
+    assert e2.value.pointer == "/atlas_ids/0"
