@@ -20,7 +20,15 @@ EXIT_OK = 0
 EXIT_NO = 1
 EXIT_USAGE = 2
 
-_EPILOG = """exit codes: 0 success, 1 refused/invalid/broken/changed, 2 usage or I/O error.
+_EPILOG = """examples:
+  cra demo
+  cra atlas validate examples/atlases/customer-support
+  cra resolve --atlas examples/atlases/customer-support request.json
+  echo '{"requester": {...}, "task": {...}}' | cra resolve --atlas DIR -
+  cra verify target/demo-trace.jsonl
+  cra replay target/demo-trace.jsonl --atlas path/to/new-version-of-the-atlas
+
+exit codes: 0 success, 1 refused/invalid/broken/changed, 2 usage or I/O error.
 Colour only on a terminal; set NO_COLOR=1 to turn it off."""
 
 
