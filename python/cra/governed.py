@@ -17,6 +17,7 @@ Async tools (``async def``) are governed the same way.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import time
@@ -72,6 +73,12 @@ class GovernedTool(Generic[F]):
         )
         self._is_async = inspect.iscoroutinefunction(fn)
         functools.update_wrapper(self, fn)
+        if self._is_async:
+            # frameworks ask whether a tool is async: answer like the function would
+            mark = getattr(inspect, "markcoroutinefunction", None)
+            if mark is not None:  # Python 3.12+
+                mark(self)
+            self._is_coroutine = getattr(asyncio.coroutines, "_is_coroutine", None)
 
     # -- what the tool is asked to do --------------------------------------------------------
 

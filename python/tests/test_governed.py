@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import sys
 import threading
 from typing import Any, Dict, List
 
@@ -145,6 +147,10 @@ def test_async_tools(resolver: cra.Resolver, support: cra.Resolution) -> None:
     @resolver.governed("customers.delete_account", session="s-1")
     async def delete(customer_id: str) -> None:  # pragma: no cover - never authorized
         return None
+
+    if sys.version_info >= (3, 12):
+        assert inspect.iscoroutinefunction(lookup)
+    assert not inspect.iscoroutinefunction(resolver.governed("orders.lookup", lambda order_id: 1, session="s-1"))
 
     async def main() -> None:
         assert await lookup(order_id="ORD-1234") == "ORD-1234"
