@@ -286,7 +286,7 @@ class Resolver:
                 req["atlas_ids"] = list(atlas_ids)
             if request_id is not None:
                 req["request_id"] = request_id
-            body = _json.dumps(req)
+            body = encode(req)
         else:
             if any(
                 v is not None

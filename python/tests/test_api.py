@@ -118,6 +118,8 @@ def test_bad_json_and_invalid_request_pointers(resolver: cra.Resolver) -> None:
     with pytest.raises(cra.InvalidRequest) as e:
         resolver.resolve({"requester": {"agent_id": "a", "session_id": "s"}, "task": {"goal": object()}})
     assert "cannot be written as JSON" in e.value.message
+    with pytest.raises(cra.InvalidRequest):
+        resolver.resolve(agent="a", session="s", goal="g", context={"when": object()})
 
 
 def test_unknown_atlas(resolver: cra.Resolver) -> None:
