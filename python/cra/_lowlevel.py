@@ -26,7 +26,7 @@ except ImportError as _e:  # pragma: no cover - only when the package was not bu
         f"source tree. ({_e})"
     ) from _e
 
-__all__ = ["ffi", "lib", "ABI_VERSION", "LIBRARY_PATH", "call_json", "call_bytes", "call_status", "encode", "text"]
+__all__ = ["ffi", "lib", "ABI_VERSION", "LIBRARY_PATH", "call", "JSON", "BYTES", "NOTHING", "encode", "text"]
 
 #: The C ABI version this package was written for (``CRA_ABI_VERSION`` of ``cra.h``).
 ABI_VERSION = 1
@@ -114,45 +114,33 @@ def _raise(status: int, err: Any) -> NoReturn:
     raise exc
 
 
-def call_bytes(fn: Callable[..., int], *args: Any) -> bytes:
-    """Calls ``fn(*args, CraBuffer *out, CraError **err)`` and returns the output bytes."""
-    out = _new("CraBuffer *")
+#: What a call writes: JSON to parse, raw bytes, or nothing (functions without a buffer out-param).
+JSON, BYTES, NOTHING = 0, 1, 2
+
+
+def call(fn: Callable[..., int], *args: Any, output: int = JSON) -> Any:
+    """The one way Python calls libcra.
+
+    Calls ``fn(*args, CraBuffer *out, CraError **err)`` (or ``fn(*args, CraError **err)`` with
+    ``output=NOTHING``), raises the exception the status code selects (with the error's message,
+    pointer and details), and frees the buffer and the error in a ``finally`` whatever happens.
+    With ``output=JSON`` the answer is parsed once, straight from native memory (orjson reads it
+    without a copy); with ``output=BYTES`` it is copied out as ``bytes``.
+    """
     err = _new("CraError **")
+    out = None if output == NOTHING else _new("CraBuffer *")
     try:
-        status = fn(*args, out, err)
+        status = fn(*args, err) if out is None else fn(*args, out, err)
         if status:
             _raise(status, err[0])
+        if out is None:
+            return None
+        if output == JSON:
+            return _loads_view(memoryview(_unpack(out.ptr, out.len)))
         return _unpack(out.ptr, out.len)[:] if out.ptr != _NULL else b""
     finally:
-        _buffer_free(out)
-        if err[0] != _NULL:
-            _error_free(err[0])
-
-
-def call_json(fn: Callable[..., int], *args: Any) -> Any:
-    """Calls ``fn(*args, CraBuffer *out, CraError **err)`` and parses the output JSON once,
-    straight from native memory (no intermediate copy with orjson)."""
-    out = _new("CraBuffer *")
-    err = _new("CraError **")
-    try:
-        status = fn(*args, out, err)
-        if status:
-            _raise(status, err[0])
-        return _loads_view(memoryview(_unpack(out.ptr, out.len)))
-    finally:
-        _buffer_free(out)
-        if err[0] != _NULL:
-            _error_free(err[0])
-
-
-def call_status(fn: Callable[..., int], *args: Any) -> None:
-    """Calls ``fn(*args, CraError **err)`` for functions without output."""
-    err = _new("CraError **")
-    try:
-        status = fn(*args, err)
-        if status:
-            _raise(status, err[0])
-    finally:
+        if out is not None:
+            _buffer_free(out)
         if err[0] != _NULL:
             _error_free(err[0])
 

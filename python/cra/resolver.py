@@ -24,7 +24,7 @@ from typing import (
 )
 
 from . import _json
-from ._lowlevel import call_bytes, call_json, call_status, encode, ffi, lib, text
+from ._lowlevel import BYTES, NOTHING, call, encode, ffi, lib, text
 from .errors import CraError, InvalidRequest, ResolutionNotFound, ResolverClosed, ResolverPoisoned
 from .results import AtlasInfo, Authorization, Resolution, Verdict
 
@@ -146,7 +146,7 @@ class Resolver:
         self.config: Dict[str, Any] = cfg
         raw = encode(cfg, "config")
         out = ffi.new("CraResolver **")
-        call_status(lib.cra_resolver_new, raw, len(raw), out)
+        call(lib.cra_resolver_new, raw, len(raw), out, output=NOTHING)
         self._ptr = out[0]
         self._closed = False
         self._finalizer = weakref.finalize(self, _release, self._ptr)
@@ -180,7 +180,7 @@ class Resolver:
                 return
             self._closed = True
         try:
-            call_status(lib.cra_resolver_close, self._ptr)
+            call(lib.cra_resolver_close, self._ptr, output=NOTHING)
         except ResolverPoisoned:
             pass  # nothing can be flushed from a poisoned handle; the finalizer frees it
 
@@ -213,10 +213,10 @@ class Resolver:
         r = self._handle()
         if isinstance(atlas, Mapping) or isinstance(atlas, bytes):
             doc = encode(atlas, "atlas")
-            return AtlasInfo(call_json(lib.cra_resolver_load_atlas, r, doc, len(doc)))
+            return AtlasInfo(call(lib.cra_resolver_load_atlas, r, doc, len(doc)))
         if isinstance(atlas, str) and atlas.lstrip().startswith("{"):
             doc = atlas.encode("utf-8")
-            return AtlasInfo(call_json(lib.cra_resolver_load_atlas, r, doc, len(doc)))
+            return AtlasInfo(call(lib.cra_resolver_load_atlas, r, doc, len(doc)))
         path = os.fspath(atlas)
         if os.path.isfile(path):
             if os.path.basename(path) == "atlas.json":
@@ -224,16 +224,16 @@ class Resolver:
             else:
                 with open(path, "rb") as f:
                     doc = f.read()
-                return AtlasInfo(call_json(lib.cra_resolver_load_atlas, r, doc, len(doc)))
+                return AtlasInfo(call(lib.cra_resolver_load_atlas, r, doc, len(doc)))
         p = text(path)
-        return AtlasInfo(call_json(lib.cra_resolver_load_atlas_dir, r, p, len(p)))
+        return AtlasInfo(call(lib.cra_resolver_load_atlas_dir, r, p, len(p)))
 
     def unload_atlas(self, atlas_id: str) -> Dict[str, Any]:
         """Unloads an atlas by id (:class:`~cra.AtlasNotFound` when none has it) and returns
         ``{"atlas_id", "unloaded": True}``. Resolutions made before keep working against the
         snapshot they were made with."""
         b = text(atlas_id)
-        out: Dict[str, Any] = call_json(lib.cra_resolver_unload_atlas, self._handle(), b, len(b))
+        out: Dict[str, Any] = call(lib.cra_resolver_unload_atlas, self._handle(), b, len(b))
         return out
 
     # -- resolve -----------------------------------------------------------------------------
@@ -299,7 +299,7 @@ class Resolver:
                 rq = request.get("requester")
                 if isinstance(rq, Mapping):
                     agent, session = rq.get("agent_id"), rq.get("session_id")
-        res = Resolution(call_json(lib.cra_resolver_resolve, r, body, len(body)), agent, session)
+        res = Resolution(call(lib.cra_resolver_resolve, r, body, len(body)), agent, session)
         if session is not None and agent is not None:
             self._latest[session] = (agent, res.raw["resolution_id"])
         return res
@@ -316,7 +316,7 @@ class Resolver:
         :class:`~cra.InvalidRequest`.
         """
         body = encode(request)
-        return Authorization(call_json(lib.cra_resolver_execute, self._handle(), body, len(body)))
+        return Authorization(call(lib.cra_resolver_execute, self._handle(), body, len(body)))
 
     def authorize(
         self,
@@ -343,7 +343,7 @@ class Resolver:
         if idempotency_key is not None:
             execution["idempotency_key"] = idempotency_key
         body = encode({"requester": {"agent_id": agent, "session_id": session}, "execution": execution})
-        return Authorization(call_json(lib.cra_resolver_execute, self._handle(), body, len(body)))
+        return Authorization(call(lib.cra_resolver_execute, self._handle(), body, len(body)))
 
     def _target(
         self, resolution: Union[Resolution, str, None], session: Optional[str], agent: Optional[str]
@@ -387,7 +387,7 @@ class Resolver:
         """
         if isinstance(execution, (Mapping, bytes)) or (isinstance(execution, str) and execution.lstrip().startswith("{")):
             raw = encode(execution, "report")
-            wire: Dict[str, Any] = call_json(lib.cra_resolver_report, self._handle(), raw, len(raw))
+            wire: Dict[str, Any] = call(lib.cra_resolver_report, self._handle(), raw, len(raw))
             return wire
         execution_id = execution.execution_id if isinstance(execution, Authorization) else execution
         if execution_id is None:
@@ -409,7 +409,7 @@ class Resolver:
         if duration_ms is not None:
             body["duration_ms"] = duration_ms
         raw = _json.dumps_lenient(body)
-        out: Dict[str, Any] = call_json(lib.cra_resolver_report, self._handle(), raw, len(raw))
+        out: Dict[str, Any] = call(lib.cra_resolver_report, self._handle(), raw, len(raw))
         return out
 
     # -- approvals, sessions -----------------------------------------------------------------
@@ -443,7 +443,7 @@ class Resolver:
             body = _json.dumps(d)
         else:
             body = encode(approval, "decision")
-        out: Dict[str, Any] = call_json(fn, self._handle(), body, len(body))
+        out: Dict[str, Any] = call(fn, self._handle(), body, len(body))
         return out
 
     def end_session(self, session_id: Union[str, Mapping[str, Any], bytes], reason: Optional[str] = None) -> Dict[str, Any]:
@@ -458,7 +458,7 @@ class Resolver:
             body = _json.dumps(d)
         else:
             body = encode(session_id, "body")
-        out: Dict[str, Any] = call_json(lib.cra_resolver_end_session, self._handle(), body, len(body))
+        out: Dict[str, Any] = call(lib.cra_resolver_end_session, self._handle(), body, len(body))
         sid = out.get("session_id")
         if isinstance(sid, str):
             self._latest.pop(sid, None)
@@ -474,7 +474,7 @@ class Resolver:
         a = action_id.encode("utf-8")
         out = _verdict_new("CraVerdict *")
         if _check(ptr, s, len(s), a, len(a), out, _NULL):
-            call_status(lib.cra_resolver_check, ptr, s, len(s), a, len(a), out)  # raises with details
+            call(lib.cra_resolver_check, ptr, s, len(s), a, len(a), out, output=NOTHING)  # raises with details
         return _VERDICTS[out[0]]
 
     def allowed(self, session_id: str, action_id: str) -> bool:
@@ -486,7 +486,7 @@ class Resolver:
         out = _verdict_new("CraVerdict *")
         status = _check(self._ptr, s, len(s), a, len(a), out, _NULL)
         if status:
-            call_status(lib.cra_resolver_check, self._ptr, s, len(s), a, len(a), out)
+            call(lib.cra_resolver_check, self._ptr, s, len(s), a, len(a), out, output=NOTHING)
         return bool(out[0] == 0)
 
     # -- trace and stats ---------------------------------------------------------------------
@@ -494,22 +494,23 @@ class Resolver:
     def flush(self, timeout: float = 10.0) -> None:
         """Waits until every trace event recorded before the call is in the sink
         (:class:`~cra.FlushTimeout` after ``timeout`` seconds)."""
-        call_status(lib.cra_resolver_flush, self._handle(), max(0, int(timeout * 1000)))
+        call(lib.cra_resolver_flush, self._handle(), max(0, int(timeout * 1000)), output=NOTHING)
 
     def drain_trace(self) -> bytes:
         """Takes the JSONL bytes of the in-memory trace events not drained yet (flushing first).
         Empty when the trace goes to a file."""
-        return call_bytes(lib.cra_resolver_drain_trace, self._handle())
+        data: bytes = call(lib.cra_resolver_drain_trace, self._handle(), output=BYTES)
+        return data
 
     def stats(self) -> Dict[str, Any]:
         """Counters and sizes: atlases, sessions, resolves, executes, trace counters..."""
-        out: Dict[str, Any] = call_json(lib.cra_resolver_stats, self._handle())
+        out: Dict[str, Any] = call(lib.cra_resolver_stats, self._handle())
         return out
 
     def advance_clock(self, seconds: float) -> None:
         """Moves a deterministic resolver's clock forward (tests)."""
         micros = math.floor(abs(seconds) * 1e6 + 0.5)  # rounds half away from zero, like Rust
-        call_status(lib.cra_resolver_advance_clock, self._handle(), int(math.copysign(micros, seconds)))
+        call(lib.cra_resolver_advance_clock, self._handle(), int(math.copysign(micros, seconds)), output=NOTHING)
 
     # -- governed tools ----------------------------------------------------------------------
 

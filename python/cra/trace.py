@@ -6,7 +6,7 @@ import os
 from typing import Any, Dict, Iterable, List, Mapping, Union
 
 from . import _json
-from ._lowlevel import call_json, encode, lib, text
+from ._lowlevel import call, encode, lib, text
 from .results import ReplayReport, VerifyReport
 
 __all__ = ["verify_trace", "replay", "atlas_document"]
@@ -26,9 +26,9 @@ def verify_trace(trace: TraceInput) -> VerifyReport:
     """
     if isinstance(trace, (bytes, bytearray, memoryview)):
         data = bytes(trace)
-        return VerifyReport(call_json(lib.cra_trace_verify, data, len(data)))
+        return VerifyReport(call(lib.cra_trace_verify, data, len(data)))
     p = text(trace)
-    return VerifyReport(call_json(lib.cra_trace_verify_file, p, len(p)))
+    return VerifyReport(call(lib.cra_trace_verify_file, p, len(p)))
 
 
 def atlas_document(atlas: Union[str, "os.PathLike[str]", Mapping[str, Any]]) -> Dict[str, Any]:
@@ -74,4 +74,4 @@ def replay(
         with open(os.fspath(trace), "rb") as f:
             data = f.read()
     docs = encode([atlas_document(a) for a in atlases], "atlases")
-    return ReplayReport(call_json(lib.cra_trace_replay, data, len(data), docs, len(docs)))
+    return ReplayReport(call(lib.cra_trace_replay, data, len(data), docs, len(docs)))
