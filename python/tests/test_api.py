@@ -377,3 +377,29 @@ def test_exit_with_daemon_threads_inside_calls(tmp_path: Path) -> None:
         p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, p.stderr
     assert cra.verify_trace(path).ok
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+def test_error_and_answer_memory_is_freed() -> None:
+    with cra.Resolver(trace={"sink": "none"}) as r:
+        r.load_atlas(SUPPORT)
+        bad = b'{"requester": {"agent_id": "a", "session_id": "s"}, "task": {"goal": "g", "risk_tier": "x"}}'
+
+        def burst(n: int) -> None:
+            for _ in range(n):
+                with pytest.raises(cra.InvalidRequest):
+                    r.resolve(bad)
+                with pytest.raises(cra.InvalidAtlas):
+                    r.load_atlas(b"{}")
+                cra.verify_trace(b"{}\n")
+
+        burst(2000)  # warm up allocators
+        before = _rss()
+        burst(20000)
+        grown = _rss() - before
+    assert grown < 8 * 1024 * 1024, f"RSS grew by {grown} bytes over 60,000 failing or answered calls"
