@@ -299,18 +299,55 @@ impl Serialize for Allowed<'_> {
         let r = self.0;
         let mut seq = s.serialize_seq(Some(r.counts.0 as usize))?;
         for (atlas, a, v) in r.iter().filter(|(_, _, v)| v.kind == VerdictKind::Allowed) {
-            seq.serialize_element(&json!({
-                "action_id": &*a.id,
-                "atlas_id": &*atlas.id,
-                "name": &*a.name,
-                "description": &*a.description,
-                "risk_tier": a.risk_tier,
-                "policy_id": r.policy_id(atlas, v),
-                "requires_confirmation": a.requires_confirmation,
-                "parameters_schema": a.parameters_schema.as_deref(),
-            }))?;
+            seq.serialize_element(&AllowedEntry { r, atlas, a, v })?;
         }
         seq.end()
+    }
+}
+
+/// One allowed action, serialized by reference (the schema is not copied).
+struct AllowedEntry<'a> {
+    r: &'a Resolution,
+    atlas: &'a CompiledAtlas,
+    a: &'a CompiledAction,
+    v: Verdict,
+}
+
+impl Serialize for AllowedEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(8))?;
+        m.serialize_entry("action_id", &*self.a.id)?;
+        m.serialize_entry("atlas_id", &*self.atlas.id)?;
+        m.serialize_entry("name", &*self.a.name)?;
+        m.serialize_entry("description", &*self.a.description)?;
+        m.serialize_entry("risk_tier", self.a.risk_tier.as_str())?;
+        m.serialize_entry("policy_id", &self.r.policy_id(self.atlas, self.v))?;
+        m.serialize_entry("requires_confirmation", &self.a.requires_confirmation)?;
+        m.serialize_entry("parameters_schema", &self.a.parameters_schema.as_deref())?;
+        m.end()
+    }
+}
+
+struct DeniedEntry<'a> {
+    r: &'a Resolution,
+    atlas: &'a CompiledAtlas,
+    a: &'a CompiledAction,
+    v: Verdict,
+    reason: DenyReason,
+}
+
+impl Serialize for DeniedEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("action_id", &*self.a.id)?;
+        m.serialize_entry("atlas_id", &*self.atlas.id)?;
+        m.serialize_entry("reason_code", self.reason.code())?;
+        m.serialize_entry(
+            "reason",
+            &Resolution::deny_reason_text(self.atlas, self.a, self.v),
+        )?;
+        m.serialize_entry("policy_id", &self.r.policy_id(self.atlas, self.v))?;
+        m.end()
     }
 }
 
@@ -320,16 +357,38 @@ impl Serialize for Denied<'_> {
         let mut seq = s.serialize_seq(Some(r.counts.1 as usize))?;
         for (atlas, a, v) in r.iter() {
             if let VerdictKind::Denied(reason) = v.kind {
-                seq.serialize_element(&json!({
-                    "action_id": &*a.id,
-                    "atlas_id": &*atlas.id,
-                    "reason_code": reason.code(),
-                    "reason": Resolution::deny_reason_text(atlas, a, v),
-                    "policy_id": r.policy_id(atlas, v),
-                }))?;
+                seq.serialize_element(&DeniedEntry {
+                    r,
+                    atlas,
+                    a,
+                    v,
+                    reason,
+                })?;
             }
         }
         seq.end()
+    }
+}
+
+struct PendingEntry<'a> {
+    r: &'a Resolution,
+    atlas: &'a CompiledAtlas,
+    a: &'a CompiledAction,
+    v: Verdict,
+}
+
+impl Serialize for PendingEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("action_id", &*self.a.id)?;
+        m.serialize_entry("atlas_id", &*self.atlas.id)?;
+        m.serialize_entry(
+            "reason",
+            &Resolution::deny_reason_text(self.atlas, self.a, self.v),
+        )?;
+        m.serialize_entry("policy_id", &self.r.policy_id(self.atlas, self.v))?;
+        m.serialize_entry("approval_id", &self.r.approval_id)?;
+        m.end()
     }
 }
 
@@ -338,15 +397,29 @@ impl Serialize for Pending<'_> {
         let r = self.0;
         let mut seq = s.serialize_seq(Some(r.counts.2 as usize))?;
         for (atlas, a, v) in r.iter().filter(|(_, _, v)| v.kind == VerdictKind::Pending) {
-            seq.serialize_element(&json!({
-                "action_id": &*a.id,
-                "atlas_id": &*atlas.id,
-                "reason": Resolution::deny_reason_text(atlas, a, v),
-                "policy_id": r.policy_id(atlas, v),
-                "approval_id": r.approval_id,
-            }))?;
+            seq.serialize_element(&PendingEntry { r, atlas, a, v })?;
         }
         seq.end()
+    }
+}
+
+struct BlockEntry<'a> {
+    atlas: &'a CompiledAtlas,
+    pack: &'a crate::atlas::compile::CompiledPack,
+    blk: &'a crate::atlas::compile::CompiledBlock,
+}
+
+impl Serialize for BlockEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(7))?;
+        m.serialize_entry("block_id", &*self.blk.block_id)?;
+        m.serialize_entry("source", &*self.atlas.id)?;
+        m.serialize_entry("pack_id", &*self.pack.id)?;
+        m.serialize_entry("content_type", &*self.blk.content_type)?;
+        m.serialize_entry("content", &*self.blk.content)?;
+        m.serialize_entry("priority", &self.pack.priority)?;
+        m.serialize_entry("token_estimate", &self.blk.tokens)?;
+        m.end()
     }
 }
 
@@ -355,20 +428,29 @@ impl Serialize for Blocks<'_> {
         let r = self.0;
         let mut seq = s.serialize_seq(Some(r.blocks.len()))?;
         for b in &r.blocks {
-            let atlas = &r.snapshot.atlases[b.atlas as usize];
+            let atlas = &*r.snapshot.atlases[b.atlas as usize];
             let pack = &atlas.packs[b.pack as usize];
-            let blk = &pack.blocks[b.block as usize];
-            seq.serialize_element(&json!({
-                "block_id": &*blk.block_id,
-                "source": &*atlas.id,
-                "pack_id": &*pack.id,
-                "content_type": &*blk.content_type,
-                "content": &*blk.content,
-                "priority": pack.priority,
-                "token_estimate": blk.tokens,
-            }))?;
+            seq.serialize_element(&BlockEntry {
+                atlas,
+                pack,
+                blk: &pack.blocks[b.block as usize],
+            })?;
         }
         seq.end()
+    }
+}
+
+struct DecisionEntry<'a>(&'a Resolution);
+
+impl Serialize for DecisionEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("type", r.decision.as_str())?;
+        m.serialize_entry("reason", &r.decision_reason())?;
+        m.serialize_entry("approval_id", &r.approval_id)?;
+        m.serialize_entry("expires_at", &format_rfc3339_us(r.expires_at_us))?;
+        m.end()
     }
 }
 
@@ -379,15 +461,7 @@ impl Serialize for Resolution {
         m.serialize_entry("resolution_id", &self.resolution_id)?;
         m.serialize_entry("request_id", &self.request_id)?;
         m.serialize_entry("timestamp", &format_rfc3339_us(self.timestamp_us))?;
-        m.serialize_entry(
-            "decision",
-            &json!({
-                "type": self.decision.as_str(),
-                "reason": self.decision_reason(),
-                "approval_id": self.approval_id,
-                "expires_at": format_rfc3339_us(self.expires_at_us),
-            }),
-        )?;
+        m.serialize_entry("decision", &DecisionEntry(self))?;
         m.serialize_entry("context_blocks", &Blocks(self))?;
         m.serialize_entry("allowed_actions", &Allowed(self))?;
         m.serialize_entry("denied_actions", &Denied(self))?;
