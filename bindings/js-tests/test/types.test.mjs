@@ -17,3 +17,12 @@ test('tsc --noEmit over the declarations and a usage file', () => {
   const r = spawnSync(tsc, ['-p', path.join(here, wasm ? 'types/tsconfig.wasm.json' : 'types/tsconfig.json')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
+
+test('index.d.ts declares exactly what the package exports', async () => {
+  const { cra } = await import('../impl.mjs');
+  const dts = fs.readFileSync(path.join(here, '../node/index.d.ts'), 'utf8');
+  const declared = new Set([...dts.matchAll(/^export declare (?:class|function|const) (\w+)/gm)].map((m) => m[1]));
+  const exported = new Set(Object.keys(cra).filter((k) => !k.startsWith('_') && k !== 'default' && k !== 'init' && k !== 'initSync'));
+  assert.deepEqual([...exported].filter((k) => !declared.has(k)), [], 'exported but not declared');
+  assert.deepEqual([...declared].filter((k) => !exported.has(k)), [], 'declared but not exported');
+});
