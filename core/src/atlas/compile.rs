@@ -9,6 +9,7 @@ use crate::engine::pattern::Pattern;
 use crate::error::{CraError, ErrorCode, Problem, Result};
 use crate::protocol::RiskTier;
 use rustc_hash::FxHashMap;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -30,8 +31,10 @@ pub struct CompiledAction {
     pub requires_confirmation: bool,
     /// Suggested timeout.
     pub timeout_seconds: Option<u32>,
-    /// The schema as given (returned in allowed actions).
+    /// The schema as given.
     pub parameters_schema: Option<Arc<Value>>,
+    /// The schema pre-serialized as JSON text (what allowed actions carry; no per-resolve work).
+    pub parameters_schema_json: Option<Box<RawValue>>,
     /// The compiled schema.
     pub validator: Option<ParamValidator>,
     /// Built-in rate limit.
@@ -74,6 +77,8 @@ pub struct CompiledBlock {
     pub content_type: Arc<str>,
     /// Text.
     pub content: Arc<str>,
+    /// The text pre-serialized as a JSON string literal (what context blocks carry).
+    pub content_json: Box<RawValue>,
     /// ceil(bytes / 4).
     pub tokens: u32,
 }
@@ -122,6 +127,16 @@ pub struct CompiledAtlas {
     pub capability_actions: Vec<Vec<u32>>,
     /// Whether any pack has keywords (resolve skips keyword work otherwise).
     pub any_keywords: bool,
+}
+
+/// Serializes `v` once, at compile time, into JSON text that serializers copy verbatim.
+fn raw_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<Box<RawValue>> {
+    serde_json::value::to_raw_value(v).map_err(|e| {
+        CraError::new(
+            ErrorCode::Internal,
+            format!("cannot serialize atlas content: {e}"),
+        )
+    })
 }
 
 /// The token estimate: UTF-8 bytes / 4, rounded up.
@@ -256,6 +271,7 @@ impl CompiledAtlas {
                 requires_confirmation: a.requires_confirmation,
                 timeout_seconds: a.timeout_seconds,
                 parameters_schema: a.parameters_schema.clone().map(Arc::new),
+                parameters_schema_json: a.parameters_schema.as_ref().map(raw_json).transpose()?,
                 validator,
                 rate_limit: a.rate_limit,
                 capabilities: caps,
@@ -303,13 +319,16 @@ impl CompiledAtlas {
                 blocks: p
                     .blocks
                     .iter()
-                    .map(|b| CompiledBlock {
-                        block_id: b.block_id.as_str().into(),
-                        content_type: b.content_type.as_str().into(),
-                        content: b.content.as_str().into(),
-                        tokens: token_estimate(&b.content),
+                    .map(|b| {
+                        Ok(CompiledBlock {
+                            block_id: b.block_id.as_str().into(),
+                            content_type: b.content_type.as_str().into(),
+                            content: b.content.as_str().into(),
+                            content_json: raw_json(&b.content)?,
+                            tokens: token_estimate(&b.content),
+                        })
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>>>()?,
             });
         }
         packs.sort_by_key(|p| (std::cmp::Reverse(p.priority), p.decl));

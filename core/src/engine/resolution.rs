@@ -323,7 +323,10 @@ impl Serialize for AllowedEntry<'_> {
         m.serialize_entry("risk_tier", self.a.risk_tier.as_str())?;
         m.serialize_entry("policy_id", &self.r.policy_id(self.atlas, self.v))?;
         m.serialize_entry("requires_confirmation", &self.a.requires_confirmation)?;
-        m.serialize_entry("parameters_schema", &self.a.parameters_schema.as_deref())?;
+        m.serialize_entry(
+            "parameters_schema",
+            &self.a.parameters_schema_json.as_deref(),
+        )?;
         m.end()
     }
 }
@@ -416,7 +419,7 @@ impl Serialize for BlockEntry<'_> {
         m.serialize_entry("source", &*self.atlas.id)?;
         m.serialize_entry("pack_id", &*self.pack.id)?;
         m.serialize_entry("content_type", &*self.blk.content_type)?;
-        m.serialize_entry("content", &*self.blk.content)?;
+        m.serialize_entry("content", &*self.blk.content_json)?;
         m.serialize_entry("priority", &self.pack.priority)?;
         m.serialize_entry("token_estimate", &self.blk.tokens)?;
         m.end()
