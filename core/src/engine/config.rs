@@ -23,6 +23,10 @@ pub struct ResolverConfig {
     /// executing against it then fails with `RESOLUTION_NOT_FOUND`.
     #[serde(default = "default_max_resolutions")]
     pub max_resolutions_per_session: u32,
+    /// Sessions idle (no request naming them) for longer than this are ended with reason
+    /// `idle_timeout` (default 86400; 0 = never).
+    #[serde(default = "default_idle_timeout")]
+    pub session_idle_timeout_seconds: u32,
     /// Where TRACE events go (see docs/trace.md); default: kept in memory until drained.
     #[serde(default)]
     pub trace: TraceConfig,
@@ -49,6 +53,9 @@ fn default_ttl() -> u32 {
 fn default_approval_timeout() -> u32 {
     3600
 }
+fn default_idle_timeout() -> u32 {
+    86_400
+}
 fn default_max_resolutions() -> u32 {
     256
 }
@@ -66,6 +73,7 @@ impl Default for ResolverConfig {
             resolution_ttl_seconds: 300,
             approval_timeout_seconds: 3600,
             max_resolutions_per_session: 256,
+            session_idle_timeout_seconds: 86_400,
             trace: TraceConfig::default(),
         }
     }
@@ -110,6 +118,9 @@ impl ResolverConfig {
                     self.resolution_ttl_seconds
                 ),
             ));
+        }
+        if self.session_idle_timeout_seconds > 31_622_400 {
+            return Err(CraError::at(ErrorCode::InvalidConfig, "/session_idle_timeout_seconds", format!("session_idle_timeout_seconds is {}; the limit is 31622400 (a year), 0 means never", self.session_idle_timeout_seconds)));
         }
         if self.max_resolutions_per_session == 0 {
             return Err(CraError::at(

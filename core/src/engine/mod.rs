@@ -328,5 +328,6 @@ impl Resolver {
         self.resolutions.retain(|r| r.expires_at_us > now_us);
         self.approvals
             .retain(|a| a.expires_at_us > now_us || a.resolution_expires_us > now_us);
+        self.expire_idle_sessions();
     }
 }

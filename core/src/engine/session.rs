@@ -9,7 +9,7 @@ use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use serde_json::json;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The state CRA keeps per session.
@@ -21,6 +21,8 @@ pub struct SessionState {
     pub agent_id: Arc<str>,
     /// When it started.
     pub started_us: i64,
+    /// The last request naming it (idle sessions are ended after `session_idle_timeout_seconds`).
+    pub last_active_us: AtomicI64,
     /// Set by `end_session`.
     pub ended: AtomicBool,
     /// The most recent resolution (the fast path answers from it).
@@ -41,7 +43,9 @@ impl Resolver {
     ) -> Result<Arc<SessionState>> {
         let sid = requester.session_id.as_str();
         if let Some(s) = self.sessions.get(sid) {
-            return self.check_session(s, requester);
+            let s = self.check_session(s, requester)?;
+            s.last_active_us.store(now_us, Ordering::Relaxed);
+            return Ok(s);
         }
         let (state, created) = self.sessions.with_entry(sid, |m| {
             if let Some(s) = m.get(sid) {
@@ -58,6 +62,7 @@ impl Resolver {
                 trace,
                 agent_id: Arc::from(requester.agent_id.as_str()),
                 started_us: now_us,
+                last_active_us: AtomicI64::new(now_us),
                 ended: AtomicBool::new(false),
                 last_resolution: ArcSwapOption::empty(),
                 recent: Mutex::new(std::collections::VecDeque::new()),
@@ -127,8 +132,22 @@ impl Resolver {
             ));
         }
         let now = self.clock.now_us();
-        let duration_us = now - s.started_us;
         let reason = reason.unwrap_or("ended");
+        let duration_us = self.close_session(&s, now, reason);
+        self.forget_sessions(&[session_id]);
+        Ok(json!({
+            "session_id": session_id,
+            "trace_id": &*s.trace.trace_id,
+            "reason": reason,
+            "ended_at": crate::clock::format_rfc3339_us(now),
+            "duration_us": duration_us,
+        }))
+    }
+
+    /// Records `session.ended` and drops the session's own state; returns the duration.
+    /// The caller has already marked it ended and calls [`Resolver::forget_sessions`].
+    fn close_session(&self, s: &SessionState, now: i64, reason: &str) -> i64 {
+        let duration_us = now - s.started_us;
         self.emit(
             &s.trace,
             &s.trace.root_span_id,
@@ -140,16 +159,43 @@ impl Resolver {
         s.last_resolution.store(None);
         s.idempotency.lock().clear();
         s.recent.lock().clear();
-        self.resolutions.retain(|r| *r.session_id != *session_id);
+        duration_us
+    }
+
+    /// Forgets the resolutions, executions and per-session rate-limit windows of these sessions.
+    fn forget_sessions(&self, ids: &[&str]) {
+        self.resolutions.retain(|r| !ids.contains(&&*r.session_id));
         self.executions
-            .retain(|e| *e.session.trace.session_id != *session_id);
-        self.limiter.forget_session(session_id);
-        Ok(json!({
-            "session_id": session_id,
-            "trace_id": &*s.trace.trace_id,
-            "reason": reason,
-            "ended_at": crate::clock::format_rfc3339_us(now),
-            "duration_us": duration_us,
-        }))
+            .retain(|e| !ids.contains(&&*e.session.trace.session_id));
+        for id in ids {
+            self.limiter.forget_session(id);
+        }
+    }
+
+    /// Ends every session idle for longer than `session_idle_timeout_seconds` (reason
+    /// `idle_timeout`), so sessions that are never ended do not hold memory forever. Runs by
+    /// itself every few thousand resolves; hosts may also call it. Returns how many ended.
+    pub fn expire_idle_sessions(&self) -> usize {
+        let timeout = self.config.session_idle_timeout_seconds;
+        if timeout == 0 {
+            return 0;
+        }
+        let now = self.clock.peek_us();
+        let cutoff = now - timeout as i64 * 1_000_000;
+        let idle = self.sessions.filter_values(|s| {
+            !s.ended.load(Ordering::Acquire) && s.last_active_us.load(Ordering::Relaxed) < cutoff
+        });
+        let mut ended = Vec::with_capacity(idle.len());
+        for s in &idle {
+            if !s.ended.swap(true, Ordering::AcqRel) {
+                let now = self.clock.now_us();
+                self.close_session(s, now, "idle_timeout");
+                ended.push(&*s.trace.session_id);
+            }
+        }
+        if !ended.is_empty() {
+            self.forget_sessions(&ended);
+        }
+        ended.len()
     }
 }

@@ -58,6 +58,15 @@ impl<V: Clone> ShardedMap<V> {
         }
     }
 
+    /// Clones of the values for which `pick` is true (one shard locked at a time).
+    pub fn filter_values(&self, mut pick: impl FnMut(&V) -> bool) -> Vec<V> {
+        let mut out = Vec::new();
+        for s in self.shards.iter() {
+            out.extend(s.lock().values().filter(|v| pick(v)).cloned());
+        }
+        out
+    }
+
     /// Number of entries (takes every shard lock in turn; for stats only).
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()
