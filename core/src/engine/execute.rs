@@ -467,7 +467,14 @@ impl Resolver {
         }
         let ctx = res.eval_ctx();
         let ctx = crate::engine::conditions::EvalCtx { now_us: now, ..ctx };
-        let limits = self.applied_limits(atlas, idx, action, &ctx, &session.trace.session_id);
+        let limits = self.applied_limits(
+            atlas,
+            idx,
+            action,
+            &ctx,
+            &session.trace.session_id,
+            &session.agent_id,
+        );
         if let Err(l) = self.limiter.consume(&limits, now) {
             answer.reason_code = Some(DenyReason::RateLimitExceeded.code());
             answer.policy_id = l.policy_id.as_deref().map(str::to_string);

@@ -74,7 +74,8 @@ impl Resolver {
                 now_us: now,
                 ..res.eval_ctx()
             };
-            let limits = self.applied_limits(atlas, idx, action, &ctx, &res.session_id);
+            let limits =
+                self.applied_limits(atlas, idx, action, &ctx, &res.session_id, &res.agent_id);
             if self.limiter.peek(&limits, now).is_some() {
                 return FastVerdict::RateLimited;
             }

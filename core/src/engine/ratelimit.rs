@@ -18,8 +18,8 @@ pub struct LimitKey {
     pub policy: u32,
     /// Whose window: session, agent or global.
     pub kind: RateScope,
-    /// Session id, agent id, or empty for global.
-    pub scope: Arc<str>,
+    /// Session id or agent id; `None` for a global window.
+    pub scope: Option<Arc<str>>,
     /// Action index.
     pub action: u32,
 }
@@ -41,12 +41,12 @@ pub struct AppliedLimit {
     pub policy_id: Option<Arc<str>>,
 }
 
-/// Scope string for a limit.
-pub fn scope_of(spec: &RateLimitSpec, session: &Arc<str>, agent: &Arc<str>) -> Arc<str> {
+/// Whose window a limit counts in (no allocation: the ids are shared).
+pub fn scope_of(spec: &RateLimitSpec, session: &Arc<str>, agent: &Arc<str>) -> Option<Arc<str>> {
     match spec.per {
-        RateScope::Session => session.clone(),
-        RateScope::Agent => agent.clone(),
-        RateScope::Global => Arc::from(""),
+        RateScope::Session => Some(session.clone()),
+        RateScope::Agent => Some(agent.clone()),
+        RateScope::Global => None,
     }
 }
 
@@ -84,15 +84,6 @@ impl RateLimiter {
         limits
             .iter()
             .find(|l| used(&self.shards[shard_of(&l.key)].lock(), l, now_us) >= l.spec.max_calls)
-    }
-
-    /// Calls left in the current window of one limit.
-    pub fn remaining(&self, limit: &AppliedLimit, now_us: i64) -> u32 {
-        limit.spec.max_calls.saturating_sub(used(
-            &self.shards[shard_of(&limit.key)].lock(),
-            limit,
-            now_us,
-        ))
     }
 
     /// Consumes one call from every limit, or none if any is exhausted (returns that one).
@@ -136,7 +127,7 @@ impl RateLimiter {
     pub fn forget_session(&self, session: &str) {
         for s in self.shards.iter() {
             s.lock()
-                .retain(|k, _| k.kind != RateScope::Session || &*k.scope != session);
+                .retain(|k, _| k.kind != RateScope::Session || k.scope.as_deref() != Some(session));
         }
     }
 

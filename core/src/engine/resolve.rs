@@ -85,7 +85,14 @@ impl Resolver {
             for k in 0..n {
                 let idx = if dense { k as u32 } else { scoped[k] };
                 let action = &atlas.actions[idx as usize];
-                let v = self.evaluate(atlas, idx, action, &ctx, &session.trace.session_id);
+                let v = self.evaluate(
+                    atlas,
+                    idx,
+                    action,
+                    &ctx,
+                    &session.trace.session_id,
+                    &session.agent_id,
+                );
                 match v.kind {
                     VerdictKind::Allowed => allowed += 1,
                     VerdictKind::Denied(_) => denied += 1,
@@ -184,6 +191,7 @@ impl Resolver {
         action: &CompiledAction,
         ctx: &EvalCtx<'_>,
         session_id: &Arc<str>,
+        agent: &Arc<str>,
     ) -> Verdict {
         let holds = |pi: &u32| atlas.policies[*pi as usize].conditions.holds(ctx);
         if let Some(&pi) = action.deny.iter().find(|p| holds(p)) {
@@ -204,7 +212,7 @@ impl Resolver {
         }
         let allow = action.allow.iter().find(|p| holds(p)).copied();
         if action.rate_limit.is_some() || !action.rate.is_empty() {
-            let limits = self.applied_limits(atlas, idx, action, ctx, session_id);
+            let limits = self.applied_limits(atlas, idx, action, ctx, session_id, agent);
             if let Some(l) = self.limiter.peek(&limits, ctx.now_us) {
                 return Verdict {
                     kind: VerdictKind::Denied(DenyReason::RateLimitExceeded),
@@ -239,8 +247,8 @@ impl Resolver {
         action: &CompiledAction,
         ctx: &EvalCtx<'_>,
         session_id: &Arc<str>,
+        agent: &Arc<str>,
     ) -> Vec<AppliedLimit> {
-        let agent: Arc<str> = Arc::from(ctx.agent_id);
         let mut out = Vec::new();
         if let Some(spec) = action.rate_limit {
             out.push(AppliedLimit {
@@ -248,7 +256,7 @@ impl Resolver {
                     atlas: atlas.id.clone(),
                     policy: NO_POLICY,
                     kind: spec.per,
-                    scope: scope_of(&spec, session_id, &agent),
+                    scope: scope_of(&spec, session_id, agent),
                     action: idx,
                 },
                 spec,
@@ -263,7 +271,7 @@ impl Resolver {
                         atlas: atlas.id.clone(),
                         policy: pi,
                         kind: spec.per,
-                        scope: scope_of(&spec, session_id, &agent),
+                        scope: scope_of(&spec, session_id, agent),
                         action: idx,
                     },
                     spec,
