@@ -157,7 +157,14 @@ impl Resolver {
             }
         };
         if let Some(old) = evicted {
-            self.resolutions.remove(&old);
+            // A forgotten resolution cannot be executed against, so its approval is forgotten
+            // with it (otherwise every pending approval would hold its resolution in memory
+            // until the approval timeout, however many resolves the session makes).
+            if let Some(gone) = self.resolutions.remove(&old) {
+                if let Some(approval_id) = &gone.approval_id {
+                    self.approvals.remove(approval_id);
+                }
+            }
         }
         session.last_resolution.store(Some(resolution.clone()));
 
