@@ -279,6 +279,7 @@ impl Resolver {
         }
         let now = self.clock.now_us();
         let session = self.session_for(&request.requester, now)?;
+        self.maybe_prune(now);
         if now >= res.expires_at_us {
             return Err(CraError::at(
                 ErrorCode::ResolutionExpired,

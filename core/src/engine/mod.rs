@@ -320,7 +320,8 @@ impl Resolver {
         });
     }
 
-    /// Drops expired resolutions, approvals and executions now and then (amortized).
+    /// Drops expired resolutions and approvals, and reported executions older than a resolution's
+    /// lifetime, now and then (amortized over resolves and executes).
     fn maybe_prune(&self, now_us: i64) {
         if self.prune_tick.fetch_add(1, Ordering::Relaxed) % 4096 != 4095 {
             return;
@@ -328,6 +329,12 @@ impl Resolver {
         self.resolutions.retain(|r| r.expires_at_us > now_us);
         self.approvals
             .retain(|a| a.expires_at_us > now_us || a.resolution_expires_us > now_us);
+        // A reported execution only answers a repeated report (EXECUTION_ALREADY_REPORTED);
+        // it is kept as long as a resolution lives, then forgotten. Unreported ones stay until
+        // their session ends: the tool may still be running.
+        let keep_us = self.config.resolution_ttl_seconds as i64 * 1_000_000;
+        self.executions
+            .retain(|e| !e.reported.load(Ordering::Acquire) || e.started_us + keep_us > now_us);
         self.expire_idle_sessions();
     }
 }
