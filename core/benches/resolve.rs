@@ -166,6 +166,19 @@ fn percentile_report() {
                 black_box(r.resolve(req.clone()).unwrap());
             },
         );
+        // What every binding calls: JSON bytes in, JSON bytes out (cra_core::api, the C ABI's
+        // path), on the same resolver, and its two halves.
+        let body = br#"{"requester":{"agent_id":"bench-agent","session_id":"bench-session"},"task":{"goal":"help with a refund","required_capabilities":["cap0"]}}"#;
+        percentiles("api::resolve, JSON in and out, 10 actions", 100_000, || {
+            black_box(cra_core::api::resolve(&r, body).unwrap());
+        });
+        percentiles("  (of which parsing the request)", 100_000, || {
+            black_box(CarpRequest::from_json(body).unwrap());
+        });
+        let res = r.resolve(CarpRequest::from_json(body).unwrap()).unwrap();
+        percentiles("  (of which writing the resolution)", 100_000, || {
+            black_box(serde_json::to_vec(&*res).unwrap());
+        });
         r.flush(std::time::Duration::from_secs(30)).ok();
         let st = r.stats();
         println!(

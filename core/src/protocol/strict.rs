@@ -28,7 +28,16 @@ pub fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T> {
 /// Like [`from_slice`], but first requires the values at `objects` (JSON pointers; `""` is the
 /// root) to be JSON objects when present. serde's derive would otherwise also read a struct
 /// from an array by position, which a strict protocol must refuse.
+///
+/// Well-formed input whose top-level shape is plainly right is parsed in one pass straight into
+/// `T`; anything else (including every error) goes through a JSON value first, for the checks
+/// and the pointer. Both paths accept exactly the same documents.
 pub fn from_slice_objects<T: DeserializeOwned>(bytes: &[u8], objects: &[&str]) -> Result<T> {
+    if super::shape::no_array_at(bytes, objects) {
+        if let Ok(out) = serde_json::from_slice::<T>(bytes) {
+            return Ok(out);
+        }
+    }
     let v: serde_json::Value = from_slice(bytes)?;
     from_value_objects(v, objects)
 }
@@ -134,6 +143,28 @@ mod tests {
         let e = CarpRequest::from_json(b"{not json").unwrap_err();
         assert_eq!(e.code.as_str(), "INVALID_REQUEST");
         assert!(e.message.contains("malformed JSON"));
+    }
+
+    #[test]
+    fn the_one_pass_path_and_the_value_path_agree() {
+        use super::{from_slice, from_slice_objects, from_value_objects};
+        const OBJ: &[&str] = &["", "/requester", "/task", "/execution", "/context"];
+        for doc in [
+            r#"{"requester":{"agent_id":"a","session_id":"s"},"task":{"goal":"g","required_capabilities":["c"]}}"#,
+            r#"{"requester":{"agent_id":"a","session_id":"s"},"task":{"goal":"g"},"context":{"k":[1,{"x":"]"}]}}"#,
+            r#"{"requester":{"agent_id":"a","session_id":"s"},"task":{"goal":"g"},"task":{"goal":"h"}}"#,
+            r#"{"requester":["a","s"],"task":{"goal":"g"}}"#,
+            r#"{"requester":{"agent_id":"a","session_id":"s"},"task":{"goal":"g","extra":1}}"#,
+            r#"{"requester":{"agent_id":"a","session_id":"s"},"task":{"goal":"g"}} x"#,
+        ] {
+            let fast: crate::error::Result<CarpRequest> = from_slice_objects(doc.as_bytes(), OBJ);
+            let slow = from_slice(doc.as_bytes()).and_then(|v| from_value_objects(v, OBJ));
+            match (fast, slow) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{doc}"),
+                (Err(a), Err(b)) => assert_eq!((a.code, a.pointer), (b.code, b.pointer), "{doc}"),
+                (a, b) => panic!("{doc}: {a:?} vs {b:?}"),
+            }
+        }
     }
 
     #[test]
