@@ -16,7 +16,7 @@ conformance: build-ffi ## The shared corpus through every binding's runner (core
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-node-gyp ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python)
+test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-node-gyp fuzz-smoke ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python, fuzz smoke)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
@@ -194,3 +194,23 @@ bench-js: build-node build-wasm ## resolve p50/p99 from Node: native addon and W
 test-node-gyp: build-ffi ## node-gyp C addon over libcra: build (--nodedir=/usr, offline) and test
 	@[ -x examples/node-gyp/node_modules/.bin/node-gyp ] || (cd examples/node-gyp && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 	cd examples/node-gyp && npx node-gyp rebuild --nodedir=/usr --loglevel=warn && node --test test.js
+
+# --- fuzz/: libFuzzer targets (cargo fuzz, nightly) for every entry point that takes bytes -------
+.PHONY: fuzz-tools fuzz fuzz-smoke
+FUZZ_TARGETS := request atlas trace config
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -dict=fuzz/dict/json.dict -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1
+
+fuzz-tools: ## cargo-fuzz and a nightly toolchain (for the sanitizer flags)
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+
+fuzz: fuzz-tools ## Run every fuzz target for FUZZ_SECONDS each (default 60), seeded from the conformance corpus
+	@python3 fuzz/seed_corpus.py $(wildcard target/demo-trace.jsonl)
+	@mkdir -p target/fuzz; for t in $(FUZZ_TARGETS); do echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+		cargo +nightly fuzz run -O $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) \
+			> target/fuzz/$$t.log 2>&1; rc=$$?; grep -E '^(stat::(number_of_executed_units|new_units_added|peak_rss_mb)|Done)' target/fuzz/$$t.log; \
+		[ $$rc = 0 ] || { tail -40 target/fuzz/$$t.log; echo "fuzz: $$t failed (exit $$rc); the input is under fuzz/artifacts/$$t/" >&2; exit 1; }; done
+
+fuzz-smoke: ## The fuzz targets build, pass their seeds and run 10 s each (in make test)
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
