@@ -53,7 +53,14 @@ pub fn unload_atlas(r: &Resolver, atlas_id: &[u8]) -> Result<Vec<u8>> {
 /// Resolves a CARP request → resolution JSON.
 pub fn resolve(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
     let req = CarpRequest::from_json(request)?;
-    to_bytes(&*r.resolve(req)?)
+    let res = r.resolve(req)?;
+    let bytes = res.to_json_bytes();
+    debug_assert_eq!(
+        String::from_utf8_lossy(&bytes),
+        String::from_utf8_lossy(&to_bytes(&*res)?),
+        "the direct writer and the Serialize impl disagree"
+    );
+    Ok(bytes)
 }
 
 /// Authorizes a tool call (an `execute` request; `operation` may be omitted) → answer JSON.

@@ -49,6 +49,21 @@ pub struct CompiledAction {
     pub rate: Box<[u32]>,
     /// Candidate `allow` policies.
     pub allow: Box<[u32]>,
+    /// Wire JSON rendered at compile time (see `engine::wire`).
+    pub wire: ActionWire,
+}
+
+/// An action's parts of the resolution's wire JSON, rendered once at compile time:
+/// `{head, "reason_code"…}` for denied and pending entries, `{head mid, "policy_id": …tail}`
+/// for allowed ones.
+#[derive(Debug)]
+pub struct ActionWire {
+    /// `"action_id":…,"atlas_id":…`
+    pub head: Box<str>,
+    /// `,"name":…,"description":…,"risk_tier":…`
+    pub mid: Box<str>,
+    /// `,"requires_confirmation":…,"parameters_schema":…`
+    pub tail: Box<str>,
 }
 
 /// A policy, ready for resolve.
@@ -66,6 +81,10 @@ pub struct CompiledPolicy {
     pub rate_limit: Option<RateLimitSpec>,
     /// Approval timeout.
     pub approval_timeout_seconds: Option<u32>,
+    /// The id as a JSON string literal.
+    pub id_json: Box<str>,
+    /// The reason as a JSON string literal.
+    pub reason_json: Option<Box<str>>,
 }
 
 /// One block of context, ready to hand out.
@@ -77,10 +96,11 @@ pub struct CompiledBlock {
     pub content_type: Arc<str>,
     /// Text.
     pub content: Arc<str>,
-    /// The text pre-serialized as a JSON string literal (what context blocks carry).
-    pub content_json: Box<RawValue>,
     /// ceil(bytes / 4).
     pub tokens: u32,
+    /// The whole context-block object of the resolution's wire JSON, rendered at compile time
+    /// (source, pack and priority included): resolve copies it verbatim.
+    pub wire: Box<RawValue>,
 }
 
 /// A context pack, ready for selection.
@@ -137,6 +157,11 @@ fn raw_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<Box<RawValue>> {
             format!("cannot serialize atlas content: {e}"),
         )
     })
+}
+
+/// A value as compact JSON text (the same bytes serde_json writes inside a larger document).
+fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> Result<Box<str>> {
+    Ok(raw_json(v)?.get().into())
 }
 
 /// The token estimate: UTF-8 bytes / 4, rounded up.
@@ -237,6 +262,8 @@ impl CompiledAtlas {
                 conditions,
                 rate_limit: pol.rate_limit,
                 approval_timeout_seconds: pol.approval_timeout_seconds,
+                id_json: json_text(&pol.policy_id)?,
+                reason_json: pol.reason.as_ref().map(json_text).transpose()?,
             });
         }
         if !problems.is_empty() {
@@ -263,7 +290,29 @@ impl CompiledAtlas {
                 ),
                 None => None,
             };
+            let wire = ActionWire {
+                head: format!(
+                    "\"action_id\":{},\"atlas_id\":{}",
+                    json_text(&a.action_id)?,
+                    json_text(&manifest.atlas_id)?
+                )
+                .into(),
+                mid: format!(
+                    ",\"name\":{},\"description\":{},\"risk_tier\":{}",
+                    json_text(&a.name)?,
+                    json_text(&a.description)?,
+                    json_text(a.risk_tier.as_str())?
+                )
+                .into(),
+                tail: format!(
+                    ",\"requires_confirmation\":{},\"parameters_schema\":{}",
+                    a.requires_confirmation,
+                    json_text(&a.parameters_schema)?
+                )
+                .into(),
+            };
             actions.push(CompiledAction {
+                wire,
                 id: a.action_id.as_str().into(),
                 name: a.name.as_str().into(),
                 description: a.description.as_str().into(),
@@ -320,12 +369,28 @@ impl CompiledAtlas {
                     .blocks
                     .iter()
                     .map(|b| {
+                        let tokens = token_estimate(&b.content);
+                        let wire = format!(
+                            "{{\"block_id\":{},\"source\":{},\"pack_id\":{},\"content_type\":{},\"content\":{},\"priority\":{},\"token_estimate\":{}}}",
+                            json_text(&b.block_id)?,
+                            json_text(&manifest.atlas_id)?,
+                            json_text(&p.pack_id)?,
+                            json_text(&b.content_type)?,
+                            json_text(&b.content)?,
+                            p.priority,
+                            tokens
+                        );
                         Ok(CompiledBlock {
                             block_id: b.block_id.as_str().into(),
                             content_type: b.content_type.as_str().into(),
                             content: b.content.as_str().into(),
-                            content_json: raw_json(&b.content)?,
-                            tokens: token_estimate(&b.content),
+                            tokens,
+                            wire: RawValue::from_string(wire).map_err(|e| {
+                                CraError::new(
+                                    ErrorCode::Internal,
+                                    format!("cannot render a context block: {e}"),
+                                )
+                            })?,
                         })
                     })
                     .collect::<Result<Vec<_>>>()?,

@@ -14,6 +14,7 @@ pub mod resolution;
 mod resolve;
 mod session;
 pub mod store;
+mod wire;
 
 pub use config::{DeterministicConfig, ResolverConfig};
 pub use fast::FastVerdict;

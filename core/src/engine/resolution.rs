@@ -194,11 +194,11 @@ impl Resolution {
             .collect()
     }
 
-    fn block(&self, b: &BlockRef) -> &crate::atlas::compile::CompiledBlock {
+    pub(crate) fn block(&self, b: &BlockRef) -> &crate::atlas::compile::CompiledBlock {
         &self.snapshot.atlases[b.atlas as usize].packs[b.pack as usize].blocks[b.block as usize]
     }
 
-    fn policy_id<'a>(&'a self, atlas: &'a CompiledAtlas, v: Verdict) -> Option<&'a str> {
+    pub(crate) fn policy_id<'a>(&'a self, atlas: &'a CompiledAtlas, v: Verdict) -> Option<&'a str> {
         (v.policy != NO_POLICY).then(|| &*atlas.policies[v.policy as usize].id)
     }
 
@@ -247,7 +247,7 @@ impl Resolution {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    fn constraints(&self) -> Vec<Value> {
+    pub(crate) fn constraints(&self) -> Vec<Value> {
         let mut out = Vec::new();
         for (atlas, action, v) in self.iter() {
             if v.kind != VerdictKind::Allowed && v.kind != VerdictKind::Pending {
@@ -406,38 +406,12 @@ impl Serialize for Pending<'_> {
     }
 }
 
-struct BlockEntry<'a> {
-    atlas: &'a CompiledAtlas,
-    pack: &'a crate::atlas::compile::CompiledPack,
-    blk: &'a crate::atlas::compile::CompiledBlock,
-}
-
-impl Serialize for BlockEntry<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(7))?;
-        m.serialize_entry("block_id", &*self.blk.block_id)?;
-        m.serialize_entry("source", &*self.atlas.id)?;
-        m.serialize_entry("pack_id", &*self.pack.id)?;
-        m.serialize_entry("content_type", &*self.blk.content_type)?;
-        m.serialize_entry("content", &*self.blk.content_json)?;
-        m.serialize_entry("priority", &self.pack.priority)?;
-        m.serialize_entry("token_estimate", &self.blk.tokens)?;
-        m.end()
-    }
-}
-
 impl Serialize for Blocks<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let r = self.0;
         let mut seq = s.serialize_seq(Some(r.blocks.len()))?;
         for b in &r.blocks {
-            let atlas = &*r.snapshot.atlases[b.atlas as usize];
-            let pack = &atlas.packs[b.pack as usize];
-            seq.serialize_element(&BlockEntry {
-                atlas,
-                pack,
-                blk: &pack.blocks[b.block as usize],
-            })?;
+            seq.serialize_element(&*r.block(b).wire)?;
         }
         seq.end()
     }
