@@ -182,7 +182,7 @@ test-node: build-node build-node-testing js-deps ## JS suite + conformance again
 	cd $(JS_TESTS) && CRA_JS_IMPL=native $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
 	cd $(JS_TESTS) && CRA_JS_IMPL=native node conformance.mjs
 
-test-wasm: build-wasm build-wasm-testing js-deps chromium ## JS suite + conformance against WASM, Chromium and workerd
+test-wasm: build-wasm build-wasm-testing node-deps js-deps chromium ## JS suite + conformance against WASM, Chromium and workerd
 	cd $(JS_TESTS) && CRA_JS_IMPL=wasm $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
 	cd $(JS_TESTS) && CRA_JS_IMPL=wasm node conformance.mjs
 

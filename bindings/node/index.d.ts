@@ -287,8 +287,14 @@ export interface ReplayReport {
 export interface Versions {
   cra: string;
   binding: 'native' | 'wasm';
-  /** Whether execute parameters are validated against JSON Schemas (false in the WASM build). */
+  /** Execute parameters are validated against `parameters_schema` (always true). */
   json_schema: boolean;
+  /**
+   * Which validator: `full` (the jsonschema crate: every keyword) or `lite` (the WASM build: the
+   * keywords tool parameters use; atlases with others, such as `pattern` or `format`, are refused
+   * at load).
+   */
+  schema_validator: 'full' | 'lite';
   [key: string]: unknown;
 }
 

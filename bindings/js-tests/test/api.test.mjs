@@ -17,6 +17,22 @@ test('binding and versions', () => {
   const v = cra.versions();
   assert.equal(v.binding, implName);
   assert.match(v.cra, /^\d+\.\d+\.\d+/);
+  assert.equal(v.json_schema, true);
+  assert.equal(v.schema_validator, implName === 'wasm' ? 'lite' : 'full');
+});
+
+test('parameters_schema keywords the validator cannot enforce are refused at load, not skipped', () => {
+  const doc = (schema) => ({ ...SHOP, actions: SHOP.actions.map((a) => (a.action_id === 'orders.get' ? { ...a, parameters_schema: schema } : a)) });
+  const r = det();
+  const emails = doc({ type: 'object', properties: { to: { type: 'string', format: 'email' } } });
+  if (cra.versions().schema_validator === 'lite') {
+    assert.throws(() => r.loadAtlas(emails), (e) => e.code === 'INVALID_ATLAS' && /format/.test(e.message) && e.pointer.startsWith('/actions/'));
+  } else {
+    r.loadAtlas(emails);
+    r.resolve(resolveReq());
+    const bad = { requester: resolveReq().requester, execution: { resolution_id: '00000001-0000-7000-8000-000000000004', action_id: 'orders.get', parameters: { to: 'not an address' } } };
+    assert.throws(() => r.execute(bad), (e) => e.code === 'INVALID_PARAMETERS' && e.pointer === '/execution/parameters/to');
+  }
 });
 
 test('load, resolve, execute, report: plain objects out', () => {
@@ -202,7 +218,6 @@ test('governed: runs the tool only when authorized and reports its result', asyn
   const failed = r.drainEvents().filter((e) => e.event_type.startsWith('action.') || e.event_type.includes('fail'));
   assert.ok(JSON.stringify(failed).includes('tool failed'), 'the error message is in the trace');
 
-  if (!cra.versions().json_schema) return; // the WASM build validates no parameters (xfail/wasm.json)
   await assert.rejects(
     cra.governed(r, ctx, 'orders.refund', () => calls++),
     (e) => e instanceof cra.CraInvalidParametersError && e.code === 'INVALID_PARAMETERS',

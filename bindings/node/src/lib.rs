@@ -240,7 +240,7 @@ pub fn replay(trace: String, atlases: String) -> napi::Result<String> {
 #[napi]
 pub fn versions() -> String {
     format!(
-        r#"{{"cra":"{}","binding":"native","addon":"{}","json_schema":true}}"#,
+        r#"{{"cra":"{}","binding":"native","addon":"{}","json_schema":true,"schema_validator":"full"}}"#,
         api::VERSION,
         env!("CARGO_PKG_VERSION")
     )

@@ -150,13 +150,17 @@ pub fn replay(trace: &str, atlases: &str) -> Result<String, JsValue> {
     text(api::replay(trace.as_bytes(), atlases.as_bytes()))
 }
 
-/// Versions → JSON `{"cra", "binding"}`.
+/// Versions → JSON `{"cra", "binding", "json_schema", "schema_validator"}`.
 #[wasm_bindgen]
 pub fn versions() -> String {
     format!(
-        r#"{{"cra":"{}","binding":"wasm","json_schema":{}}}"#,
+        r#"{{"cra":"{}","binding":"wasm","json_schema":true,"schema_validator":"{}"}}"#,
         api::VERSION,
-        cfg!(feature = "json-schema")
+        if cfg!(feature = "json-schema") {
+            "full"
+        } else {
+            "lite"
+        }
     )
 }
 

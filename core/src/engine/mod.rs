@@ -12,6 +12,8 @@ pub mod ratelimit;
 pub mod replay;
 pub mod resolution;
 mod resolve;
+#[cfg(any(test, not(feature = "json-schema")))]
+mod schema_lite;
 mod session;
 pub mod store;
 mod wire;

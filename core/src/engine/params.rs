@@ -1,5 +1,6 @@
-//! Parameter validation against an action's `parameters_schema` (a real JSON Schema validator
-//! behind the `json-schema` feature; without it, only "parameters is an object" is checked).
+//! Parameter validation against an action's `parameters_schema`: the full JSON Schema validator
+//! (the `jsonschema` crate) behind the `json-schema` feature; without it (the WASM build), the
+//! small validator of `schema_lite`, which refuses at load the keywords it cannot enforce.
 
 use serde_json::Value;
 
@@ -7,6 +8,8 @@ use serde_json::Value;
 pub struct ParamValidator {
     #[cfg(feature = "json-schema")]
     inner: jsonschema::Validator,
+    #[cfg(not(feature = "json-schema"))]
+    inner: super::schema_lite::LiteSchema,
 }
 
 impl std::fmt::Debug for ParamValidator {
@@ -30,10 +33,10 @@ pub fn compile(schema: &Value) -> Result<ParamValidator, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Compiles a schema (no validator compiled in: accepted as is).
+/// Compiles a schema with the small validator (refuses keywords it cannot enforce).
 #[cfg(not(feature = "json-schema"))]
-pub fn compile(_schema: &Value) -> Result<ParamValidator, String> {
-    Ok(ParamValidator {})
+pub fn compile(schema: &Value) -> Result<ParamValidator, String> {
+    super::schema_lite::LiteSchema::compile(schema).map(|inner| ParamValidator { inner })
 }
 
 impl ParamValidator {
@@ -46,9 +49,9 @@ impl ParamValidator {
         }
     }
 
-    /// Validates `params` (no validator compiled in: always passes).
+    /// Validates `params` with the small validator.
     #[cfg(not(feature = "json-schema"))]
-    pub fn validate(&self, _params: &Value) -> Result<(), (String, String)> {
-        Ok(())
+    pub fn validate(&self, params: &Value) -> Result<(), (String, String)> {
+        self.inner.validate(params)
     }
 }

@@ -33,6 +33,7 @@ pub fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T> {
 /// `T`; anything else (including every error) goes through a JSON value first, for the checks
 /// and the pointer. Both paths accept exactly the same documents.
 pub fn from_slice_objects<T: DeserializeOwned>(bytes: &[u8], objects: &[&str]) -> Result<T> {
+    #[cfg(feature = "fast-parse")]
     if super::shape::no_array_at(bytes, objects) {
         if let Ok(out) = serde_json::from_slice::<T>(bytes) {
             return Ok(out);
