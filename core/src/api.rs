@@ -65,6 +65,8 @@ pub fn resolve(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
 
 /// Authorizes a tool call (an `execute` request; `operation` may be omitted) → answer JSON.
 pub fn execute(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
+    crate::protocol::carp::check_request_size(request)?;
+    strict::guard(request)?;
     let mut v: Value = serde_json::from_slice(request)
         .map_err(|e| CraError::request("", format!("malformed JSON: {e}")))?;
     if let Some(m) = v.as_object_mut() {
@@ -140,16 +142,70 @@ pub fn verify_trace_file(path: &[u8]) -> Result<Vec<u8>> {
     to_bytes(&crate::trace::verify_file(utf8(path, "the trace path")?)?)
 }
 
-/// Replays a trace against atlases given as a JSON array of atlas documents → report JSON.
+/// Verify options from JSON (`{"require_session_end"?, "heads"?, "summaries"?}`; empty = defaults).
+fn verify_options(options: &[u8]) -> Result<crate::trace::VerifyOptions> {
+    if options.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Default::default());
+    }
+    let o: crate::trace::VerifyOptions = strict::from_slice_objects(options, &[""])?;
+    if o.heads.len() > 1_000_000 {
+        return Err(CraError::at(
+            ErrorCode::LimitExceeded,
+            "/heads",
+            format!("{} heads; the limit is 1000000", o.heads.len()),
+        ));
+    }
+    Ok(o)
+}
+
+/// Verifies JSONL trace bytes (any bytes: a line that is not UTF-8 is a `malformed_event`)
+/// with options → report JSON.
+pub fn verify_trace_with(trace: &[u8], options: &[u8]) -> Result<Vec<u8>> {
+    to_bytes(&crate::trace::verify_jsonl_with(
+        trace,
+        verify_options(options)?,
+    ))
+}
+
+/// Verifies a trace file (streaming) with options → report JSON.
+pub fn verify_trace_file_with(path: &[u8], options: &[u8]) -> Result<Vec<u8>> {
+    to_bytes(&crate::trace::verify_file_with(
+        utf8(path, "the trace path")?,
+        verify_options(options)?,
+    )?)
+}
+
+/// The approvals a filter selects (`{"session_id"?, "status"?: [...]}`; empty = every pending
+/// one) → JSON array.
+pub fn approvals(r: &Resolver, filter: &[u8]) -> Result<Vec<u8>> {
+    let f: crate::engine::ApprovalFilter = if filter.iter().all(u8::is_ascii_whitespace) {
+        Default::default()
+    } else {
+        strict::from_slice_objects(filter, &[""])?
+    };
+    to_bytes(&r.approvals(&f))
+}
+
+/// Replays a trace against atlases given as a JSON array whose entries are atlas documents or
+/// paths of atlas directories (read by the same safe loader as `load_atlas_dir`) → report JSON.
 pub fn replay(trace: &[u8], atlases: &[u8]) -> Result<Vec<u8>> {
     let docs: Vec<Value> = serde_json::from_slice(atlases).map_err(|e| {
         CraError::request(
             "",
-            format!("atlases must be a JSON array of atlas documents: {e}"),
+            format!("atlases must be a JSON array of atlas documents or directory paths: {e}"),
         )
     })?;
     let mut manifests = Vec::with_capacity(docs.len());
     for (i, d) in docs.iter().enumerate() {
+        if let Value::String(path) = d {
+            let m =
+                crate::atlas::manifest_from_dir(std::path::Path::new(path)).map_err(|mut e| {
+                    e.pointer = Some(format!("/{i}{}", e.pointer.as_deref().unwrap_or("")));
+                    e
+                })?;
+            manifests.push(m);
+            continue;
+        }
         let m = crate::atlas::validate::validate(d, None).map_err(|p| {
             let mut e = CraError::from_problems(
                 ErrorCode::InvalidAtlas,

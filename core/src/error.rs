@@ -16,12 +16,17 @@ pub enum ErrorCode {
     InvalidRequest = 100,
     /// The resolver configuration is malformed.
     InvalidConfig = 101,
+    /// An input or a resource exceeds a documented bound (size of an id, goal, context,
+    /// parameters or atlas; count of sessions; ...). The message names the bound.
+    LimitExceeded = 102,
     /// The atlas failed validation; `details` lists every problem.
     InvalidAtlas = 110,
     /// No loaded atlas has that id.
     AtlasNotFound = 111,
     /// An atlas with that id is already loaded (unload it first, or use replace).
     AtlasAlreadyLoaded = 112,
+    /// The atlas declares an action id that another loaded atlas already owns.
+    AtlasConflict = 113,
     /// `execute` named a resolution this resolver never issued (or has forgotten).
     ResolutionNotFound = 120,
     /// `execute` named a resolution whose TTL has passed.
@@ -40,6 +45,8 @@ pub enum ErrorCode {
     ApprovalExpired = 141,
     /// The approval was already approved or rejected.
     ApprovalAlreadyDecided = 142,
+    /// The approval may not be decided by this approver (missing, or the requesting agent).
+    ApprovalForbidden = 143,
     /// No execution has that id.
     ExecutionNotFound = 150,
     /// The execution's result was already reported.
@@ -56,6 +63,10 @@ pub enum ErrorCode {
     Timeout = 181,
     /// The resolver was closed.
     Closed = 182,
+    /// The resolver was created before a `fork()` and used in the child; make a new one there.
+    ResolverForked = 183,
+    /// The trace file is already open for writing by another resolver or process.
+    TraceFileLocked = 184,
     /// A bug in CRA. Please report it.
     Internal = 190,
 }
@@ -66,9 +77,11 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequest => "INVALID_REQUEST",
             ErrorCode::InvalidConfig => "INVALID_CONFIG",
+            ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
             ErrorCode::InvalidAtlas => "INVALID_ATLAS",
             ErrorCode::AtlasNotFound => "ATLAS_NOT_FOUND",
             ErrorCode::AtlasAlreadyLoaded => "ATLAS_ALREADY_LOADED",
+            ErrorCode::AtlasConflict => "ATLAS_CONFLICT",
             ErrorCode::ResolutionNotFound => "RESOLUTION_NOT_FOUND",
             ErrorCode::ResolutionExpired => "RESOLUTION_EXPIRED",
             ErrorCode::ActionNotAllowed => "ACTION_NOT_ALLOWED",
@@ -78,6 +91,7 @@ impl ErrorCode {
             ErrorCode::ApprovalNotFound => "APPROVAL_NOT_FOUND",
             ErrorCode::ApprovalExpired => "APPROVAL_EXPIRED",
             ErrorCode::ApprovalAlreadyDecided => "APPROVAL_ALREADY_DECIDED",
+            ErrorCode::ApprovalForbidden => "APPROVAL_FORBIDDEN",
             ErrorCode::ExecutionNotFound => "EXECUTION_NOT_FOUND",
             ErrorCode::ExecutionAlreadyReported => "EXECUTION_ALREADY_REPORTED",
             ErrorCode::SessionNotFound => "SESSION_NOT_FOUND",
@@ -86,17 +100,21 @@ impl ErrorCode {
             ErrorCode::IoError => "IO_ERROR",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::Closed => "CLOSED",
+            ErrorCode::ResolverForked => "RESOLVER_FORKED",
+            ErrorCode::TraceFileLocked => "TRACE_FILE_LOCKED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
 
     /// Every code, in numeric order (for documentation and binding generators).
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidConfig,
+        ErrorCode::LimitExceeded,
         ErrorCode::InvalidAtlas,
         ErrorCode::AtlasNotFound,
         ErrorCode::AtlasAlreadyLoaded,
+        ErrorCode::AtlasConflict,
         ErrorCode::ResolutionNotFound,
         ErrorCode::ResolutionExpired,
         ErrorCode::ActionNotAllowed,
@@ -106,6 +124,7 @@ impl ErrorCode {
         ErrorCode::ApprovalNotFound,
         ErrorCode::ApprovalExpired,
         ErrorCode::ApprovalAlreadyDecided,
+        ErrorCode::ApprovalForbidden,
         ErrorCode::ExecutionNotFound,
         ErrorCode::ExecutionAlreadyReported,
         ErrorCode::SessionNotFound,
@@ -114,6 +133,8 @@ impl ErrorCode {
         ErrorCode::IoError,
         ErrorCode::Timeout,
         ErrorCode::Closed,
+        ErrorCode::ResolverForked,
+        ErrorCode::TraceFileLocked,
         ErrorCode::Internal,
     ];
 

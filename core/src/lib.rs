@@ -6,7 +6,7 @@
 //!
 //! The wire formats and policy semantics are specified in `docs/protocol.md` and `docs/trace.md`.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod api;
@@ -14,6 +14,7 @@ pub mod atlas;
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod fork;
 pub mod ids;
 pub mod protocol;
 pub mod trace;

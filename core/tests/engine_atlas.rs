@@ -701,10 +701,13 @@ fn loading_the_same_id_replaces_it() {
     assert_eq!(r.atlases().len(), 1);
     let (a, d, _) = verdicts(&r, req("ag", "s", "g"));
     assert_eq!((a, d), (s(&["a.y"]), s(&["a.x"])));
-    // a resolution computed before the swap keeps its own snapshot
+    // a resolution computed before the swap lists what it saw, but revocation is immediate
+    // (protocol.md §6): executing a.x is judged against the atlas loaded now
     assert_eq!(old.allowed_action_ids(), vec!["a.x"]);
     let ans = r
         .execute(exec("ag", "s", &old.resolution_id, "a.x", json!({})))
         .unwrap();
-    assert_eq!(ans.status, cra_core::ExecuteStatus::Authorized);
+    assert_eq!(ans.status, cra_core::ExecuteStatus::Denied);
+    assert_eq!(ans.reason_code, Some("default_deny"));
+    assert_eq!(r.check("s", "a.x"), cra_core::FastVerdict::Denied);
 }

@@ -432,7 +432,10 @@ fn requires_approval_decision_gets_unconditional_context() {
     load(
         &r,
         &shop(
-            vec![policy("ap", "require_approval", None)],
+            vec![
+                policy("all", "allow", None),
+                policy("ap", "require_approval", None),
+            ],
             vec![pack("always", 100, "text", json!({}))],
         ),
     );

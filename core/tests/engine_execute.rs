@@ -525,7 +525,10 @@ fn idempotency_key_replays_without_consuming() {
         ))
         .unwrap();
     assert_eq!(a1.status, ExecuteStatus::Authorized);
-    assert_eq!(a1, a2, "same key and params: same answer");
+    assert!(!a1.replayed && a2.replayed, "the repeat is marked replayed");
+    let mut unmarked = (*a2).clone();
+    unmarked.replayed = false;
+    assert_eq!(*a1, unmarked, "same key and params: same answer");
     // one call left: the replay consumed nothing
     assert_eq!(
         r.execute(exec("ag", "s", &id, "orders.get", json!({})))
@@ -592,13 +595,29 @@ fn approval_atlas(timeout: Option<u32>) -> Value {
     )
 }
 
-fn pending(r: &Resolver, session: &str) -> (String, String) {
+/// Resolves, then asks to run `orders.refund` with `params`: the call's own approval id.
+fn pending_with(r: &Resolver, session: &str, params: Value) -> (String, String) {
     let res = r.resolve(req("ag", session, "g")).unwrap();
     assert_eq!(res.pending_action_ids(), vec!["orders.refund"]);
+    assert_eq!(res.approval_id, None, "a resolution creates no approval");
+    let ans = r
+        .execute(exec(
+            "ag",
+            session,
+            &res.resolution_id,
+            "orders.refund",
+            params,
+        ))
+        .unwrap();
+    assert_eq!(ans.status, ExecuteStatus::PendingApproval);
     (
         res.resolution_id.clone(),
-        res.approval_id.clone().expect("approval_id"),
+        ans.approval_id.clone().expect("approval_id"),
     )
+}
+
+fn pending(r: &Resolver, session: &str) -> (String, String) {
+    pending_with(r, session, json!({}))
 }
 
 #[test]
@@ -606,6 +625,7 @@ fn approve_turns_pending_into_authorized() {
     let (r, rec) = resolver();
     load(&r, &approval_atlas(None));
     let (id, ap) = pending(&r, "s");
+    // asking again for the same call names the same approval
     let ans = r
         .execute(exec("ag", "s", &id, "orders.refund", json!({})))
         .unwrap();
@@ -625,13 +645,21 @@ fn approve_turns_pending_into_authorized() {
     );
     assert_eq!(ans.execution_id, None);
     assert_eq!(r.check("s", "orders.refund"), FastVerdict::PendingApproval);
+    let listed = r.approvals(&Default::default());
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["action_id"], "orders.refund");
+    assert_eq!(listed[0]["agent_id"], "ag");
+    assert_eq!(listed[0]["parameters"], json!({}));
     rec.take();
     let out = r.approve(&decision(&ap)).unwrap();
     assert_eq!(out["status"], "approved");
     assert_eq!(out["approver"], "alice");
-    assert_eq!(out["actions"], json!(["orders.refund"]));
+    assert_eq!(out["action_id"], "orders.refund");
     assert_eq!(rec.types(), vec!["action.approved"]);
-    assert_eq!(r.check("s", "orders.refund"), FastVerdict::Allowed);
+    assert!(
+        r.approvals(&Default::default()).is_empty(),
+        "no longer pending"
+    );
     let ans = r
         .execute(exec("ag", "s", &id, "orders.refund", json!({})))
         .unwrap();
@@ -640,6 +668,13 @@ fn approve_turns_pending_into_authorized() {
         (ExecuteStatus::Authorized, Some(ap.as_str()))
     );
     assert!(ans.execution_id.is_some());
+    assert_eq!(r.approval(&ap).unwrap()["status"], "consumed");
+    // used once: the same call again needs a new approval
+    let again = r
+        .execute(exec("ag", "s", &id, "orders.refund", json!({})))
+        .unwrap();
+    assert_eq!(again.status, ExecuteStatus::PendingApproval);
+    assert_ne!(again.approval_id.as_deref(), Some(ap.as_str()));
     let e = r.approve(&decision(&ap)).unwrap_err();
     assert_eq!(
         (e.code, e.pointer.as_deref()),
@@ -648,6 +683,83 @@ fn approve_turns_pending_into_authorized() {
     assert_eq!(
         r.reject(&decision(&ap)).unwrap_err().code,
         ErrorCode::ApprovalAlreadyDecided
+    );
+}
+
+#[test]
+fn an_approval_covers_one_call_with_exactly_its_parameters() {
+    let (r, _) = resolver();
+    load(&r, &approval_atlas(None));
+    let (id, ap) = pending_with(&r, "s", json!({"order_id": "A", "amount": 150}));
+    r.approve(&decision(&ap)).unwrap();
+    // other parameters: their own approval, not this one
+    let other = r
+        .execute(exec(
+            "ag",
+            "s",
+            &id,
+            "orders.refund",
+            json!({"order_id": "A", "amount": 5000}),
+        ))
+        .unwrap();
+    assert_eq!(other.status, ExecuteStatus::PendingApproval);
+    assert_ne!(other.approval_id.as_deref(), Some(ap.as_str()));
+    // the approved call, keys in another order (canonical JSON): authorized once
+    let ok = r
+        .execute(exec(
+            "ag",
+            "s",
+            &id,
+            "orders.refund",
+            json!({"amount": 150, "order_id": "A"}),
+        ))
+        .unwrap();
+    assert_eq!(ok.status, ExecuteStatus::Authorized);
+    let twice = r
+        .execute(exec(
+            "ag",
+            "s",
+            &id,
+            "orders.refund",
+            json!({"amount": 150, "order_id": "A"}),
+        ))
+        .unwrap();
+    assert_eq!(twice.status, ExecuteStatus::PendingApproval);
+}
+
+#[test]
+fn approvals_need_an_approver_who_is_not_the_agent() {
+    let (r, _) = resolver();
+    load(&r, &approval_atlas(None));
+    let (_, ap) = pending(&r, "s");
+    let mut d = decision(&ap);
+    d.approver = None;
+    let e = r.approve(&d).unwrap_err();
+    assert_eq!(
+        (e.code, e.pointer.as_deref()),
+        (ErrorCode::ApprovalForbidden, Some("/approver"))
+    );
+    d.approver = Some("ag".into());
+    assert_eq!(
+        r.approve(&d).unwrap_err().code,
+        ErrorCode::ApprovalForbidden
+    );
+    assert_eq!(r.approval(&ap).unwrap()["status"], "pending");
+}
+
+#[test]
+fn approvals_survive_a_new_resolve() {
+    let (r, _) = resolver();
+    load(&r, &approval_atlas(None));
+    let (_, ap) = pending(&r, "s");
+    r.approve(&decision(&ap)).unwrap();
+    let id2 = rid(&r, "ag", "s");
+    let ans = r
+        .execute(exec("ag", "s", &id2, "orders.refund", json!({})))
+        .unwrap();
+    assert_eq!(
+        (ans.status, ans.approval_id.as_deref()),
+        (ExecuteStatus::Authorized, Some(ap.as_str()))
     );
 }
 
@@ -666,7 +778,6 @@ fn reject_denies_with_approval_rejected() {
         (ans.status, ans.reason_code),
         (ExecuteStatus::Denied, Some("approval_rejected"))
     );
-    assert_eq!(r.check("s", "orders.refund"), FastVerdict::Denied);
     assert_eq!(
         r.approve(&decision(&ap)).unwrap_err().code,
         ErrorCode::ApprovalAlreadyDecided
@@ -684,7 +795,7 @@ fn reject_denies_with_approval_rejected() {
 fn approval_expiry() {
     let (r, _) = resolver();
     load(&r, &approval_atlas(Some(60)));
-    let (id, ap) = pending(&r, "s");
+    let (_, ap) = pending(&r, "s");
     r.clock().advance(61 * SEC);
     assert_eq!(r.approval(&ap).unwrap()["status"], "expired");
     let e = r.approve(&decision(&ap)).unwrap_err();
@@ -692,14 +803,13 @@ fn approval_expiry() {
         (e.code, e.pointer.as_deref()),
         (ErrorCode::ApprovalExpired, Some("/approval_id"))
     );
+    // the call asks anew: a fresh approval
+    let id = rid(&r, "ag", "s");
     let ans = r
         .execute(exec("ag", "s", &id, "orders.refund", json!({})))
         .unwrap();
-    assert_eq!(
-        (ans.status, ans.reason_code),
-        (ExecuteStatus::Denied, Some("approval_expired"))
-    );
-    assert_eq!(r.check("s", "orders.refund"), FastVerdict::Denied);
+    assert_eq!(ans.status, ExecuteStatus::PendingApproval);
+    assert_ne!(ans.approval_id.as_deref(), Some(ap.as_str()));
 }
 
 #[test]
@@ -728,26 +838,30 @@ fn approved_call_still_consumes_rate_limits_and_validates_parameters() {
     ));
     a["actions"][1]["parameters_schema"] = json!({"type": "object", "required": ["amount"]});
     load(&r, &a);
-    let (id, ap) = pending(&r, "s");
-    r.approve(&decision(&ap)).unwrap();
+    // invalid parameters are refused before any approval is asked for
+    let id = rid(&r, "ag", "s");
     assert_eq!(
         r.execute(exec("ag", "s", &id, "orders.refund", json!({})))
             .unwrap_err()
             .code,
         ErrorCode::InvalidParameters
     );
+    let (id, ap) = pending_with(&r, "s", json!({"amount": 1}));
+    r.approve(&decision(&ap)).unwrap();
     assert_eq!(
         r.execute(exec("ag", "s", &id, "orders.refund", json!({"amount": 1})))
             .unwrap()
             .status,
         ExecuteStatus::Authorized
     );
-    assert_eq!(
-        r.execute(exec("ag", "s", &id, "orders.refund", json!({"amount": 1})))
-            .unwrap()
-            .reason_code,
-        Some("rate_limit_exceeded")
-    );
+    let (_, ap2) = pending_with(&r, "s", json!({"amount": 1}));
+    r.approve(&decision(&ap2)).unwrap();
+    let limited = r
+        .execute(exec("ag", "s", &id, "orders.refund", json!({"amount": 1})))
+        .unwrap();
+    assert_eq!(limited.reason_code, Some("rate_limit_exceeded"));
+    // a rate-limited call does not use up its approval
+    assert_eq!(r.approval(&ap2).unwrap()["status"], "approved");
 }
 
 // ---------- sessions ----------
@@ -982,8 +1096,9 @@ fn rate_limited_execute_is_denied_but_not_a_violation() {
 
 #[test]
 fn approval_may_outlive_its_resolution() {
-    // Engine choice (spec silent): the approval window (default 3600 s) is longer than the
-    // resolution ttl (300 s); approving later succeeds but the resolution has expired.
+    // The approval window (default 3600 s) is longer than the resolution ttl (300 s):
+    // approving later succeeds, the old resolution has expired, and the call runs under a new
+    // resolution of the same session (approvals belong to the session, protocol.md §6).
     let (r, _) = resolver();
     load(&r, &approval_atlas(None));
     let (id, ap) = pending(&r, "s");
@@ -994,6 +1109,13 @@ fn approval_may_outlive_its_resolution() {
             .unwrap_err()
             .code,
         ErrorCode::ResolutionExpired
+    );
+    let id2 = rid(&r, "ag", "s");
+    assert_eq!(
+        r.execute(exec("ag", "s", &id2, "orders.refund", json!({})))
+            .unwrap()
+            .status,
+        ExecuteStatus::Authorized
     );
 }
 

@@ -529,7 +529,8 @@ fn ladder_approval_beats_rate_limit_and_allow() {
     let w = wire(&res);
     assert_eq!(w["pending_actions"][0]["policy_id"], "p-approval");
     assert_eq!(w["decision"]["type"], "requires_approval");
-    assert!(w["decision"]["approval_id"].is_string());
+    // approvals are per call (protocol.md §6): a resolution creates none
+    assert!(w["decision"]["approval_id"].is_null());
 }
 
 #[test]
@@ -568,14 +569,23 @@ fn ladder_no_allow_is_default_deny() {
 }
 
 #[test]
-fn require_approval_without_allow_is_pending() {
-    // Spec reading (engine's choice): require_approval sits above allow in the ladder, so an
-    // action matched by require_approval is pending even when no allow policy matches it.
+fn require_approval_without_allow_is_default_deny() {
+    // protocol.md §6: approval escalates an allow and never grants, so an action only a
+    // require_approval policy matches is denied by default (and the load warns about it).
     let (r, _) = resolver();
-    load(&r, &ladder_atlas(&["approval"]));
+    let info = r
+        .load_atlas_json(&serde_json::to_vec(&ladder_atlas(&["approval"])).unwrap())
+        .unwrap();
+    assert_eq!(info.warnings.len(), 1, "{:?}", info.warnings);
+    assert_eq!(info.warnings[0].code, "no_allow_underneath");
     let (a, d, p) = verdicts(&r, req("ag", "s", "g"));
-    assert!(a.is_empty() && d.is_empty());
-    assert_eq!(p, s(&["x.act"]));
+    assert!(a.is_empty() && p.is_empty());
+    assert_eq!(d, s(&["x.act"]));
+    let res = r.resolve(req("ag", "s2", "g")).unwrap();
+    assert_eq!(
+        denied_detail(&res),
+        vec![("x.act".into(), "default_deny".into(), None)]
+    );
 }
 
 // ---------- priority and declaration order ----------
@@ -692,21 +702,33 @@ fn decision_table() {
         ),
         (
             vec![
-                policy("a", "allow", Some(&["x.one"])),
+                policy("a", "allow", None),
                 policy("ap", "require_approval", Some(&["x.two"])),
             ],
             "partial",
             (1, 0, 1),
         ),
         (
-            vec![policy("ap", "require_approval", Some(&["x.two"]))],
+            vec![
+                policy("a", "allow", Some(&["x.two"])),
+                policy("ap", "require_approval", Some(&["x.two"])),
+            ],
             "requires_approval",
             (0, 1, 1),
         ),
         (
-            vec![policy("ap", "require_approval", None)],
+            vec![
+                policy("a", "allow", None),
+                policy("ap", "require_approval", None),
+            ],
             "requires_approval",
             (0, 0, 2),
+        ),
+        // approval never grants: without an allow underneath it is a default deny
+        (
+            vec![policy("ap", "require_approval", None)],
+            "deny",
+            (0, 2, 0),
         ),
     ];
     for (i, (pols, want, counts)) in cases.into_iter().enumerate() {
@@ -724,10 +746,9 @@ fn decision_table() {
             counts,
             "case {i}"
         );
-        assert_eq!(
-            w["decision"]["approval_id"].is_string(),
-            counts.2 > 0,
-            "case {i}: approval_id iff pending"
+        assert!(
+            w["decision"]["approval_id"].is_null(),
+            "case {i}: approvals are per call, a resolution names none"
         );
     }
 }

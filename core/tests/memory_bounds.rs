@@ -14,28 +14,50 @@ fn stat(r: &cra_core::Resolver, key: &str) -> u64 {
 }
 
 #[test]
-fn pending_approvals_never_outgrow_the_resolution_cap() {
+fn live_approvals_per_session_are_bounded() {
     let (r, _) = resolver_with(ResolverConfig {
         max_resolutions_per_session: 8,
+        max_approvals_per_session: 16,
         ..ResolverConfig::deterministic(3)
     });
     let policies = vec![
-        policy("allow", "allow", Some(&["svc.read"])),
+        policy("allow", "allow", None),
         policy("gate", "require_approval", Some(&["svc.write"])),
     ];
     load(
         &r,
         &atlas("com.example.gate", &["svc.read", "svc.write"], policies),
     );
-    let mut first_approval = None;
     for _ in 0..10_000 {
         let res = r.resolve(req("a", "s", "work")).unwrap();
-        first_approval.get_or_insert(res.approval_id.clone().unwrap());
+        assert_eq!(res.approval_id, None, "a resolution creates no approval");
     }
     assert_eq!(stat(&r, "resolutions"), 8);
-    assert_eq!(stat(&r, "approvals"), 8, "one approval per live resolution");
-    let err = r.approve(&decision(&first_approval.unwrap())).unwrap_err();
-    assert_eq!(err.code, ErrorCode::ApprovalNotFound);
+    assert_eq!(stat(&r, "approvals"), 0);
+    let res = r.resolve(req("a", "s", "work")).unwrap();
+    for i in 0..16 {
+        let ans = r
+            .execute(exec(
+                "a",
+                "s",
+                &res.resolution_id,
+                "svc.write",
+                json!({"n": i}),
+            ))
+            .unwrap();
+        assert_eq!(ans.status, cra_core::ExecuteStatus::PendingApproval);
+    }
+    let err = r
+        .execute(exec(
+            "a",
+            "s",
+            &res.resolution_id,
+            "svc.write",
+            json!({"n": 16}),
+        ))
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::LimitExceeded);
+    assert_eq!(stat(&r, "approvals"), 16);
 }
 
 #[test]

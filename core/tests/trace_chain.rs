@@ -65,7 +65,8 @@ fn memory_collector_chains_verify() {
         verify_jsonl_with(
             &bytes,
             VerifyOptions {
-                require_session_end: true
+                require_session_end: true,
+                ..Default::default()
             }
         )
         .ok
@@ -150,6 +151,7 @@ fn reorder_delete_duplicate_are_detected() {
         &join(&d),
         VerifyOptions {
             require_session_end: true,
+            ..Default::default()
         },
     );
     assert_eq!(r.errors[0].code, VerifyErrorCode::MissingSessionEnd);

@@ -47,7 +47,7 @@ fn crash_child() {
             ));
         }
         n += 1;
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             c.flush(Duration::from_secs(10)).expect("flush");
             println!("ACK {run} {n}");
         }

@@ -69,6 +69,10 @@ enum CraStatus
    */
   CRA_STATUS_INVALID_CONFIG = 101,
   /**
+   * An input or a resource exceeds a documented bound; the message names it.
+   */
+  CRA_STATUS_LIMIT_EXCEEDED = 102,
+  /**
    * The atlas failed validation; the error's `details` list every problem.
    */
   CRA_STATUS_INVALID_ATLAS = 110,
@@ -80,6 +84,10 @@ enum CraStatus
    * An atlas with that id is already loaded.
    */
   CRA_STATUS_ATLAS_ALREADY_LOADED = 112,
+  /**
+   * The atlas declares an action id that another loaded atlas already owns.
+   */
+  CRA_STATUS_ATLAS_CONFLICT = 113,
   /**
    * `execute` named a resolution this resolver never issued (or has forgotten).
    */
@@ -117,6 +125,10 @@ enum CraStatus
    */
   CRA_STATUS_APPROVAL_ALREADY_DECIDED = 142,
   /**
+   * The approver is missing or is the agent that asked for the approval.
+   */
+  CRA_STATUS_APPROVAL_FORBIDDEN = 143,
+  /**
    * No execution has that id.
    */
   CRA_STATUS_EXECUTION_NOT_FOUND = 150,
@@ -148,6 +160,14 @@ enum CraStatus
    * The resolver was closed.
    */
   CRA_STATUS_CLOSED = 182,
+  /**
+   * The resolver was created before a `fork()` and used in the child; make a new one there.
+   */
+  CRA_STATUS_RESOLVER_FORKED = 183,
+  /**
+   * The trace file is already open for writing by another resolver or process.
+   */
+  CRA_STATUS_TRACE_FILE_LOCKED = 184,
   /**
    * A bug in CRA. Please report it.
    */
@@ -453,10 +473,11 @@ CraStatus cra_resolver_report(const struct CraResolver *r,
                               struct CraError **err);
 
 /**
- * Approves a pending approval (`{"approval_id", "approver"?, "reason"?}`); `*out` gets the
+ * Approves a pending approval (`{"approval_id", "approver", "reason"?}`): the one call it was
+ * asked for (same session, action and parameters) is authorized once. `*out` gets the
  * approval JSON. Errors: `CRA_STATUS_APPROVAL_NOT_FOUND`, `CRA_STATUS_APPROVAL_EXPIRED`,
- * `CRA_STATUS_APPROVAL_ALREADY_DECIDED`, `CRA_STATUS_INVALID_REQUEST`, ABI statuses.
- * Thread-safe.
+ * `CRA_STATUS_APPROVAL_ALREADY_DECIDED`, `CRA_STATUS_APPROVAL_FORBIDDEN` (no approver, or the
+ * requesting agent), `CRA_STATUS_INVALID_REQUEST`, ABI statuses. Thread-safe.
  *
  * # Safety
  * `r` live; `decision` readable for `decision_len` bytes; `out` writable; `err` NULL or writable.
@@ -466,6 +487,22 @@ CraStatus cra_resolver_approve(const struct CraResolver *r,
                                size_t decision_len,
                                struct CraBuffer *out,
                                struct CraError **err);
+
+/**
+ * Lists approvals (`{"session_id"?, "status"?: ["pending", "approved", "rejected",
+ * "consumed", "expired"]}`, or empty for every pending one); `*out` gets a JSON array, oldest
+ * first, each with agent, action, parameters, policy, reason and expiry. Errors:
+ * `CRA_STATUS_INVALID_REQUEST`, ABI statuses. Thread-safe.
+ *
+ * # Safety
+ * `r` live; `filter` readable for `filter_len` bytes (or NULL with 0); `out` writable; `err`
+ * NULL or writable.
+ */
+CraStatus cra_resolver_list_approvals(const struct CraResolver *r,
+                                      const uint8_t *filter,
+                                      size_t filter_len,
+                                      struct CraBuffer *out,
+                                      struct CraError **err);
 
 /**
  * Rejects a pending approval (same input, output and errors as `cra_resolver_approve`).
@@ -589,8 +626,9 @@ CraStatus cra_testing_panic(const struct CraResolver *r, struct CraError **err);
 
 /**
  * Verifies JSONL trace bytes; `*out` gets the report JSON (`{"ok", "events", "sessions",
- * "errors": [...]}`). A broken chain is a report with `"ok": false`, not an error status.
- * Errors: ABI statuses (NULL `out`, NULL input with non-zero length, invalid UTF-8).
+ * "errors": [...]}`). A broken chain is a report with `"ok": false`, not an error status; a
+ * line that is not UTF-8 is reported as `malformed_event` at its line, like the file variant.
+ * Errors: ABI statuses (NULL `out`, NULL input with non-zero length).
  * Thread-safe; `trace` is borrowed for the call only.
  *
  * # Safety
@@ -614,8 +652,42 @@ CraStatus cra_trace_verify_file(const uint8_t *path,
                                 struct CraError **err);
 
 /**
+ * Verifies JSONL trace bytes with options (`{"require_session_end"?: bool, "heads"?:
+ * {"<trace_id>": {"sequence", "event_hash"}}, "summaries"?: bool}`, or empty): `heads` lets
+ * a batch continue chains verified earlier (an ingest service); `summaries` adds a `traces`
+ * array with each chain's head. Errors: `CRA_STATUS_INVALID_REQUEST` (bad options, pointer
+ * inside them), `CRA_STATUS_LIMIT_EXCEEDED` (over 1,000,000 heads), ABI statuses. Thread-safe.
+ *
+ * # Safety
+ * Both inputs readable for their lengths (or NULL with 0); `out` writable; `err` NULL or
+ * writable.
+ */
+CraStatus cra_trace_verify_with(const uint8_t *trace,
+                                size_t trace_len,
+                                const uint8_t *options,
+                                size_t options_len,
+                                struct CraBuffer *out,
+                                struct CraError **err);
+
+/**
+ * Verifies a JSONL trace file (streamed, UTF-8 path) with options (as
+ * `cra_trace_verify_with`). Errors: `CRA_STATUS_IO_ERROR`, `CRA_STATUS_INVALID_REQUEST`,
+ * ABI statuses. Thread-safe.
+ *
+ * # Safety
+ * Both inputs readable for their lengths; `out` writable; `err` NULL or writable.
+ */
+CraStatus cra_trace_verify_file_with(const uint8_t *path,
+                                     size_t path_len,
+                                     const uint8_t *options,
+                                     size_t options_len,
+                                     struct CraBuffer *out,
+                                     struct CraError **err);
+
+/**
  * Replays the resolve requests recorded in a JSONL trace against other atlases, given as a
- * JSON array of atlas documents; `*out` gets the replay report JSON. Errors:
+ * JSON array whose entries are atlas documents or paths of atlas directories (read by the
+ * same safe loader as `cra_resolver_load_atlas_dir`); `*out` gets the replay report JSON. Errors:
  * `CRA_STATUS_INVALID_REQUEST` (atlases not an array), `CRA_STATUS_INVALID_ATLAS` (pointer
  * `/N/...` names the atlas), `CRA_STATUS_TRACE_CHAIN_INVALID`, ABI statuses. Thread-safe.
  *

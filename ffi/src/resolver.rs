@@ -315,10 +315,11 @@ pub unsafe extern "C" fn cra_resolver_report(
     unsafe { json_op(r, report, report_len, "the report", out, err, api::report) }
 }
 
-/// Approves a pending approval (`{"approval_id", "approver"?, "reason"?}`); `*out` gets the
+/// Approves a pending approval (`{"approval_id", "approver", "reason"?}`): the one call it was
+/// asked for (same session, action and parameters) is authorized once. `*out` gets the
 /// approval JSON. Errors: `CRA_STATUS_APPROVAL_NOT_FOUND`, `CRA_STATUS_APPROVAL_EXPIRED`,
-/// `CRA_STATUS_APPROVAL_ALREADY_DECIDED`, `CRA_STATUS_INVALID_REQUEST`, ABI statuses.
-/// Thread-safe.
+/// `CRA_STATUS_APPROVAL_ALREADY_DECIDED`, `CRA_STATUS_APPROVAL_FORBIDDEN` (no approver, or the
+/// requesting agent), `CRA_STATUS_INVALID_REQUEST`, ABI statuses. Thread-safe.
 ///
 /// # Safety
 /// `r` live; `decision` readable for `decision_len` bytes; `out` writable; `err` NULL or writable.
@@ -340,6 +341,36 @@ pub unsafe extern "C" fn cra_resolver_approve(
             out,
             err,
             api::approve,
+        )
+    }
+}
+
+/// Lists approvals (`{"session_id"?, "status"?: ["pending", "approved", "rejected",
+/// "consumed", "expired"]}`, or empty for every pending one); `*out` gets a JSON array, oldest
+/// first, each with agent, action, parameters, policy, reason and expiry. Errors:
+/// `CRA_STATUS_INVALID_REQUEST`, ABI statuses. Thread-safe.
+///
+/// # Safety
+/// `r` live; `filter` readable for `filter_len` bytes (or NULL with 0); `out` writable; `err`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_resolver_list_approvals(
+    r: *const CraResolver,
+    filter: *const u8,
+    filter_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        json_op(
+            r,
+            filter,
+            filter_len,
+            "the filter",
+            out,
+            err,
+            api::approvals,
         )
     }
 }

@@ -25,12 +25,16 @@ pub enum CraStatus {
     InvalidRequest = 100,
     /// The resolver configuration is malformed.
     InvalidConfig = 101,
+    /// An input or a resource exceeds a documented bound; the message names it.
+    LimitExceeded = 102,
     /// The atlas failed validation; the error's `details` list every problem.
     InvalidAtlas = 110,
     /// No loaded atlas has that id.
     AtlasNotFound = 111,
     /// An atlas with that id is already loaded.
     AtlasAlreadyLoaded = 112,
+    /// The atlas declares an action id that another loaded atlas already owns.
+    AtlasConflict = 113,
     /// `execute` named a resolution this resolver never issued (or has forgotten).
     ResolutionNotFound = 120,
     /// `execute` named a resolution whose TTL has passed.
@@ -49,6 +53,8 @@ pub enum CraStatus {
     ApprovalExpired = 141,
     /// The approval was already approved or rejected.
     ApprovalAlreadyDecided = 142,
+    /// The approver is missing or is the agent that asked for the approval.
+    ApprovalForbidden = 143,
     /// No execution has that id.
     ExecutionNotFound = 150,
     /// The execution's result was already reported.
@@ -65,6 +71,10 @@ pub enum CraStatus {
     Timeout = 181,
     /// The resolver was closed.
     Closed = 182,
+    /// The resolver was created before a `fork()` and used in the child; make a new one there.
+    ResolverForked = 183,
+    /// The trace file is already open for writing by another resolver or process.
+    TraceFileLocked = 184,
     /// A bug in CRA. Please report it.
     Internal = 190,
     /// A panic inside CRA was caught at the boundary; the handle it happened on is now poisoned.
@@ -77,9 +87,11 @@ impl CraStatus {
         match code {
             ErrorCode::InvalidRequest => CraStatus::InvalidRequest,
             ErrorCode::InvalidConfig => CraStatus::InvalidConfig,
+            ErrorCode::LimitExceeded => CraStatus::LimitExceeded,
             ErrorCode::InvalidAtlas => CraStatus::InvalidAtlas,
             ErrorCode::AtlasNotFound => CraStatus::AtlasNotFound,
             ErrorCode::AtlasAlreadyLoaded => CraStatus::AtlasAlreadyLoaded,
+            ErrorCode::AtlasConflict => CraStatus::AtlasConflict,
             ErrorCode::ResolutionNotFound => CraStatus::ResolutionNotFound,
             ErrorCode::ResolutionExpired => CraStatus::ResolutionExpired,
             ErrorCode::ActionNotAllowed => CraStatus::ActionNotAllowed,
@@ -89,6 +101,7 @@ impl CraStatus {
             ErrorCode::ApprovalNotFound => CraStatus::ApprovalNotFound,
             ErrorCode::ApprovalExpired => CraStatus::ApprovalExpired,
             ErrorCode::ApprovalAlreadyDecided => CraStatus::ApprovalAlreadyDecided,
+            ErrorCode::ApprovalForbidden => CraStatus::ApprovalForbidden,
             ErrorCode::ExecutionNotFound => CraStatus::ExecutionNotFound,
             ErrorCode::ExecutionAlreadyReported => CraStatus::ExecutionAlreadyReported,
             ErrorCode::SessionNotFound => CraStatus::SessionNotFound,
@@ -97,6 +110,8 @@ impl CraStatus {
             ErrorCode::IoError => CraStatus::IoError,
             ErrorCode::Timeout => CraStatus::Timeout,
             ErrorCode::Closed => CraStatus::Closed,
+            ErrorCode::ResolverForked => CraStatus::ResolverForked,
+            ErrorCode::TraceFileLocked => CraStatus::TraceFileLocked,
             ErrorCode::Internal => CraStatus::Internal,
         }
     }
@@ -111,9 +126,11 @@ impl CraStatus {
             CraStatus::Poisoned => "POISONED\0",
             CraStatus::InvalidRequest => "INVALID_REQUEST\0",
             CraStatus::InvalidConfig => "INVALID_CONFIG\0",
+            CraStatus::LimitExceeded => "LIMIT_EXCEEDED\0",
             CraStatus::InvalidAtlas => "INVALID_ATLAS\0",
             CraStatus::AtlasNotFound => "ATLAS_NOT_FOUND\0",
             CraStatus::AtlasAlreadyLoaded => "ATLAS_ALREADY_LOADED\0",
+            CraStatus::AtlasConflict => "ATLAS_CONFLICT\0",
             CraStatus::ResolutionNotFound => "RESOLUTION_NOT_FOUND\0",
             CraStatus::ResolutionExpired => "RESOLUTION_EXPIRED\0",
             CraStatus::ActionNotAllowed => "ACTION_NOT_ALLOWED\0",
@@ -123,6 +140,7 @@ impl CraStatus {
             CraStatus::ApprovalNotFound => "APPROVAL_NOT_FOUND\0",
             CraStatus::ApprovalExpired => "APPROVAL_EXPIRED\0",
             CraStatus::ApprovalAlreadyDecided => "APPROVAL_ALREADY_DECIDED\0",
+            CraStatus::ApprovalForbidden => "APPROVAL_FORBIDDEN\0",
             CraStatus::ExecutionNotFound => "EXECUTION_NOT_FOUND\0",
             CraStatus::ExecutionAlreadyReported => "EXECUTION_ALREADY_REPORTED\0",
             CraStatus::SessionNotFound => "SESSION_NOT_FOUND\0",
@@ -131,6 +149,8 @@ impl CraStatus {
             CraStatus::IoError => "IO_ERROR\0",
             CraStatus::Timeout => "TIMEOUT\0",
             CraStatus::Closed => "CLOSED\0",
+            CraStatus::ResolverForked => "RESOLVER_FORKED\0",
+            CraStatus::TraceFileLocked => "TRACE_FILE_LOCKED\0",
             CraStatus::Internal => "INTERNAL\0",
             CraStatus::Panic => "PANIC\0",
         }

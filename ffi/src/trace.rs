@@ -8,8 +8,9 @@ use crate::status::CraStatus;
 use cra_core::api;
 
 /// Verifies JSONL trace bytes; `*out` gets the report JSON (`{"ok", "events", "sessions",
-/// "errors": [...]}`). A broken chain is a report with `"ok": false`, not an error status.
-/// Errors: ABI statuses (NULL `out`, NULL input with non-zero length, invalid UTF-8).
+/// "errors": [...]}`). A broken chain is a report with `"ok": false`, not an error status; a
+/// line that is not UTF-8 is reported as `malformed_event` at its line, like the file variant.
+/// Errors: ABI statuses (NULL `out`, NULL input with non-zero length).
 /// Thread-safe; `trace` is borrowed for the call only.
 ///
 /// # Safety
@@ -29,9 +30,9 @@ pub unsafe extern "C" fn cra_trace_verify(
                 return Err(CraError::null("out"));
             }
             // SAFETY: caller guarantees the pair is readable.
-            let t = input::text(trace, trace_len, "the trace")?;
+            let t = input::bytes(trace, trace_len, "the trace")?;
             // SAFETY: `out` is non-NULL and writable.
-            write_buffer(out, CraBuffer::from_vec(api::verify_trace(t.as_bytes())?));
+            write_buffer(out, CraBuffer::from_vec(api::verify_trace(t)?));
             Ok(())
         })
     }
@@ -68,8 +69,81 @@ pub unsafe extern "C" fn cra_trace_verify_file(
     }
 }
 
+/// Verifies JSONL trace bytes with options (`{"require_session_end"?: bool, "heads"?:
+/// {"<trace_id>": {"sequence", "event_hash"}}, "summaries"?: bool}`, or empty): `heads` lets
+/// a batch continue chains verified earlier (an ingest service); `summaries` adds a `traces`
+/// array with each chain's head. Errors: `CRA_STATUS_INVALID_REQUEST` (bad options, pointer
+/// inside them), `CRA_STATUS_LIMIT_EXCEEDED` (over 1,000,000 heads), ABI statuses. Thread-safe.
+///
+/// # Safety
+/// Both inputs readable for their lengths (or NULL with 0); `out` writable; `err` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_trace_verify_with(
+    trace: *const u8,
+    trace_len: usize,
+    options: *const u8,
+    options_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        write_buffer(out, CraBuffer::empty());
+        guard::run(err, || {
+            if out.is_null() {
+                return Err(CraError::null("out"));
+            }
+            // SAFETY: caller guarantees both pairs are readable.
+            let t = input::bytes(trace, trace_len, "the trace")?;
+            // SAFETY: as above.
+            let o = input::bytes(options, options_len, "the options")?;
+            // SAFETY: `out` is non-NULL and writable.
+            write_buffer(out, CraBuffer::from_vec(api::verify_trace_with(t, o)?));
+            Ok(())
+        })
+    }
+}
+
+/// Verifies a JSONL trace file (streamed, UTF-8 path) with options (as
+/// `cra_trace_verify_with`). Errors: `CRA_STATUS_IO_ERROR`, `CRA_STATUS_INVALID_REQUEST`,
+/// ABI statuses. Thread-safe.
+///
+/// # Safety
+/// Both inputs readable for their lengths; `out` writable; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_trace_verify_file_with(
+    path: *const u8,
+    path_len: usize,
+    options: *const u8,
+    options_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        write_buffer(out, CraBuffer::empty());
+        guard::run(err, || {
+            if out.is_null() {
+                return Err(CraError::null("out"));
+            }
+            // SAFETY: caller guarantees both pairs are readable.
+            let p = input::text(path, path_len, "the trace path")?;
+            // SAFETY: as above.
+            let o = input::bytes(options, options_len, "the options")?;
+            // SAFETY: `out` is non-NULL and writable.
+            write_buffer(
+                out,
+                CraBuffer::from_vec(api::verify_trace_file_with(p.as_bytes(), o)?),
+            );
+            Ok(())
+        })
+    }
+}
+
 /// Replays the resolve requests recorded in a JSONL trace against other atlases, given as a
-/// JSON array of atlas documents; `*out` gets the replay report JSON. Errors:
+/// JSON array whose entries are atlas documents or paths of atlas directories (read by the
+/// same safe loader as `cra_resolver_load_atlas_dir`); `*out` gets the replay report JSON. Errors:
 /// `CRA_STATUS_INVALID_REQUEST` (atlases not an array), `CRA_STATUS_INVALID_ATLAS` (pointer
 /// `/N/...` names the atlas), `CRA_STATUS_TRACE_CHAIN_INVALID`, ABI statuses. Thread-safe.
 ///

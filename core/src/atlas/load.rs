@@ -9,6 +9,40 @@ use std::path::{Component, Path, PathBuf};
 pub const MAX_ATLAS_BYTES: usize = 16 * 1024 * 1024;
 /// Largest context file accepted (bytes).
 pub const MAX_PACK_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest total of one atlas's context files (bytes).
+pub const MAX_PACK_FILES_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads at most `limit` bytes of a regular file; `Err(None)` when it is larger or not a
+/// regular file (device, FIFO, directory), checked before anything is read, so a link to
+/// `/dev/zero` or a FIFO never grows memory or blocks.
+fn read_regular(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, ReadRefusal> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(ReadRefusal::Io)?;
+    if !meta.is_file() {
+        return Err(ReadRefusal::NotRegular);
+    }
+    if meta.len() > limit {
+        return Err(ReadRefusal::TooLarge(meta.len()));
+    }
+    let mut f = std::fs::File::open(path).map_err(ReadRefusal::Io)?;
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    // The file may grow between the check and the read: never take more than the limit.
+    (&mut f)
+        .take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(ReadRefusal::Io)?;
+    if buf.len() as u64 > limit {
+        return Err(ReadRefusal::TooLarge(buf.len() as u64));
+    }
+    Ok(buf)
+}
+
+/// Why [`read_regular`] refused.
+enum ReadRefusal {
+    Io(std::io::Error),
+    NotRegular,
+    TooLarge(u64),
+}
 
 /// Parses and validates an atlas from JSON text (pack `files` are refused: they need a directory).
 pub fn manifest_from_json(bytes: &[u8]) -> Result<AtlasManifest> {
@@ -26,11 +60,24 @@ pub fn manifest_from_dir(path: &Path) -> Result<AtlasManifest> {
             path.to_path_buf(),
         )
     };
-    let bytes = std::fs::read(&file).map_err(|e| {
-        CraError::new(
+    let bytes = read_regular(&file, MAX_ATLAS_BYTES as u64).map_err(|r| match r {
+        ReadRefusal::Io(e) => CraError::new(
             ErrorCode::IoError,
             format!("cannot read atlas {}: {}", file.display(), e),
-        )
+        ),
+        ReadRefusal::NotRegular => CraError::at(
+            ErrorCode::InvalidAtlas,
+            "",
+            format!("atlas {} is not a regular file", file.display()),
+        ),
+        ReadRefusal::TooLarge(n) => CraError::at(
+            ErrorCode::LimitExceeded,
+            "",
+            format!(
+                "atlas {} is {n} bytes or more; the limit is {MAX_ATLAS_BYTES}",
+                file.display()
+            ),
+        ),
     })?;
     manifest_from_bytes(&bytes, Some(&dir))
 }
@@ -38,12 +85,24 @@ pub fn manifest_from_dir(path: &Path) -> Result<AtlasManifest> {
 fn manifest_from_bytes(bytes: &[u8], dir: Option<&Path>) -> Result<AtlasManifest> {
     if bytes.len() > MAX_ATLAS_BYTES {
         return Err(CraError::at(
-            ErrorCode::InvalidAtlas,
+            ErrorCode::LimitExceeded,
             "",
             format!(
                 "atlas is {} bytes; the limit is {MAX_ATLAS_BYTES}",
                 bytes.len()
             ),
+        ));
+    }
+    if let Err(g) = crate::protocol::json_guard::check(bytes) {
+        let p = Problem {
+            code: "invalid_json_value",
+            message: g.message,
+            pointer: g.pointer,
+        };
+        return Err(CraError::from_problems(
+            ErrorCode::InvalidAtlas,
+            "invalid atlas",
+            vec![p],
         ));
     }
     let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
@@ -67,6 +126,7 @@ fn manifest_from_bytes(bytes: &[u8], dir: Option<&Path>) -> Result<AtlasManifest
 pub(crate) fn read_pack_file(
     base: Option<&Path>,
     rel: &str,
+    total_left: u64,
 ) -> std::result::Result<String, (&'static str, String)> {
     let Some(base) = base else {
         return Err((
@@ -102,25 +162,22 @@ pub(crate) fn read_pack_file(
             format!("context file {rel:?} resolves outside the atlas directory"),
         ));
     }
-    let meta = std::fs::metadata(&real)
-        .map_err(|e| ("io_error", format!("cannot read context file {rel:?}: {e}")))?;
-    if !meta.is_file() {
-        return Err((
+    let limit = MAX_PACK_FILE_BYTES.min(total_left);
+    let bytes = read_regular(&real, limit).map_err(|r| match r {
+        ReadRefusal::Io(e) => ("io_error", format!("cannot read context file {rel:?}: {e}")),
+        ReadRefusal::NotRegular => (
             "file_not_found",
             format!("context file {rel:?} is not a regular file"),
-        ));
-    }
-    if meta.len() > MAX_PACK_FILE_BYTES {
-        return Err((
+        ),
+        ReadRefusal::TooLarge(n) if limit < MAX_PACK_FILE_BYTES => (
             "file_too_large",
-            format!(
-                "context file {rel:?} is {} bytes; the limit is {MAX_PACK_FILE_BYTES}",
-                meta.len()
-            ),
-        ));
-    }
-    let bytes = std::fs::read(&real)
-        .map_err(|e| ("io_error", format!("cannot read context file {rel:?}: {e}")))?;
+            format!("context file {rel:?} ({n} bytes) takes the atlas's context files past {MAX_PACK_FILES_TOTAL_BYTES} bytes in total"),
+        ),
+        ReadRefusal::TooLarge(n) => (
+            "file_too_large",
+            format!("context file {rel:?} is {n} bytes; the limit is {MAX_PACK_FILE_BYTES}"),
+        ),
+    })?;
     String::from_utf8(bytes).map_err(|_| {
         (
             "invalid_utf8",

@@ -23,6 +23,11 @@ pub struct AtlasManifest {
     /// Free-form metadata fields, kept as given.
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
+    /// JSON Schema the `context` of every request in this atlas's scope must satisfy
+    /// (protocol.md §6): a policy conditioned on a context key cannot be skipped by leaving
+    /// the key out when the schema requires it. An absent `context` is checked as `{}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_schema: Option<Value>,
     /// Capabilities (groups of actions and packs).
     pub capabilities: Vec<Capability>,
     /// Context packs.

@@ -28,6 +28,8 @@ const TOP_KEYS: &[&str] = &[
     "adapters",
     "dependencies",
     "metadata",
+    "context_schema",
+    "$schema",
 ];
 const ACTION_KEYS: &[&str] = &[
     "action_id",
@@ -297,6 +299,16 @@ fn read_manifest(w: &mut Walker, m: &Map<String, Value>, base_dir: Option<&Path>
         );
     }
 
+    let context_schema = schema(w, m, "context_schema", "");
+    if let Some(v) = m.get("$schema") {
+        if !v.is_string() {
+            w.problem(
+                "invalid_type",
+                "/$schema",
+                "$schema must be a string (the editor schema's URL or path)".to_string(),
+            );
+        }
+    }
     AtlasManifest {
         atlas_version,
         atlas_id,
@@ -304,6 +316,7 @@ fn read_manifest(w: &mut Walker, m: &Map<String, Value>, base_dir: Option<&Path>
         name,
         description,
         extra,
+        context_schema,
         capabilities,
         context_packs: packs,
         policies,
@@ -512,13 +525,18 @@ fn read_pack(w: &mut Walker, v: &Value, p: &str, base_dir: Option<&Path>) -> Opt
         (None, Some(files)) => {
             for (i, f) in files.iter().enumerate() {
                 let fp = format!("{p}/files/{i}");
-                match super::load::read_pack_file(base_dir, f) {
-                    Ok(text) => blocks.push(PackBlock {
-                        block_id: format!("{pack_id}/{f}"),
-                        content_type: content_type
-                            .clone()
-                            .unwrap_or_else(|| content_type_for(f).into()),
-                        content: text,
+                let left =
+                    super::load::MAX_PACK_FILES_TOTAL_BYTES.saturating_sub(w.pack_file_bytes);
+                match super::load::read_pack_file(base_dir, f, left) {
+                    Ok(text) => blocks.push({
+                        w.pack_file_bytes += text.len() as u64;
+                        PackBlock {
+                            block_id: format!("{pack_id}/{f}"),
+                            content_type: content_type
+                                .clone()
+                                .unwrap_or_else(|| content_type_for(f).into()),
+                            content: text,
+                        }
                     }),
                     Err((code, msg)) => w.problem(code, &fp, msg),
                 }

@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 pub struct Walker {
     /// Every problem found so far, in document order.
     pub problems: Vec<Problem>,
+    /// Bytes of context files read so far (bounded by `MAX_PACK_FILES_TOTAL_BYTES`).
+    pub pack_file_bytes: u64,
 }
 
 /// Appends a key to a pointer.

@@ -27,6 +27,26 @@ pub struct ResolverConfig {
     /// `idle_timeout` (default 86400; 0 = never).
     #[serde(default = "default_idle_timeout")]
     pub session_idle_timeout_seconds: u32,
+    /// Decided and expired approvals are forgotten this long after their expiry (default 3600).
+    #[serde(default = "default_approval_retention")]
+    pub approval_retention_seconds: u32,
+    /// Live approvals (pending, or approved and not yet used) one session may hold (default 64);
+    /// one more call needing approval fails with `LIMIT_EXCEEDED`.
+    #[serde(default = "default_max_approvals")]
+    pub max_approvals_per_session: u32,
+    /// Idempotency keys one session may hold while their resolutions live (default 4096).
+    #[serde(default = "default_max_idempotency_keys")]
+    pub max_idempotency_keys_per_session: u32,
+    /// Ended sessions remembered (so requests naming them get `SESSION_ENDED`) for this long
+    /// (default 3600); after that the id may start a new session with a new trace.
+    #[serde(default = "default_ended_retention")]
+    pub ended_session_retention_seconds: u32,
+    /// At most this many ended sessions are remembered (default 65536; the oldest go first).
+    #[serde(default = "default_max_ended")]
+    pub max_ended_sessions: u32,
+    /// The risk tier of a request whose task names none (default `low`).
+    #[serde(default)]
+    pub default_risk_tier: crate::protocol::RiskTier,
     /// Where TRACE events go (see docs/trace.md); default: kept in memory until drained.
     #[serde(default)]
     pub trace: TraceConfig,
@@ -59,6 +79,21 @@ fn default_idle_timeout() -> u32 {
 fn default_max_resolutions() -> u32 {
     256
 }
+fn default_approval_retention() -> u32 {
+    3600
+}
+fn default_max_approvals() -> u32 {
+    64
+}
+fn default_max_idempotency_keys() -> u32 {
+    4096
+}
+fn default_ended_retention() -> u32 {
+    3600
+}
+fn default_max_ended() -> u32 {
+    65_536
+}
 fn default_start() -> String {
     "2026-01-01T00:00:00.000000Z".into()
 }
@@ -74,6 +109,12 @@ impl Default for ResolverConfig {
             approval_timeout_seconds: 3600,
             max_resolutions_per_session: 256,
             session_idle_timeout_seconds: 86_400,
+            approval_retention_seconds: default_approval_retention(),
+            max_approvals_per_session: default_max_approvals(),
+            max_idempotency_keys_per_session: default_max_idempotency_keys(),
+            ended_session_retention_seconds: default_ended_retention(),
+            max_ended_sessions: default_max_ended(),
+            default_risk_tier: Default::default(),
             trace: TraceConfig::default(),
         }
     }
@@ -134,6 +175,31 @@ impl ResolverConfig {
                 ErrorCode::InvalidConfig,
                 "/approval_timeout_seconds",
                 "approval_timeout_seconds must be at least 1",
+            ));
+        }
+        for (name, v) in [
+            ("max_approvals_per_session", self.max_approvals_per_session),
+            (
+                "max_idempotency_keys_per_session",
+                self.max_idempotency_keys_per_session,
+            ),
+        ] {
+            if v == 0 || v > 1_000_000 {
+                return Err(CraError::at(
+                    ErrorCode::InvalidConfig,
+                    format!("/{name}"),
+                    format!("{name} is {v}; it must be between 1 and 1000000"),
+                ));
+            }
+        }
+        if self.max_ended_sessions > 10_000_000 {
+            return Err(CraError::at(
+                ErrorCode::InvalidConfig,
+                "/max_ended_sessions",
+                format!(
+                    "max_ended_sessions is {}; the limit is 10000000",
+                    self.max_ended_sessions
+                ),
             ));
         }
         self.trace.validate().map_err(|mut e| {

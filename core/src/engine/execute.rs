@@ -1,84 +1,22 @@
 //! `execute` (authorize one tool call), `report` (its outcome) and approvals.
 
-use super::resolution::{DenyReason, Resolution, VerdictKind};
+use super::approvals::{Approval, ApprovalState, ApprovalStatus};
+use super::resolution::{DenyReason, Resolution, Verdict, VerdictKind};
 use super::{Resolver, SessionState};
+use crate::atlas::compile::{CompiledAtlas, NO_POLICY};
 use crate::clock::format_rfc3339_us;
 use crate::error::{CraError, ErrorCode, Result};
 use crate::protocol::{
-    ApprovalDecision, CarpRequest, ExecuteAnswer, ExecuteStatus, ExecutionReport, Operation,
-    CARP_VERSION,
+    CarpRequest, ExecuteAnswer, ExecuteStatus, ExecutionReport, Operation, CARP_VERSION,
 };
 use crate::trace::{EventPayload, EventType, SessionTrace};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// Shared execute answer (kept for idempotent replays).
 pub(crate) type ExecuteAnswerArc = Arc<ExecuteAnswer>;
-
-/// State of an approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApprovalStatus {
-    /// Waiting for a decision.
-    Pending,
-    /// Granted.
-    Approved,
-    /// Refused.
-    Rejected,
-}
-
-impl ApprovalStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            ApprovalStatus::Pending => "pending",
-            ApprovalStatus::Approved => "approved",
-            ApprovalStatus::Rejected => "rejected",
-        }
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct ApprovalState {
-    pub status: ApprovalStatus,
-    pub approver: Option<String>,
-    pub reason: Option<String>,
-    pub decided_us: Option<i64>,
-}
-
-/// An approval request covering every pending action of one resolution.
-#[derive(Debug)]
-pub struct Approval {
-    pub(crate) approval_id: Arc<str>,
-    pub(crate) resolution: Arc<Resolution>,
-    pub(crate) session: Arc<SessionState>,
-    pub(crate) created_us: i64,
-    pub(crate) expires_at_us: i64,
-    pub(crate) resolution_expires_us: i64,
-    pub(crate) state: Mutex<ApprovalState>,
-}
-
-impl Approval {
-    fn to_json(&self, st: &ApprovalState, now_us: i64) -> Value {
-        let status = if st.status == ApprovalStatus::Pending && now_us >= self.expires_at_us {
-            "expired"
-        } else {
-            st.status.as_str()
-        };
-        json!({
-            "approval_id": &*self.approval_id,
-            "status": status,
-            "resolution_id": self.resolution.resolution_id,
-            "session_id": &*self.session.trace.session_id,
-            "actions": self.resolution.pending_action_ids(),
-            "created_at": format_rfc3339_us(self.created_us),
-            "expires_at": format_rfc3339_us(self.expires_at_us),
-            "approver": st.approver,
-            "reason": st.reason,
-            "decided_at": st.decided_us.map(format_rfc3339_us),
-        })
-    }
-}
 
 /// An authorized call waiting for its outcome.
 #[derive(Debug)]
@@ -90,6 +28,28 @@ pub struct ExecutionRecord {
     pub(crate) span: Arc<str>,
     pub(crate) started_us: i64,
     pub(crate) reported: AtomicBool,
+    /// 0 until reported, then 1 (executed) or 2 (failed).
+    pub(crate) outcome: AtomicU8,
+}
+
+impl ExecutionRecord {
+    /// `executed` / `failed` once reported.
+    pub(crate) fn outcome(&self) -> Option<&'static str> {
+        match self.outcome.load(Ordering::Acquire) {
+            1 => Some("executed"),
+            2 => Some("failed"),
+            _ => None,
+        }
+    }
+}
+
+/// What `execute` decides for one action now: the resolution's verdict intersected with the
+/// verdict of the atlases loaded at the time of the call (protocol.md §6, revocation).
+pub(crate) enum Judged {
+    /// The action is not among the resolution's actions.
+    NotInResolution,
+    /// The verdict, and the atlas whose policies it names.
+    Verdict(Arc<CompiledAtlas>, Verdict),
 }
 
 /// BLAKE3 of a JSON value's canonical (RFC 8785) form, lowercase hex.
@@ -127,118 +87,6 @@ fn hashed(base: Value, field: &'static str, value: &Arc<Value>) -> EventPayload 
 }
 
 impl Resolver {
-    pub(crate) fn register_approval(
-        &self,
-        id: &str,
-        resolution: &Arc<Resolution>,
-        session: &Arc<SessionState>,
-        now_us: i64,
-        timeout_s: u32,
-    ) {
-        let a = Approval {
-            approval_id: Arc::from(id),
-            resolution: resolution.clone(),
-            session: session.clone(),
-            created_us: now_us,
-            expires_at_us: now_us + timeout_s as i64 * 1_000_000,
-            resolution_expires_us: resolution.expires_at_us,
-            state: Mutex::new(ApprovalState {
-                status: ApprovalStatus::Pending,
-                approver: None,
-                reason: None,
-                decided_us: None,
-            }),
-        };
-        self.approvals.insert(id, Arc::new(a));
-    }
-
-    /// Approves an approval: every pending action of its resolution becomes executable.
-    /// Errors: `APPROVAL_NOT_FOUND`, `APPROVAL_EXPIRED`, `APPROVAL_ALREADY_DECIDED`.
-    pub fn approve(&self, d: &ApprovalDecision) -> Result<Value> {
-        self.decide(d, ApprovalStatus::Approved)
-    }
-
-    /// Rejects an approval: its pending actions are denied with `approval_rejected`.
-    pub fn reject(&self, d: &ApprovalDecision) -> Result<Value> {
-        self.decide(d, ApprovalStatus::Rejected)
-    }
-
-    /// The current state of an approval.
-    pub fn approval(&self, approval_id: &str) -> Result<Value> {
-        let a = self.approvals.get(approval_id).ok_or_else(|| {
-            CraError::at(
-                ErrorCode::ApprovalNotFound,
-                "/approval_id",
-                format!("no approval {approval_id:?}"),
-            )
-        })?;
-        let st = a.state.lock();
-        Ok(a.to_json(&st, self.clock.peek_us()))
-    }
-
-    fn decide(&self, d: &ApprovalDecision, to: ApprovalStatus) -> Result<Value> {
-        let a = self.approvals.get(&d.approval_id).ok_or_else(|| {
-            CraError::at(
-                ErrorCode::ApprovalNotFound,
-                "/approval_id",
-                format!("no approval {:?}", d.approval_id),
-            )
-        })?;
-        let now = self.clock.now_us();
-        let mut st = a.state.lock();
-        if st.status != ApprovalStatus::Pending {
-            return Err(CraError::at(
-                ErrorCode::ApprovalAlreadyDecided,
-                "/approval_id",
-                format!(
-                    "approval {:?} was already {}",
-                    d.approval_id,
-                    st.status.as_str()
-                ),
-            ));
-        }
-        if now >= a.expires_at_us {
-            return Err(CraError::at(
-                ErrorCode::ApprovalExpired,
-                "/approval_id",
-                format!(
-                    "approval {:?} expired at {}",
-                    d.approval_id,
-                    format_rfc3339_us(a.expires_at_us)
-                ),
-            ));
-        }
-        st.status = to;
-        st.approver = d.approver.clone();
-        st.reason = d.reason.clone();
-        st.decided_us = Some(now);
-        let out = a.to_json(&st, now);
-        drop(st);
-        let span: Arc<str> = Arc::from(self.next_id(now));
-        let ty = if to == ApprovalStatus::Approved {
-            EventType::ActionApproved
-        } else {
-            EventType::ActionDenied
-        };
-        let payload = json!({
-            "approval_id": d.approval_id,
-            "resolution_id": a.resolution.resolution_id,
-            "actions": a.resolution.pending_action_ids(),
-            "approver": d.approver,
-            "reason": d.reason,
-            "decision": to.as_str(),
-        });
-        self.emit(
-            &a.session.trace,
-            &span,
-            false,
-            now,
-            ty,
-            EventPayload::Json(payload),
-        );
-        Ok(out)
-    }
-
     /// Authorizes one tool call (protocol.md §3 "Execute"). The answer is `authorized` (run the
     /// tool, then [`Resolver::report`] with the `execution_id`), `denied` or `pending_approval`.
     ///
@@ -251,6 +99,7 @@ impl Resolver {
                 "execute needs operation \"execute\"",
             ));
         }
+        self.check_not_forked()?;
         request.check()?;
         let ex = request.execution.as_ref().ok_or_else(|| {
             CraError::request("/execution", "an execute request needs an execution")
@@ -266,6 +115,21 @@ impl Resolver {
                     ),
                 ));
             }
+        }
+        let peek = self.clock.peek_us();
+        if self.sessions.get(&request.requester.session_id).is_none() {
+            if let Some(e) = self.ended_error(&request.requester.session_id, peek) {
+                return Err(e);
+            }
+        }
+        if let Some(e) = self
+            .resolutions
+            .get(&ex.resolution_id)
+            .is_none()
+            .then(|| self.expired_error(&ex.resolution_id, peek))
+            .flatten()
+        {
+            return Err(e);
         }
         let res = self.resolutions.get(&ex.resolution_id).ok_or_else(|| CraError::at(ErrorCode::ResolutionNotFound, "/execution/resolution_id", format!("no resolution {:?} (never issued by this resolver, or forgotten after its session ended)", ex.resolution_id)))?;
         if *res.session_id != *request.requester.session_id {
@@ -327,23 +191,76 @@ impl Resolver {
             hashed(received, "parameters_hash", &params),
         );
         if let Some(key) = &ex.idempotency_key {
-            if let Some((fp, answer)) = session.idempotency.lock().get(key).cloned() {
+            let known = session.idempotency.lock().get(key).cloned();
+            if let Some((fp, answer)) = known {
                 if fp != fingerprint() {
                     return Err(CraError::request("/execution/idempotency_key", format!("idempotency key {key:?} was already used for a different action or parameters")));
                 }
-                return Ok(answer);
+                // A replay: the original answer, marked, consuming nothing; once the execution
+                // was reported, its outcome (protocol.md §6).
+                let mut replayed = (*answer).clone();
+                replayed.replayed = true;
+                replayed.outcome = answer
+                    .execution_id
+                    .as_deref()
+                    .and_then(|id| self.executions.get(id))
+                    .and_then(|rec| rec.outcome());
+                return Ok(Arc::new(replayed));
             }
         }
         self.counters.executes.fetch_add(1, Ordering::Relaxed);
         let answer = self.authorize(&res, &session, &request, &request_id, &span, &params, now)?;
         let answer = Arc::new(answer);
         if let Some(key) = &ex.idempotency_key {
-            session
-                .idempotency
-                .lock()
-                .insert(key.clone(), (fingerprint(), answer.clone()));
+            let mut map = session.idempotency.lock();
+            if map.len() >= self.config.max_idempotency_keys_per_session as usize {
+                // Keys of expired resolutions can never be replayed (execute refuses the
+                // resolution first): forget them before refusing a new key.
+                let live = |rid: &str| {
+                    self.resolutions
+                        .get(rid)
+                        .is_some_and(|r| r.expires_at_us > now)
+                };
+                map.retain(|_, (_, a)| live(&a.resolution_id));
+            }
+            if map.len() >= self.config.max_idempotency_keys_per_session as usize {
+                return Err(CraError::at(ErrorCode::LimitExceeded, "/execution/idempotency_key", format!("session {:?} holds {} live idempotency keys (max_idempotency_keys_per_session)", &*session.trace.session_id, map.len())));
+            }
+            map.insert(key.clone(), (fingerprint(), answer.clone()));
         }
         Ok(answer)
+    }
+
+    /// The verdict on `action_id` for a call at `now`: the resolution's verdict intersected
+    /// with the current atlases' (a deny added, an atlas unloaded or replaced after the resolve
+    /// applies at once; the stricter of the two wins: denied > pending > allowed).
+    pub(crate) fn judge(&self, res: &Resolution, action_id: &str, now: i64) -> Judged {
+        let Some((res_atlas, res_idx, rv)) = res.verdict_of(action_id) else {
+            return Judged::NotInResolution;
+        };
+        if matches!(rv.kind, VerdictKind::Denied(_)) && !rv.allowed_under_limit() {
+            return Judged::Verdict(res_atlas.clone(), rv);
+        }
+        let snapshot = self.atlases.load();
+        let Some((atlas, idx)) = snapshot.owner_of(action_id) else {
+            // Unloaded since the resolve: nothing allows it any more.
+            let v = Verdict {
+                kind: VerdictKind::Denied(DenyReason::DefaultDeny),
+                policy: NO_POLICY,
+                action: res_idx,
+                allow_policy: NO_POLICY,
+            };
+            return Judged::Verdict(res_atlas.clone(), v);
+        };
+        let ctx = crate::engine::conditions::EvalCtx {
+            now_us: now,
+            ..res.eval_ctx()
+        };
+        let cv = super::resolve::ladder(atlas, idx, &atlas.actions[idx as usize], &ctx);
+        if cv.kind == VerdictKind::Allowed && rv.kind == VerdictKind::Pending {
+            return Judged::Verdict(res_atlas.clone(), rv);
+        }
+        Judged::Verdict(atlas.clone(), cv)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -374,76 +291,30 @@ impl Resolver {
             approval_id: None,
             timestamp: format_rfc3339_us(now),
             trace_id: session.trace.trace_id.to_string(),
+            replayed: false,
+            outcome: None,
         };
-        let Some((atlas, idx, verdict)) = res.verdict_of(&ex.action_id) else {
-            answer.reason_code = Some("not_in_resolution");
-            answer.reason = Some(format!(
-                "action {:?} is not among the actions of resolution {:?}",
-                ex.action_id, ex.resolution_id
-            ));
-            return Ok(self.deny(answer, session, span, now));
-        };
-        let action = &atlas.actions[idx as usize];
-        let verdict = if verdict.allowed_under_limit() {
-            // Limited when resolved; the limit is checked again (and consumed) below.
-            super::resolution::Verdict {
-                kind: VerdictKind::Allowed,
-                policy: verdict.allow_policy,
-                ..verdict
-            }
-        } else {
-            verdict
-        };
-        answer.policy_id = (verdict.policy != crate::atlas::compile::NO_POLICY)
-            .then(|| atlas.policies[verdict.policy as usize].id.to_string());
-        match verdict.kind {
-            VerdictKind::Denied(reason) => {
-                answer.reason_code = Some(reason.code());
-                answer.reason = Some(Resolution::deny_reason_text(atlas, action, verdict));
+        let (atlas, verdict) = match self.judge(res, &ex.action_id, now) {
+            Judged::NotInResolution => {
+                answer.reason_code = Some("not_in_resolution");
+                answer.reason = Some(format!(
+                    "action {:?} is not among the actions of resolution {:?}",
+                    ex.action_id, ex.resolution_id
+                ));
                 return Ok(self.deny(answer, session, span, now));
             }
-            VerdictKind::Pending => {
-                let approval_id = res.approval_id.clone().unwrap_or_default();
-                answer.approval_id = Some(approval_id.clone());
-                let approval = self.approvals.get(&approval_id);
-                let (status, expired) = match &approval {
-                    Some(a) => (a.state.lock().status, now >= a.expires_at_us),
-                    None => (ApprovalStatus::Pending, true),
-                };
-                match (status, expired) {
-                    (ApprovalStatus::Approved, _) => {}
-                    (ApprovalStatus::Rejected, _) => {
-                        answer.reason_code = Some("approval_rejected");
-                        answer.reason = Some(format!("approval {approval_id:?} was rejected"));
-                        return Ok(self.deny(answer, session, span, now));
-                    }
-                    (ApprovalStatus::Pending, true) => {
-                        answer.reason_code = Some("approval_expired");
-                        answer.reason = Some(format!(
-                            "approval {approval_id:?} expired before it was decided"
-                        ));
-                        return Ok(self.deny(answer, session, span, now));
-                    }
-                    (ApprovalStatus::Pending, false) => {
-                        answer.status = ExecuteStatus::PendingApproval;
-                        answer.reason_code = Some("approval_required");
-                        answer.reason = Some(Resolution::deny_reason_text(atlas, action, verdict));
-                        let payload = json!({"resolution_id": answer.resolution_id, "action_id": answer.action_id, "status": "pending_approval", "approval_id": approval_id});
-                        self.emit(
-                            &session.trace,
-                            span,
-                            false,
-                            now,
-                            EventType::ActionRequested,
-                            hashed(payload, "parameters_hash", params),
-                        );
-                        return Ok(answer);
-                    }
-                }
-            }
-            VerdictKind::Allowed => {}
+            Judged::Verdict(atlas, v) => (atlas, v),
+        };
+        let idx = verdict.action;
+        let action = &atlas.actions[idx as usize];
+        answer.policy_id = (verdict.policy != NO_POLICY)
+            .then(|| atlas.policies[verdict.policy as usize].id.to_string());
+        if let VerdictKind::Denied(reason) = verdict.kind {
+            answer.reason_code = Some(reason.code());
+            answer.reason = Some(Resolution::deny_reason_text(&atlas, action, verdict));
+            return Ok(self.deny(answer, session, span, now));
         }
-        // Allowed (or approved): parameters, then rate limits.
+        // Allowed or pending approval: parameters first (nobody approves an invalid call).
         if let Some(v) = &action.validator {
             if let Err((ptr, msg)) = v.validate(&ex.parameters) {
                 let pointer = format!("/execution/parameters{ptr}");
@@ -469,20 +340,64 @@ impl Resolver {
         let ctx = res.eval_ctx();
         let ctx = crate::engine::conditions::EvalCtx { now_us: now, ..ctx };
         let limits = self.applied_limits(
-            atlas,
+            &atlas,
             idx,
             action,
             &ctx,
             &session.trace.session_id,
             &session.agent_id,
         );
-        if let Err(l) = self.limiter.consume(&limits, now) {
+        let rate_limited = |answer: &mut ExecuteAnswer, l: &super::ratelimit::AppliedLimit| {
             answer.reason_code = Some(DenyReason::RateLimitExceeded.code());
             answer.policy_id = l.policy_id.as_deref().map(str::to_string);
             answer.reason = Some(format!(
                 "rate limit of {} calls per {} s for action {:?} is exhausted",
                 l.spec.max_calls, l.spec.window_seconds, ex.action_id
             ));
+        };
+        if verdict.kind == VerdictKind::Pending {
+            let approval = self.approval_for_call(&atlas, verdict, res, session, params, now)?;
+            answer.approval_id = Some(approval.approval_id.to_string());
+            let mut st = approval.state.lock();
+            let live = now < approval.expires_at_us;
+            match st.status {
+                ApprovalStatus::Approved if live => {
+                    // Consumed under its lock, so two concurrent calls cannot both use it.
+                    if let Err(l) = self.limiter.consume(&limits, now) {
+                        drop(st);
+                        rate_limited(&mut answer, l);
+                        return Ok(self.deny(answer, session, span, now));
+                    }
+                    st.status = ApprovalStatus::Consumed;
+                }
+                ApprovalStatus::Rejected if live => {
+                    drop(st);
+                    answer.reason_code = Some("approval_rejected");
+                    answer.reason = Some(format!(
+                        "approval {:?} was rejected",
+                        &*approval.approval_id
+                    ));
+                    return Ok(self.deny(answer, session, span, now));
+                }
+                _ => {
+                    drop(st);
+                    answer.status = ExecuteStatus::PendingApproval;
+                    answer.reason_code = Some("approval_required");
+                    answer.reason = Some(approval.policy_reason.clone());
+                    let payload = json!({"resolution_id": answer.resolution_id, "action_id": answer.action_id, "status": "pending_approval", "approval_id": answer.approval_id, "policy_id": answer.policy_id});
+                    self.emit(
+                        &session.trace,
+                        span,
+                        false,
+                        now,
+                        EventType::ActionRequested,
+                        hashed(payload, "parameters_hash", params),
+                    );
+                    return Ok(answer);
+                }
+            }
+        } else if let Err(l) = self.limiter.consume(&limits, now) {
+            rate_limited(&mut answer, l);
             return Ok(self.deny(answer, session, span, now));
         }
         let execution_id = self.next_id(now);
@@ -505,10 +420,80 @@ impl Resolver {
             span: span.clone(),
             started_us: now,
             reported: AtomicBool::new(false),
+            outcome: AtomicU8::new(0),
         };
         self.executions.insert(&execution_id, Arc::new(rec));
         self.counters.authorized.fetch_add(1, Ordering::Relaxed);
         Ok(answer)
+    }
+
+    /// The approval of this exact call (session, action, canonical parameters): the live one
+    /// if there is one, else a new pending one (expired and consumed ones are replaced).
+    /// Errors: `LIMIT_EXCEEDED` when the session holds `max_approvals_per_session` live ones.
+    fn approval_for_call(
+        &self,
+        atlas: &CompiledAtlas,
+        verdict: Verdict,
+        res: &Resolution,
+        session: &Arc<SessionState>,
+        params: &Arc<Value>,
+        now: i64,
+    ) -> Result<Arc<Approval>> {
+        let action = &atlas.actions[verdict.action as usize];
+        let digest = *blake3::hash(&crate::trace::canonical_json(params)).as_bytes();
+        let key = (action.id.clone(), digest);
+        let mut map = session.approvals.lock();
+        if let Some(a) = map.get(&key) {
+            let st = a.state.lock().status;
+            let live = now < a.expires_at_us;
+            if live && st != ApprovalStatus::Consumed {
+                return Ok(a.clone());
+            }
+        }
+        if map.len() >= self.config.max_approvals_per_session as usize {
+            map.retain(|_, a| {
+                now < a.expires_at_us && a.state.lock().status != ApprovalStatus::Consumed
+            });
+        }
+        if map.len() >= self.config.max_approvals_per_session as usize {
+            return Err(CraError::at(
+                ErrorCode::LimitExceeded,
+                "/execution/parameters",
+                format!(
+                    "session {:?} already waits for {} approvals (max_approvals_per_session)",
+                    &*session.trace.session_id,
+                    map.len()
+                ),
+            ));
+        }
+        let policy = &atlas.policies[verdict.policy as usize];
+        let timeout = policy
+            .approval_timeout_seconds
+            .unwrap_or(self.config.approval_timeout_seconds);
+        let a = Arc::new(Approval {
+            approval_id: Arc::from(self.next_id(now)),
+            session: session.clone(),
+            action_id: action.id.clone(),
+            atlas_id: atlas.id.clone(),
+            parameters: params.clone(),
+            digest,
+            policy_id: Some(policy.id.clone()),
+            policy_reason: Resolution::deny_reason_text(atlas, action, verdict),
+            resolution_id: res.resolution_id.clone(),
+            created_us: now,
+            expires_at_us: now + timeout as i64 * 1_000_000,
+            state: Mutex::new(ApprovalState {
+                status: ApprovalStatus::Pending,
+                approver: None,
+                reason: None,
+                decided_us: None,
+            }),
+        });
+        // A replaced (consumed or expired) approval stays findable by id until pruned.
+        map.insert(key, a.clone());
+        drop(map);
+        self.approvals.insert(&a.approval_id, a.clone());
+        Ok(a)
     }
 
     fn deny(
@@ -551,6 +536,7 @@ impl Resolver {
     /// Records the outcome of an authorized call (`action.executed` or `action.failed`).
     /// Errors: `EXECUTION_NOT_FOUND`, `EXECUTION_ALREADY_REPORTED`.
     pub fn report(&self, report: &ExecutionReport) -> Result<Value> {
+        self.check_not_forked()?;
         let rec = self.executions.get(&report.execution_id).ok_or_else(|| {
             CraError::at(
                 ErrorCode::ExecutionNotFound,
@@ -565,6 +551,10 @@ impl Resolver {
                 format!("execution {:?} was already reported", report.execution_id),
             ));
         }
+        rec.outcome.store(
+            if report.error.is_some() { 2 } else { 1 },
+            Ordering::Release,
+        );
         let now = self.clock.now_us();
         let base = json!({"execution_id": &*rec.execution_id, "resolution_id": rec.resolution_id, "action_id": &*rec.action_id, "duration_ms": report.duration_ms});
         let (ty, status, payload) = match &report.error {

@@ -1,6 +1,6 @@
 //! The fast path: "may session S run action A now?" with no JSON in or out.
 
-use super::execute::ApprovalStatus;
+use super::execute::Judged;
 use super::resolution::VerdictKind;
 use super::Resolver;
 
@@ -34,9 +34,13 @@ impl FastVerdict {
 }
 
 impl Resolver {
-    /// Answers from the session's most recent unexpired resolution, without consuming rate
-    /// limits and without recording an event. Typical cost: two hash lookups.
+    /// Answers from the session's most recent unexpired resolution intersected with the atlases
+    /// loaded now (revocation is immediate), without consuming rate limits and without
+    /// recording an event. Typical cost: three hash lookups and the action's policy ladder.
     pub fn check(&self, session_id: &str, action_id: &str) -> FastVerdict {
+        if self.check_not_forked().is_err() {
+            return FastVerdict::Denied;
+        }
         let Some(session) = self.sessions.get(session_id) else {
             return FastVerdict::NoResolution;
         };
@@ -48,26 +52,18 @@ impl Resolver {
         if now >= res.expires_at_us {
             return FastVerdict::NoResolution;
         }
-        let Some((atlas, idx, v)) = res.verdict_of(action_id) else {
-            return FastVerdict::Denied;
+        let (atlas, v) = match self.judge(res, action_id, now) {
+            Judged::NotInResolution => return FastVerdict::Denied,
+            Judged::Verdict(atlas, v) => (atlas, v),
         };
         match v.kind {
-            VerdictKind::Denied(_) if v.allowed_under_limit() => {}
             VerdictKind::Denied(_) => return FastVerdict::Denied,
-            VerdictKind::Pending => {
-                let approved = res
-                    .approval_id
-                    .as_deref()
-                    .and_then(|id| self.approvals.get(id))
-                    .map(|a| (a.state.lock().status, now >= a.expires_at_us));
-                match approved {
-                    Some((ApprovalStatus::Approved, _)) => {}
-                    Some((ApprovalStatus::Pending, false)) => return FastVerdict::PendingApproval,
-                    _ => return FastVerdict::Denied,
-                }
-            }
+            // Approvals are per call (bound to the parameters, which the fast path does not
+            // see): a pending action stays pending here.
+            VerdictKind::Pending => return FastVerdict::PendingApproval,
             VerdictKind::Allowed => {}
         }
+        let idx = v.action;
         let action = &atlas.actions[idx as usize];
         if action.rate_limit.is_some() || !action.rate.is_empty() {
             let ctx = crate::engine::conditions::EvalCtx {
@@ -75,7 +71,7 @@ impl Resolver {
                 ..res.eval_ctx()
             };
             let limits =
-                self.applied_limits(atlas, idx, action, &ctx, &res.session_id, &res.agent_id);
+                self.applied_limits(&atlas, idx, action, &ctx, &res.session_id, &res.agent_id);
             if self.limiter.peek(&limits, now).is_some() {
                 return FastVerdict::RateLimited;
             }

@@ -1,6 +1,7 @@
 //! The engine: the [`Resolver`] that loads atlases, resolves requests, authorizes tool calls,
 //! handles approvals and rate limits, and records every step.
 
+mod approvals;
 pub mod conditions;
 pub mod config;
 mod execute;
@@ -18,6 +19,7 @@ mod session;
 pub mod store;
 mod wire;
 
+pub use approvals::{ApprovalFilter, ApprovalStatus};
 pub use config::{DeterministicConfig, ResolverConfig};
 pub use fast::FastVerdict;
 pub use resolution::{DenyReason, Resolution, VerdictKind};
@@ -28,8 +30,9 @@ use crate::clock::Clock;
 use crate::error::{CraError, ErrorCode, Result};
 use crate::ids::IdSource;
 use crate::trace::{Collector, EventPayload, EventType, RawEvent, Recorder, SessionTrace};
+use approvals::Approval;
 use arc_swap::ArcSwap;
-use execute::{Approval, ExecutionRecord};
+use execute::ExecutionRecord;
 use parking_lot::Mutex;
 use ratelimit::RateLimiter;
 use rustc_hash::FxHashMap;
@@ -47,16 +50,41 @@ pub struct AtlasSet {
     pub atlases: Vec<Arc<CompiledAtlas>>,
     /// Atlas id → position.
     pub by_id: FxHashMap<Arc<str>, u32>,
+    /// Action id → (position of the one atlas that owns it, action index in that atlas)
+    /// (protocol.md §6: an action belongs to one atlas).
+    pub owners: FxHashMap<Arc<str>, (u32, u32)>,
 }
 
 impl AtlasSet {
-    fn with(&self, atlases: Vec<Arc<CompiledAtlas>>) -> AtlasSet {
+    fn with(atlases: Vec<Arc<CompiledAtlas>>) -> AtlasSet {
         let by_id = atlases
             .iter()
             .enumerate()
             .map(|(i, a)| (a.id.clone(), i as u32))
             .collect();
-        AtlasSet { atlases, by_id }
+        let owners = atlases
+            .iter()
+            .enumerate()
+            .flat_map(|(ai, a)| {
+                a.actions
+                    .iter()
+                    .enumerate()
+                    .map(move |(idx, act)| (act.id.clone(), (ai as u32, idx as u32)))
+            })
+            .collect();
+        AtlasSet {
+            atlases,
+            by_id,
+            owners,
+        }
+    }
+
+    /// The atlas that owns `action_id` and the action's index in it, in this snapshot.
+    #[inline]
+    pub fn owner_of(&self, action_id: &str) -> Option<(&Arc<CompiledAtlas>, u32)> {
+        self.owners
+            .get(action_id)
+            .map(|&(ai, idx)| (&self.atlases[ai as usize], idx))
     }
 }
 
@@ -77,6 +105,9 @@ pub struct AtlasInfo {
     pub capabilities: usize,
     /// Whether an atlas with the same id was replaced.
     pub replaced: bool,
+    /// Problems that do not stop the load (protocol.md §6), e.g. a `require_approval` or
+    /// `rate_limit` policy that covers actions no `allow` policy can reach.
+    pub warnings: Vec<crate::error::Problem>,
 }
 
 #[derive(Default)]
@@ -105,8 +136,14 @@ pub struct Resolver {
     approvals: ShardedMap<Arc<Approval>>,
     executions: ShardedMap<Arc<ExecutionRecord>>,
     limiter: RateLimiter,
+    /// Ended sessions, remembered for `ended_session_retention_seconds`.
+    ended_sessions: store::Tombstones,
+    /// Expired (pruned) resolutions, remembered for one resolution lifetime.
+    expired_resolutions: store::Tombstones,
     counters: Counters,
     prune_tick: AtomicU64,
+    /// The fork generation this resolver was made in (see [`crate::fork`]).
+    fork_generation: u64,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -153,9 +190,24 @@ impl Resolver {
             approvals: ShardedMap::default(),
             executions: ShardedMap::default(),
             limiter: RateLimiter::default(),
+            ended_sessions: store::Tombstones::default(),
+            expired_resolutions: store::Tombstones::default(),
             counters: Counters::default(),
             prune_tick: AtomicU64::new(0),
+            fork_generation: crate::fork::generation(),
         })
+    }
+
+    /// `RESOLVER_FORKED` in a child process that inherited this resolver through `fork()`.
+    #[inline]
+    pub fn check_not_forked(&self) -> Result<()> {
+        if crate::fork::forked_since(self.fork_generation) {
+            return Err(CraError::new(
+                ErrorCode::ResolverForked,
+                "this resolver was created before fork() and cannot be used in the child process (its trace thread is gone); create a new resolver in the child",
+            ));
+        }
+        Ok(())
     }
 
     /// The configuration.
@@ -186,18 +238,37 @@ impl Resolver {
             context_packs: m.context_packs.len(),
             capabilities: m.capabilities.len(),
             replaced: false,
+            warnings: compiled.warnings.clone(),
         };
         let _guard = self.load_lock.lock();
         let current = self.atlases.load_full();
+        let replacing = current.by_id.get(&compiled.id).copied();
+        // One owner per action id: a new atlas (or a new version of one) may not declare an
+        // action another loaded atlas owns.
+        for (i, action) in compiled.actions.iter().enumerate() {
+            if let Some(&(owner, _)) = current.owners.get(&action.id) {
+                if Some(owner) != replacing {
+                    return Err(CraError::at(
+                        ErrorCode::AtlasConflict,
+                        format!("/actions/{i}/action_id"),
+                        format!(
+                            "action {:?} is already declared by atlas {:?}; an action belongs to one atlas",
+                            &*action.id,
+                            &*current.atlases[owner as usize].id
+                        ),
+                    ));
+                }
+            }
+        }
         let mut list = current.atlases.clone();
-        match current.by_id.get(&compiled.id) {
-            Some(&i) => {
+        match replacing {
+            Some(i) => {
                 list[i as usize] = compiled;
                 info.replaced = true;
             }
             None => list.push(compiled),
         }
-        self.atlases.store(Arc::new(current.with(list)));
+        self.atlases.store(Arc::new(AtlasSet::with(list)));
         Ok(info)
     }
 
@@ -211,7 +282,8 @@ impl Resolver {
         self.load_manifest(manifest_from_dir(path.as_ref())?)
     }
 
-    /// Unloads an atlas. Resolutions computed before keep working until they expire.
+    /// Unloads an atlas. Its actions are denied from the next call on, in resolutions computed
+    /// before as well (revocation is immediate, protocol.md §6).
     pub fn unload_atlas(&self, atlas_id: &str) -> Result<()> {
         let _guard = self.load_lock.lock();
         let current = self.atlases.load_full();
@@ -223,7 +295,7 @@ impl Resolver {
         };
         let mut list = current.atlases.clone();
         list.remove(i as usize);
-        self.atlases.store(Arc::new(current.with(list)));
+        self.atlases.store(Arc::new(AtlasSet::with(list)));
         Ok(())
     }
 
@@ -240,6 +312,7 @@ impl Resolver {
     /// Returns once every event recorded before the call is in the sink (and synced, per the
     /// fsync policy); `TIMEOUT` otherwise. A no-op without a collector.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.check_not_forked()?;
         match &self.collector {
             Some(c) => c.flush(timeout),
             None => Ok(()),
@@ -249,6 +322,7 @@ impl Resolver {
     /// Takes the JSONL bytes of every event in the memory sink not yet drained (flushing first).
     /// Empty for other sinks.
     pub fn drain_trace(&self) -> Result<Vec<u8>> {
+        self.check_not_forked()?;
         match &self.collector {
             Some(c) => {
                 c.flush(Duration::from_secs(30))?;
@@ -282,6 +356,7 @@ impl Resolver {
             "trace": trace,
             "atlases": self.atlases.load().atlases.len(),
             "sessions": self.sessions.len(),
+            "ended_sessions": self.ended_sessions.len(),
             "resolutions": self.resolutions.len(),
             "approvals": self.approvals.len(),
             "executions": self.executions.len(),
@@ -292,6 +367,32 @@ impl Resolver {
             "denied": c.denied.load(Ordering::Relaxed),
             "reports": c.reports.load(Ordering::Relaxed),
         })
+    }
+
+    /// `SESSION_ENDED` for a session that ended recently (and is remembered), `None` otherwise.
+    fn ended_error(&self, session_id: &str, now_us: i64) -> Option<CraError> {
+        let keep = self.config.ended_session_retention_seconds as i64 * 1_000_000;
+        self.ended_sessions.get(session_id, now_us, keep).map(|_| {
+            CraError::at(
+                ErrorCode::SessionEnded,
+                "/requester/session_id",
+                format!("session {session_id:?} has ended; start a new session"),
+            )
+        })
+    }
+
+    /// `RESOLUTION_EXPIRED` for a resolution that expired and was forgotten recently.
+    fn expired_error(&self, resolution_id: &str, now_us: i64) -> Option<CraError> {
+        let keep = self.config.resolution_ttl_seconds as i64 * 1_000_000;
+        self.expired_resolutions
+            .get(resolution_id, now_us, keep)
+            .map(|_| {
+                CraError::at(
+                    ErrorCode::ResolutionExpired,
+                    "/execution/resolution_id",
+                    format!("resolution {resolution_id:?} expired; resolve again"),
+                )
+            })
     }
 
     #[inline]
@@ -329,9 +430,16 @@ impl Resolver {
         if self.prune_tick.fetch_add(1, Ordering::Relaxed) % 4096 != 4095 {
             return;
         }
-        self.resolutions.retain(|r| r.expires_at_us > now_us);
-        self.approvals
-            .retain(|a| a.expires_at_us > now_us || a.resolution_expires_us > now_us);
+        let ttl_us = self.config.resolution_ttl_seconds as i64 * 1_000_000;
+        for r in self
+            .resolutions
+            .filter_values(|r| r.expires_at_us <= now_us)
+        {
+            self.resolutions.remove(&r.resolution_id);
+            self.expired_resolutions
+                .insert(&r.resolution_id, now_us, 65_536, ttl_us);
+        }
+        self.prune_approvals(now_us);
         // A reported execution only answers a repeated report (EXECUTION_ALREADY_REPORTED);
         // it is kept as long as a resolution lives, then forgotten. Unreported ones stay until
         // their session ends: the tool may still be running.

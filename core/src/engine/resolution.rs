@@ -118,6 +118,8 @@ pub struct Resolution {
     pub session_id: Arc<str>,
     /// The agent id.
     pub agent_id: Arc<str>,
+    /// The risk tier judged at (the task's, or the resolver's `default_risk_tier`).
+    pub tier: crate::protocol::RiskTier,
     /// Counts: allowed, denied, pending.
     pub counts: (u32, u32, u32),
     /// The request as received (with ids filled).
@@ -133,7 +135,7 @@ pub struct Resolution {
 impl Resolution {
     /// Finds an action's verdict by id: (atlas, action, verdict).
     #[inline]
-    pub fn verdict_of(&self, action_id: &str) -> Option<(&CompiledAtlas, u32, Verdict)> {
+    pub fn verdict_of(&self, action_id: &str) -> Option<(&Arc<CompiledAtlas>, u32, Verdict)> {
         for sel in &self.selected {
             let atlas = &self.snapshot.atlases[sel.atlas as usize];
             if let Some(&idx) = atlas.action_index.get(action_id) {
@@ -146,7 +148,7 @@ impl Resolution {
                         .ok()
                         .map(|i| range[i])
                 };
-                return v.map(|v| (&**atlas, idx, v));
+                return v.map(|v| (atlas, idx, v));
             }
         }
         None
@@ -277,12 +279,7 @@ impl Resolution {
     pub fn eval_ctx(&self) -> crate::engine::conditions::EvalCtx<'_> {
         crate::engine::conditions::EvalCtx {
             agent_id: &self.agent_id,
-            tier: self
-                .request
-                .task
-                .as_ref()
-                .and_then(|t| t.risk_tier)
-                .unwrap_or_default(),
+            tier: self.tier,
             context: self.request.context.as_ref(),
             now_us: self.timestamp_us,
         }

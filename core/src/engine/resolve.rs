@@ -24,10 +24,12 @@ impl Resolver {
                 "this is an execute request; call execute",
             ));
         }
+        self.check_not_forked()?;
         request.check()?;
         // Everything that can refuse the request is checked before the session starts.
         let snapshot = self.atlases.load_full();
         let selected = select_atlases(&snapshot, request.atlas_ids.as_deref())?;
+        check_context(&snapshot, &selected, request.context.as_ref())?;
         let now = self.clock.now_us();
         let session = self.session_for(&request.requester, now)?;
         let request_id = match request.request_id.take() {
@@ -44,7 +46,7 @@ impl Resolver {
             .ok_or_else(|| CraError::request("/task", "a resolve request needs a task"))?;
         let ctx = EvalCtx {
             agent_id: &session.agent_id,
-            tier: task.risk_tier.unwrap_or_default(),
+            tier: task.risk_tier.unwrap_or(self.config.default_risk_tier),
             context: request.context.as_ref(),
             now_us: now,
         };
@@ -53,7 +55,6 @@ impl Resolver {
         let mut verdicts = Vec::new();
         let mut sel = Vec::with_capacity(selected.len());
         let (mut allowed, mut denied, mut pending) = (0u32, 0u32, 0u32);
-        let mut approval_timeout: Option<u32> = None;
         let mut scoped: Vec<u32> = Vec::new();
         for &ai in &selected {
             let atlas = &*snapshot.atlases[ai as usize];
@@ -96,13 +97,7 @@ impl Resolver {
                 match v.kind {
                     VerdictKind::Allowed => allowed += 1,
                     VerdictKind::Denied(_) => denied += 1,
-                    VerdictKind::Pending => {
-                        pending += 1;
-                        let t = atlas.policies[v.policy as usize]
-                            .approval_timeout_seconds
-                            .unwrap_or(self.config.approval_timeout_seconds);
-                        approval_timeout = Some(approval_timeout.map_or(t, |x| x.min(t)));
-                    }
+                    VerdictKind::Pending => pending += 1,
                 }
                 verdicts.push(v);
             }
@@ -127,6 +122,7 @@ impl Resolver {
             trace_id: session.trace.trace_id.clone(),
             session_id: session.trace.session_id.clone(),
             agent_id: session.agent_id.clone(),
+            tier: ctx.tier,
             counts: (allowed, denied, pending),
             request: request.clone(),
             snapshot: snapshot.clone(),
@@ -138,13 +134,9 @@ impl Resolver {
         if decision != DecisionType::Deny {
             select_context(&mut resolution, &snapshot, &ctx, task);
         }
-        if pending > 0 {
-            resolution.approval_id = Some(self.next_id(now));
-        }
+        // A resolution lists pending actions but creates no approval: each call asks for its
+        // own (protocol.md §6).
         let resolution = Arc::new(resolution);
-        if let (Some(id), Some(t)) = (&resolution.approval_id, approval_timeout) {
-            self.register_approval(id, &resolution, &session, now, t);
-        }
         self.resolutions
             .insert(&resolution.resolution_id, resolution.clone());
         let evicted = {
@@ -157,14 +149,7 @@ impl Resolver {
             }
         };
         if let Some(old) = evicted {
-            // A forgotten resolution cannot be executed against, so its approval is forgotten
-            // with it (otherwise every pending approval would hold its resolution in memory
-            // until the approval timeout, however many resolves the session makes).
-            if let Some(gone) = self.resolutions.remove(&old) {
-                if let Some(approval_id) = &gone.approval_id {
-                    self.approvals.remove(approval_id);
-                }
-            }
+            self.resolutions.remove(&old);
         }
         session.last_resolution.store(Some(resolution.clone()));
 
@@ -189,7 +174,9 @@ impl Resolver {
         Ok(resolution)
     }
 
-    /// The verdict ladder for one action: deny > require_approval > rate_limit > allow > default deny.
+    /// The verdict ladder for one action: deny > require_approval > rate_limit > allow > default
+    /// deny, where `require_approval` and `rate_limit` only restrict what an `allow` grants
+    /// (protocol.md §6). Rate limits are peeked, not consumed.
     #[inline]
     pub(crate) fn evaluate(
         &self,
@@ -200,49 +187,21 @@ impl Resolver {
         session_id: &Arc<str>,
         agent: &Arc<str>,
     ) -> Verdict {
-        let holds = |pi: &u32| atlas.policies[*pi as usize].conditions.holds(ctx);
-        if let Some(&pi) = action.deny.iter().find(|p| holds(p)) {
-            return Verdict {
-                kind: VerdictKind::Denied(DenyReason::PolicyDenied),
-                policy: pi,
-                action: idx,
-                allow_policy: NO_POLICY,
-            };
-        }
-        if let Some(&pi) = action.approval.iter().find(|p| holds(p)) {
-            return Verdict {
-                kind: VerdictKind::Pending,
-                policy: pi,
-                action: idx,
-                allow_policy: NO_POLICY,
-            };
-        }
-        let allow = action.allow.iter().find(|p| holds(p)).copied();
-        if action.rate_limit.is_some() || !action.rate.is_empty() {
+        let v = ladder(atlas, idx, action, ctx);
+        if v.kind == VerdictKind::Allowed
+            && (action.rate_limit.is_some() || !action.rate.is_empty())
+        {
             let limits = self.applied_limits(atlas, idx, action, ctx, session_id, agent);
             if let Some(l) = self.limiter.peek(&limits, ctx.now_us) {
                 return Verdict {
                     kind: VerdictKind::Denied(DenyReason::RateLimitExceeded),
                     policy: l.key.policy,
                     action: idx,
-                    allow_policy: allow.unwrap_or(NO_POLICY),
+                    allow_policy: v.policy,
                 };
             }
         }
-        match allow {
-            Some(pi) => Verdict {
-                kind: VerdictKind::Allowed,
-                policy: pi,
-                action: idx,
-                allow_policy: NO_POLICY,
-            },
-            None => Verdict {
-                kind: VerdictKind::Denied(DenyReason::DefaultDeny),
-                policy: NO_POLICY,
-                action: idx,
-                allow_policy: NO_POLICY,
-            },
-        }
+        v
     }
 
     /// The rate limits that apply to one call: the action's own, then every matching
@@ -288,6 +247,83 @@ impl Resolver {
         }
         out
     }
+}
+
+/// The policy ladder without rate limits: deny, then (only under a matching allow) approval,
+/// then allow; default deny when no allow holds. `Allowed` names the allow policy, `Pending` the
+/// approval policy (with the allow in `allow_policy`).
+#[inline]
+pub(crate) fn ladder(
+    atlas: &CompiledAtlas,
+    idx: u32,
+    action: &CompiledAction,
+    ctx: &EvalCtx<'_>,
+) -> Verdict {
+    let holds = |pi: &u32| atlas.policies[*pi as usize].conditions.holds(ctx);
+    if let Some(&pi) = action.deny.iter().find(|p| holds(p)) {
+        return Verdict {
+            kind: VerdictKind::Denied(DenyReason::PolicyDenied),
+            policy: pi,
+            action: idx,
+            allow_policy: NO_POLICY,
+        };
+    }
+    let Some(&allow) = action.allow.iter().find(|p| holds(p)) else {
+        return Verdict {
+            kind: VerdictKind::Denied(DenyReason::DefaultDeny),
+            policy: NO_POLICY,
+            action: idx,
+            allow_policy: NO_POLICY,
+        };
+    };
+    if let Some(&pi) = action.approval.iter().find(|p| holds(p)) {
+        return Verdict {
+            kind: VerdictKind::Pending,
+            policy: pi,
+            action: idx,
+            allow_policy: allow,
+        };
+    }
+    Verdict {
+        kind: VerdictKind::Allowed,
+        policy: allow,
+        action: idx,
+        allow_policy: NO_POLICY,
+    }
+}
+
+/// The request's `context` against the `context_schema` of every atlas in scope (an absent
+/// context is `{}`): `INVALID_REQUEST` with the pointer inside `/context` otherwise.
+fn check_context(
+    snapshot: &AtlasSet,
+    selected: &[u32],
+    context: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<()> {
+    let mut empty: Option<serde_json::Value> = None;
+    for &ai in selected {
+        let atlas = &snapshot.atlases[ai as usize];
+        let Some(v) = &atlas.context_validator else {
+            continue;
+        };
+        let owned;
+        let value = match context {
+            Some(m) => {
+                owned = serde_json::Value::Object(m.clone());
+                &owned
+            }
+            None => empty.get_or_insert_with(|| serde_json::Value::Object(Default::default())),
+        };
+        if let Err((ptr, msg)) = v.validate(value) {
+            return Err(CraError::request(
+                format!("/context{ptr}"),
+                format!(
+                    "context does not match the context_schema of atlas {:?}: {msg}",
+                    &*atlas.id
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Atlas positions in scope, in load order.

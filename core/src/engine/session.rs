@@ -32,6 +32,10 @@ pub struct SessionState {
     pub(crate) recent: Mutex<std::collections::VecDeque<String>>,
     /// Idempotency key → (fingerprint of action + parameters, first answer).
     pub(crate) idempotency: Mutex<FxHashMap<String, (blake3::Hash, ExecuteAnswerArc)>>,
+    /// This session's approvals by (action, parameters digest); bounded by
+    /// `max_approvals_per_session`.
+    pub(crate) approvals:
+        Mutex<FxHashMap<super::approvals::ApprovalKey, Arc<super::approvals::Approval>>>,
 }
 
 impl Resolver {
@@ -46,6 +50,11 @@ impl Resolver {
             let s = self.check_session(s, requester)?;
             s.last_active_us.store(now_us, Ordering::Relaxed);
             return Ok(s);
+        }
+        // Ended recently: refused. Ended longer ago: forgotten, so the id starts a new session
+        // with a new trace (protocol.md §6: chains are keyed by trace_id).
+        if let Some(e) = self.ended_error(sid, now_us) {
+            return Err(e);
         }
         let (state, created) = self.sessions.with_entry(sid, |m| {
             if let Some(s) = m.get(sid) {
@@ -67,6 +76,7 @@ impl Resolver {
                 last_resolution: ArcSwapOption::empty(),
                 recent: Mutex::new(std::collections::VecDeque::new()),
                 idempotency: Mutex::new(FxHashMap::default()),
+                approvals: Mutex::new(FxHashMap::default()),
             });
             m.insert(sid.into(), s.clone());
             (s, true)
@@ -117,7 +127,13 @@ impl Resolver {
     /// resolutions, executions and rate-limit windows. Later requests naming it fail with
     /// `SESSION_ENDED`.
     pub fn end_session(&self, session_id: &str, reason: Option<&str>) -> Result<serde_json::Value> {
+        self.check_not_forked()?;
         let Some(s) = self.sessions.get(session_id) else {
+            if let Some(mut e) = self.ended_error(session_id, self.clock.peek_us()) {
+                e.pointer = Some("/session_id".into());
+                e.message = format!("session {session_id:?} has already ended");
+                return Err(e);
+            }
             return Err(CraError::at(
                 ErrorCode::SessionNotFound,
                 "/session_id",
@@ -159,11 +175,23 @@ impl Resolver {
         s.last_resolution.store(None);
         s.idempotency.lock().clear();
         s.recent.lock().clear();
+        let approvals: Vec<_> = s.approvals.lock().drain().map(|(_, a)| a).collect();
+        for a in approvals {
+            self.approvals.remove(&a.approval_id);
+        }
         duration_us
     }
 
-    /// Forgets the resolutions, executions and per-session rate-limit windows of these sessions.
+    /// Forgets these (ended) sessions: remembered as ended for a while (bounded), then their
+    /// resolutions, executions and per-session rate-limit windows are dropped.
     fn forget_sessions(&self, ids: &[&str]) {
+        let now = self.clock.peek_us();
+        let keep = self.config.ended_session_retention_seconds as i64 * 1_000_000;
+        for id in ids {
+            self.ended_sessions
+                .insert(id, now, self.config.max_ended_sessions as usize, keep);
+            self.sessions.remove(id);
+        }
         self.resolutions.retain(|r| !ids.contains(&&*r.session_id));
         self.executions
             .retain(|e| !ids.contains(&&*e.session.trace.session_id));

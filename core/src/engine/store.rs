@@ -77,3 +77,58 @@ impl<V: Clone> ShardedMap<V> {
         self.len() == 0
     }
 }
+
+/// Ids remembered for a while after what they named was forgotten (ended sessions, expired
+/// resolutions), so a late request gets the precise error (`SESSION_ENDED`,
+/// `RESOLUTION_EXPIRED`) instead of "not found". Bounded in count and in age; oldest first out.
+#[derive(Debug, Default)]
+pub struct Tombstones {
+    inner: Mutex<TombstoneInner>,
+}
+
+#[derive(Debug, Default)]
+struct TombstoneInner {
+    when: FxHashMap<Box<str>, i64>,
+    order: std::collections::VecDeque<(Box<str>, i64)>,
+}
+
+impl Tombstones {
+    /// Remembers `id` as of `now_us`, forgetting entries beyond `cap` or older than
+    /// `retention_us`.
+    pub fn insert(&self, id: &str, now_us: i64, cap: usize, retention_us: i64) {
+        let mut t = self.inner.lock();
+        if cap > 0 {
+            t.when.insert(id.into(), now_us);
+            t.order.push_back((id.into(), now_us));
+        }
+        while let Some((front, at)) = t.order.front().cloned() {
+            let over = t.order.len() > cap || at + retention_us <= now_us;
+            if !over {
+                break;
+            }
+            t.order.pop_front();
+            if t.when.get(&front) == Some(&at) {
+                t.when.remove(&front);
+            }
+        }
+    }
+
+    /// When `id` was remembered, if it still is and is younger than `retention_us`.
+    pub fn get(&self, id: &str, now_us: i64, retention_us: i64) -> Option<i64> {
+        let t = self.inner.lock();
+        t.when
+            .get(id)
+            .copied()
+            .filter(|at| at + retention_us > now_us)
+    }
+
+    /// Number of ids remembered.
+    pub fn len(&self) -> usize {
+        self.inner.lock().when.len()
+    }
+
+    /// Whether none is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

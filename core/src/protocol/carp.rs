@@ -206,6 +206,7 @@ impl CarpRequest {
     /// Parses a request from JSON bytes, strictly: unknown fields and wrong types are
     /// `INVALID_REQUEST` errors with the JSON pointer of the offending value.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        check_request_size(bytes)?;
         let req: CarpRequest = crate::protocol::strict::from_slice_objects(bytes, REQUEST_OBJECTS)?;
         req.check()?;
         Ok(req)
@@ -236,21 +237,51 @@ impl CarpRequest {
                 ));
             }
         }
-        if let Some(id) = &self.request_id {
-            non_empty(id, "/request_id")?;
+        if let Some(rid) = &self.request_id {
+            id(rid, "/request_id")?;
         }
-        non_empty(&self.requester.agent_id, "/requester/agent_id")?;
-        non_empty(&self.requester.session_id, "/requester/session_id")?;
+        id(&self.requester.agent_id, "/requester/agent_id")?;
+        id(&self.requester.session_id, "/requester/session_id")?;
+        if let Some(p) = &self.requester.parent_session_id {
+            id(p, "/requester/parent_session_id")?;
+        }
         match self.operation {
             Operation::Resolve => {
                 let Some(task) = &self.task else {
                     return Err(CraError::request("/task", "a resolve request needs a task"));
                 };
                 if task.goal.len() > 10_000 {
-                    return Err(CraError::request(
+                    return Err(CraError::at(
+                        crate::error::ErrorCode::LimitExceeded,
                         "/task/goal",
                         format!("goal is {} bytes; the limit is 10000", task.goal.len()),
                     ));
+                }
+                for (name, list) in [
+                    ("context_hints", task.context_hints.as_deref()),
+                    (
+                        "required_capabilities",
+                        task.required_capabilities.as_deref(),
+                    ),
+                ] {
+                    let list = list.unwrap_or(&[]);
+                    if list.len() > MAX_TASK_LIST {
+                        return Err(CraError::at(
+                            crate::error::ErrorCode::LimitExceeded,
+                            format!("/task/{name}"),
+                            format!(
+                                "{name} has {} entries; the limit is {MAX_TASK_LIST}",
+                                list.len()
+                            ),
+                        ));
+                    }
+                    if let Some((i, _)) = list.iter().enumerate().find(|(_, h)| h.len() > 10_000) {
+                        return Err(CraError::at(
+                            crate::error::ErrorCode::LimitExceeded,
+                            format!("/task/{name}/{i}"),
+                            "entry is over 10000 bytes",
+                        ));
+                    }
                 }
                 if self.execution.is_some() {
                     return Err(CraError::request(
@@ -266,8 +297,11 @@ impl CarpRequest {
                         "an execute request needs an execution",
                     ));
                 };
-                non_empty(&ex.resolution_id, "/execution/resolution_id")?;
-                non_empty(&ex.action_id, "/execution/action_id")?;
+                id(&ex.resolution_id, "/execution/resolution_id")?;
+                id(&ex.action_id, "/execution/action_id")?;
+                if let Some(k) = &ex.idempotency_key {
+                    id(k, "/execution/idempotency_key")?;
+                }
                 if !ex.parameters.is_object() {
                     return Err(CraError::request(
                         "/execution/parameters",
@@ -278,6 +312,44 @@ impl CarpRequest {
         }
         Ok(())
     }
+}
+
+/// Largest request accepted as JSON text (bytes): bounds context and parameters.
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// Longest id accepted (agent, session, request, resolution, action, idempotency key), bytes.
+pub const MAX_ID_BYTES: usize = 256;
+/// Most `context_hints` / `required_capabilities` entries in one task.
+pub const MAX_TASK_LIST: usize = 256;
+
+/// `LIMIT_EXCEEDED` for request text over [`MAX_REQUEST_BYTES`].
+pub fn check_request_size(bytes: &[u8]) -> Result<()> {
+    if bytes.len() > MAX_REQUEST_BYTES {
+        return Err(CraError::at(
+            crate::error::ErrorCode::LimitExceeded,
+            "",
+            format!(
+                "request is {} bytes; the limit is {MAX_REQUEST_BYTES}",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn id(s: &str, pointer: &str) -> Result<()> {
+    non_empty(s, pointer)?;
+    if s.len() > MAX_ID_BYTES {
+        return Err(CraError::at(
+            crate::error::ErrorCode::LimitExceeded,
+            pointer,
+            format!(
+                "{} is {} bytes; the limit is {MAX_ID_BYTES}",
+                pointer.rsplit('/').next().unwrap_or(pointer),
+                s.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn non_empty(s: &str, pointer: &str) -> Result<()> {
@@ -386,6 +458,13 @@ pub struct ExecuteAnswer {
     pub timestamp: String,
     /// The session's trace.
     pub trace_id: String,
+    /// True when this answer repeats an earlier one for the same idempotency key (nothing was
+    /// consumed or granted again); absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
+    /// For a replayed authorization whose execution was reported: `executed` or `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
 }
 
 /// What the host reports after running an authorized tool call.

@@ -1,6 +1,7 @@
 //! Wire types: CARP requests and answers, atlas manifests (see `atlas` module), strict parsing.
 
 pub mod carp;
+pub mod json_guard;
 #[cfg(feature = "fast-parse")]
 mod shape;
 pub mod strict;

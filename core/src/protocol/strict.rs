@@ -3,8 +3,16 @@
 use crate::error::{pointer_token, CraError, ErrorCode, Result};
 use serde::de::DeserializeOwned;
 
+/// Refuses duplicate keys and integers beyond ±2^53 ([`super::json_guard`]) as
+/// `INVALID_REQUEST` with the pointer of the offending value.
+pub fn guard(bytes: &[u8]) -> Result<()> {
+    super::json_guard::check(bytes).map_err(|e| CraError::request(e.pointer, e.message))
+}
+
 /// Parses JSON bytes into `T`, reporting the pointer of the first offending value.
+/// Duplicate keys and integers beyond ±2^53 are refused ([`guard`]).
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    guard(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let out: T = serde_path_to_error::deserialize(&mut de).map_err(convert)?;
     de.end().map_err(|e| {
@@ -33,6 +41,7 @@ pub fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T> {
 /// `T`; anything else (including every error) goes through a JSON value first, for the checks
 /// and the pointer. Both paths accept exactly the same documents.
 pub fn from_slice_objects<T: DeserializeOwned>(bytes: &[u8], objects: &[&str]) -> Result<T> {
+    guard(bytes)?;
     #[cfg(feature = "fast-parse")]
     if super::shape::no_array_at(bytes, objects) {
         if let Ok(out) = serde_json::from_slice::<T>(bytes) {

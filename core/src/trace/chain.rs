@@ -222,6 +222,8 @@ impl Default for Chain {
 pub struct ChainHead {
     /// The session.
     pub session_id: String,
+    /// The chain (trace) it continues.
+    pub trace_id: String,
     /// Its chain state.
     pub chain: Chain,
 }

@@ -35,6 +35,8 @@ pub struct DroppedByReason {
     pub sink_full: u64,
     /// Recorded after `close`.
     pub closed: u64,
+    /// Waited `block_timeout_ms` for room in block mode (nobody drained, or the sink is stuck).
+    pub block_timeout: u64,
 }
 
 /// Collector counters (`stats()`).
@@ -69,6 +71,9 @@ pub(crate) struct Shared {
     /// Sessions that had a hot-path drop since their last gap (pushed on the first drop only).
     gap_sessions: SegQueue<Arc<SessionTrace>>,
     overflow: Overflow,
+    block_timeout: Duration,
+    /// Set when a blocked call timed out; later calls drop at once until room is made.
+    overloaded: AtomicBool,
     wake_threshold: usize,
     flush_interval: Duration,
     counters: Arc<Counters>,
@@ -95,6 +100,8 @@ pub struct Collector {
     memory: Option<MemorySink>,
     #[cfg(feature = "threads")]
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The fork generation it was made in: in a forked child its thread does not exist.
+    fork_generation: u64,
 }
 
 impl std::fmt::Debug for Collector {
@@ -157,6 +164,8 @@ impl Collector {
             queue: ArrayQueue::new(capacity),
             gap_sessions: SegQueue::new(),
             overflow: config.overflow,
+            block_timeout: Duration::from_millis(config.block_timeout_ms as u64),
+            overloaded: AtomicBool::new(false),
             wake_threshold: batch.min(capacity / 2).max(1),
             flush_interval: Duration::from_millis(u64::from(config.flush_interval_ms)),
             counters,
@@ -186,6 +195,7 @@ impl Collector {
                         shared,
                         memory,
                         thread: Mutex::new(Some(h)),
+                        fork_generation: crate::fork::generation(),
                     }
                 }
                 // Without a thread the collector still works, synchronously (like wasm32).
@@ -193,11 +203,16 @@ impl Collector {
                     shared,
                     memory,
                     thread: Mutex::new(None),
+                    fork_generation: crate::fork::generation(),
                 },
             }
         }
         #[cfg(not(feature = "threads"))]
-        Collector { shared, memory }
+        Collector {
+            shared,
+            memory,
+            fork_generation: crate::fork::generation(),
+        }
     }
 
     fn threaded(&self) -> bool {
@@ -214,13 +229,14 @@ impl Collector {
         let c = &self.shared.counters;
         let by = DroppedByReason {
             queue_full: c.dropped_queue_full.load(Relaxed),
+            block_timeout: c.dropped_block_timeout.load(Relaxed),
             sink_full: c.dropped_sink_full.load(Relaxed),
             closed: c.dropped_closed.load(Relaxed),
         };
         TraceStats {
             queued: self.shared.queue.len() as u64,
             written: c.written.load(Relaxed),
-            dropped: by.queue_full + by.sink_full + by.closed,
+            dropped: by.queue_full + by.block_timeout + by.sink_full + by.closed,
             dropped_by_reason: by,
             gaps: c.gaps.load(Relaxed),
             sink_errors: c.sink_errors.load(Relaxed),
@@ -267,6 +283,12 @@ impl Collector {
     /// Returns once every event recorded before the call is in the sink (and fsynced when the
     /// file sink's policy says so), pending `trace.gap` events included. `TIMEOUT` otherwise.
     pub fn flush(&self, timeout: Duration) -> Result<(), CraError> {
+        if crate::fork::forked_since(self.fork_generation) {
+            return Err(CraError::new(
+                ErrorCode::ResolverForked,
+                "this trace collector was created before fork(); create a new resolver in the child",
+            ));
+        }
         if !self.threaded() || self.shared.closed.load(SeqCst) {
             return self.flush_sync();
         }
@@ -354,12 +376,20 @@ impl Collector {
     }
 
     fn drop_event(&self, ev: RawEvent, closed: bool) {
+        self.drop_counted(ev, closed, false)
+    }
+
+    fn drop_counted(&self, ev: RawEvent, closed: bool, timed_out: bool) {
         let c = &self.shared.counters;
         if closed {
             c.dropped_closed.fetch_add(1, Relaxed);
             return;
         }
-        c.dropped_queue_full.fetch_add(1, Relaxed);
+        if timed_out {
+            c.dropped_block_timeout.fetch_add(1, Relaxed);
+        } else {
+            c.dropped_queue_full.fetch_add(1, Relaxed);
+        }
         if ev.session.dropped.fetch_add(1, Relaxed) == 0 {
             self.shared.gap_sessions.push(ev.session);
         }
@@ -368,6 +398,15 @@ impl Collector {
     /// Flushes (waiting up to 30 s), then stops the background thread. Idempotent.
     pub fn close(&self) -> Result<(), CraError> {
         if self.shared.closed.load(SeqCst) {
+            return Ok(());
+        }
+        if crate::fork::forked_since(self.fork_generation) {
+            // In a forked child: the consumer thread is not ours; never wait for or join it.
+            self.shared.closed.store(true, SeqCst);
+            #[cfg(feature = "threads")]
+            if let Some(h) = self.thread.lock().take() {
+                std::mem::forget(h);
+            }
             return Ok(());
         }
         let flushed = self.flush(Duration::from_secs(30));
@@ -398,8 +437,13 @@ fn open_file_sink(
 ) -> Result<(Box<dyn TraceSink>, Option<MemorySink>), CraError> {
     let path = config.path.as_deref().unwrap_or_default();
     let sink = super::file_sink::JsonlFileSink::open(path, config.fsync).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::WouldBlock {
+            ErrorCode::TraceFileLocked
+        } else {
+            ErrorCode::IoError
+        };
         CraError::at(
-            ErrorCode::IoError,
+            code,
             "/path",
             format!("cannot open trace file {path:?}: {e}"),
         )
@@ -446,6 +490,10 @@ impl Collector {
         if s.overflow == Overflow::Drop {
             return self.drop_event(ev, false);
         }
+        if s.overloaded.load(Relaxed) {
+            return self.drop_counted(ev, false, true);
+        }
+        let deadline = std::time::Instant::now() + s.block_timeout;
         let mut slot = Slot::Event(ev);
         loop {
             if !self.threaded() {
@@ -461,6 +509,13 @@ impl Collector {
             if s.closed.load(Relaxed) {
                 if let Slot::Event(ev) = slot {
                     self.drop_event(ev, true);
+                }
+                return;
+            }
+            if std::time::Instant::now() >= deadline {
+                s.overloaded.store(true, Relaxed);
+                if let Slot::Event(ev) = slot {
+                    self.drop_counted(ev, false, true);
                 }
                 return;
             }
@@ -488,6 +543,9 @@ fn drain_gap_sessions(s: &Shared, p: &mut Processor) {
 }
 
 fn notify_room(s: &Shared) {
+    if s.overloaded.load(Relaxed) {
+        s.overloaded.store(false, Relaxed);
+    }
     if s.room_waiters.load(SeqCst) > 0 {
         let _g = s.room_lock.lock();
         s.room_cv.notify_all();
@@ -525,7 +583,7 @@ fn pump(s: &Shared, p: &mut Processor) -> bool {
                 Some(sl) => {
                     // Wake blocked producers per batch of freed slots, not per slot.
                     popped += 1;
-                    if popped % 64 == 0 {
+                    if popped.is_multiple_of(64) {
                         notify_room(s);
                     }
                     sl

@@ -60,6 +60,11 @@ pub struct TraceConfig {
     pub fsync: FsyncPolicy,
     /// Memory sink bound, in events not yet drained (default 1,000,000).
     pub memory_limit_events: u64,
+    /// In `block` mode, the longest a call waits for room (default 10000 ms, at most 600000).
+    /// When it passes, the event is dropped, counted (`dropped.block_timeout`) and recorded as
+    /// a `trace.gap`, and later calls drop at once until the pipeline makes room again: a
+    /// trace nobody drains never hangs the caller.
+    pub block_timeout_ms: u32,
 }
 
 impl Default for TraceConfig {
@@ -73,6 +78,7 @@ impl Default for TraceConfig {
             flush_interval_ms: 200,
             fsync: FsyncPolicy::Batch,
             memory_limit_events: 1_000_000,
+            block_timeout_ms: 10_000,
         }
     }
 }
@@ -120,6 +126,15 @@ impl TraceConfig {
             return bad(
                 "/flush_interval_ms",
                 "flush_interval_ms must be at least 1, got 0".into(),
+            );
+        }
+        if self.block_timeout_ms > 600_000 {
+            return bad(
+                "/block_timeout_ms",
+                format!(
+                    "block_timeout_ms is at most 600000, got {}",
+                    self.block_timeout_ms
+                ),
             );
         }
         if self.memory_limit_events == 0 {

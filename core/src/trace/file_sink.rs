@@ -40,6 +40,8 @@ pub struct JsonlFileSink {
 struct Head<'a> {
     #[serde(borrow)]
     session_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    trace_id: std::borrow::Cow<'a, str>,
     sequence: u64,
     #[serde(borrow)]
     event_hash: std::borrow::Cow<'a, str>,
@@ -50,7 +52,10 @@ struct Head<'a> {
 }
 
 impl JsonlFileSink {
-    /// Opens (creating if needed) `path` for appending, repairing a torn tail.
+    /// Opens (creating if needed) `path` for appending, repairing a torn tail. The file has one
+    /// writer: it is locked exclusively (advisory `flock`) for as long as the sink lives, and
+    /// a second writer gets an error of kind [`io::ErrorKind::WouldBlock`] instead of
+    /// interleaving chains.
     pub fn open(path: impl AsRef<Path>, fsync: FsyncPolicy) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
         let file = OpenOptions::new()
@@ -58,6 +63,13 @@ impl JsonlFileSink {
             .append(true)
             .create(true)
             .open(&path)?;
+        file.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "another resolver or process is writing this trace file",
+            ),
+            std::fs::TryLockError::Error(e) => e,
+        })?;
         let (good_len, heads, mut repair) = scan(&file)?;
         let actual = file.metadata()?.len();
         if actual > good_len {
@@ -68,7 +80,11 @@ impl JsonlFileSink {
         repair.open_sessions = heads.len() as u64;
         let recovered = heads
             .into_iter()
-            .map(|(session_id, chain)| ChainHead { session_id, chain })
+            .map(|(trace_id, (session_id, chain))| ChainHead {
+                session_id,
+                trace_id,
+                chain,
+            })
             .collect();
         Ok(JsonlFileSink {
             file,
@@ -97,9 +113,11 @@ impl JsonlFileSink {
 }
 
 /// Scans the file: returns the length up to the last good line, the open chains, and counts.
-fn scan(file: &File) -> io::Result<(u64, HashMap<String, Chain>, Repair)> {
+type Heads = HashMap<String, (String, Chain)>;
+
+fn scan(file: &File) -> io::Result<(u64, Heads, Repair)> {
     let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut heads: HashMap<String, Chain> = HashMap::new();
+    let mut heads: Heads = HashMap::new();
     let mut repair = Repair::default();
     let mut offset = 0u64;
     let mut good_len = 0u64;
@@ -121,14 +139,14 @@ fn scan(file: &File) -> io::Result<(u64, HashMap<String, Chain>, Repair)> {
             Some(h) => {
                 repair.events += 1;
                 if h.event_type == "session.ended" {
-                    heads.remove(h.session_id.as_ref());
+                    heads.remove(h.trace_id.as_ref());
                 } else {
                     let chain = Chain {
                         next_sequence: h.sequence.saturating_add(1),
                         last_hash: h.event_hash.into_owned(),
                         last_timestamp_us: parse_rfc3339_us(&h.timestamp).unwrap_or(0),
                     };
-                    heads.insert(h.session_id.into_owned(), chain);
+                    heads.insert(h.trace_id.into_owned(), (h.session_id.into_owned(), chain));
                 }
                 good_len = end;
             }

@@ -27,8 +27,8 @@ pub use event::{
 pub use file_sink::{JsonlFileSink, Repair};
 pub use sink::{MemorySink, NullSink, TraceSink};
 pub use verify::{
-    verify_file, verify_jsonl, verify_jsonl_with, VerifyError, VerifyErrorCode, VerifyOptions,
-    VerifyReport,
+    verify_file, verify_file_with, verify_jsonl, verify_jsonl_with, TraceSummary, VerifyError,
+    VerifyErrorCode, VerifyHead, VerifyOptions, VerifyReport,
 };
 
 /// Canonical (RFC 8785) JSON bytes of a value: what `parameters_hash` and `result_hash` hash.

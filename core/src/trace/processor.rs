@@ -21,6 +21,8 @@ use std::sync::Arc;
 pub(crate) struct Counters {
     pub written: AtomicU64,
     pub dropped_queue_full: AtomicU64,
+    /// Dropped after waiting `block_timeout_ms` in block mode.
+    pub dropped_block_timeout: AtomicU64,
     pub dropped_sink_full: AtomicU64,
     pub dropped_closed: AtomicU64,
     pub sink_errors: AtomicU64,
@@ -89,7 +91,7 @@ impl Processor {
         let recovered = sink
             .take_recovered()
             .into_iter()
-            .map(|h| (h.session_id, h.chain))
+            .map(|h| (h.trace_id, h.chain))
             .collect();
         Processor {
             chains: HashMap::new(),
@@ -135,11 +137,11 @@ impl Processor {
         let recovered = &mut self.recovered;
         let counters = &self.counters;
         self.chains
-            .entry(trace.session_id.clone())
+            .entry(trace.trace_id.clone())
             .or_insert_with(|| {
                 counters.sessions.fetch_add(1, Relaxed);
                 let chain = recovered
-                    .remove(trace.session_id.as_ref())
+                    .remove(trace.trace_id.as_ref())
                     .unwrap_or_default();
                 SessionState {
                     chain,
@@ -157,7 +159,7 @@ impl Processor {
         let queue_dropped = ev.session.dropped.load(Relaxed);
         let sink_dropped = self
             .chains
-            .get(&ev.session.session_id)
+            .get(&ev.session.trace_id)
             .map_or(0, |s| s.sink_dropped);
         let needed = 1 + u64::from(queue_dropped > 0) + u64::from(sink_dropped > 0);
         if !self.has_room(needed) {
@@ -190,7 +192,7 @@ impl Processor {
         self.append(&ev.session, fields);
         self.payload_text = payload;
         if ev.event_type == EventType::SessionEnded
-            && self.chains.remove(&ev.session.session_id).is_some()
+            && self.chains.remove(&ev.session.trace_id).is_some()
         {
             self.counters.sessions.fetch_sub(1, Relaxed);
         }
@@ -206,7 +208,7 @@ impl Processor {
         let st = self.state(&ev.session);
         st.sink_dropped += 1;
         if st.sink_dropped == 1 {
-            self.sink_gap_sessions.push(ev.session.session_id.clone());
+            self.sink_gap_sessions.push(ev.session.trace_id.clone());
         }
         self.counters.dropped_sink_full.fetch_add(1, Relaxed);
     }
@@ -233,7 +235,7 @@ impl Processor {
         }
         let s = self
             .chains
-            .get_mut(&trace.session_id)
+            .get_mut(&trace.trace_id)
             .map_or(0, |st| std::mem::take(&mut st.sink_dropped));
         if s > 0 {
             self.emit_gap(trace, ts, s, "sink_full");
@@ -293,7 +295,7 @@ impl Processor {
     }
 
     fn gap_timestamp(&self, trace: &Arc<SessionTrace>) -> i64 {
-        if let Some(st) = self.chains.get(&trace.session_id) {
+        if let Some(st) = self.chains.get(&trace.trace_id) {
             if st.chain.next_sequence > 0 {
                 return st.chain.last_timestamp_us;
             }

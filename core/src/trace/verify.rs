@@ -1,4 +1,6 @@
-//! Verification of TRACE JSONL: per session, genesis, sequence, linkage and hash.
+//! Verification of TRACE JSONL: per chain (keyed by `trace_id`, protocol.md §6), genesis,
+//! sequence, linkage and hash. A session id used again by a later trace (after its session
+//! ended, or by a new process appending to the same file) is a new chain, not a break.
 //!
 //! Each line must be *exactly* the JCS canonical form of the event it encodes, followed by LF,
 //! so any change of a byte either breaks parsing/canonical form (`malformed_event`) or changes the
@@ -53,6 +55,8 @@ impl VerifyErrorCode {
 pub struct VerifyError {
     /// The session, or `None` when the failing line names none (unparseable).
     pub session_id: Option<String>,
+    /// The chain (trace), or `None` when the failing line names none.
+    pub trace_id: Option<String>,
     /// 0-based line index in the input.
     pub line: u64,
     /// The failing event's `sequence`, when readable.
@@ -77,15 +81,53 @@ pub struct VerifyReport {
     /// One entry per broken session (first failure), plus the first failure of lines that name
     /// no session; in order of line index.
     pub errors: Vec<VerifyError>,
+    /// Per chain, in order of first line (only with [`VerifyOptions::summaries`] or `heads`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<TraceSummary>,
+}
+
+/// The last verified event of a chain: where the next event must link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyHead {
+    /// Its sequence.
+    pub sequence: u64,
+    /// Its `event_hash` (64 lowercase hex digits).
+    pub event_hash: String,
+}
+
+/// One chain of a verified input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceSummary {
+    /// The chain.
+    pub trace_id: String,
+    /// Its session.
+    pub session_id: String,
+    /// Lines of this chain in the input.
+    pub events: u64,
+    /// 0-based line index of its first line in the input.
+    pub first_line: u64,
+    /// Whether every line of it verified.
+    pub ok: bool,
+    /// The last event that verified (absent when none did and no head was given).
+    pub head: Option<VerifyHead>,
+    /// Whether its last verified event is `session.ended`.
+    pub ended: bool,
 }
 
 /// Optional checks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VerifyOptions {
     /// Report sessions whose last event is not `session.ended` (`missing_session_end`). Detects
     /// truncation of a session's tail, for traces of sessions that are known to have ended.
     pub require_session_end: bool,
+    /// Chains that continue earlier input (an ingest service verifying batches): the first
+    /// event of such a trace must follow its head (sequence + 1, linked to its hash) instead
+    /// of being a genesis event. At most 1,000,000 heads.
+    pub heads: HashMap<String, VerifyHead>,
+    /// Add a [`TraceSummary`] per chain to the report.
+    pub summaries: bool,
 }
 
 /// Verifies JSONL bytes with default options. Never panics, whatever the input.
@@ -200,6 +242,8 @@ struct WireEvent<'a> {
 struct SessionOnly<'a> {
     #[serde(borrow)]
     session_id: Cow<'a, str>,
+    #[serde(borrow, default)]
+    trace_id: Option<Cow<'a, str>>,
     sequence: Option<u64>,
 }
 
@@ -237,6 +281,7 @@ const HASH_PREFIX_LEN: usize = 81;
 enum LineCheck {
     Good {
         session_id: String,
+        trace_id: String,
         sequence: u64,
         previous: [u8; 32],
         hash: [u8; 32],
@@ -244,6 +289,7 @@ enum LineCheck {
     },
     Bad {
         session_id: Option<String>,
+        trace_id: Option<String>,
         sequence: Option<u64>,
         code: VerifyErrorCode,
         message: String,
@@ -252,12 +298,22 @@ enum LineCheck {
 
 fn check_line(line: &[u8], complete: bool) -> LineCheck {
     let bad = |code, message: String| {
-        let (sid, seq) = match serde_json::from_slice::<SessionOnly<'_>>(line) {
-            Ok(s) => (Some(s.session_id.into_owned()), s.sequence),
-            Err(_) => (None, None),
+        let (sid, tid, seq) = match serde_json::from_slice::<SessionOnly<'_>>(line) {
+            Ok(s) => (
+                Some(s.session_id.into_owned()),
+                s.trace_id.map(Cow::into_owned),
+                s.sequence,
+            ),
+            Err(_) => (None, None, None),
+        };
+        // A line naming a session but no trace is its own broken chain.
+        let tid = match (&sid, tid) {
+            (Some(s), None) => Some(format!("(no trace_id) {s}")),
+            (_, t) => t,
         };
         LineCheck::Bad {
             session_id: sid,
+            trace_id: tid,
             sequence: seq,
             code,
             message,
@@ -333,6 +389,7 @@ fn check_line(line: &[u8], complete: bool) -> LineCheck {
     if computed.as_bytes() != &claimed {
         return LineCheck::Bad {
             session_id: Some(ev.session_id.into_owned()),
+            trace_id: Some(ev.trace_id.into_owned()),
             sequence: Some(ev.sequence),
             code: VerifyErrorCode::HashMismatch,
             message: format!(
@@ -344,6 +401,7 @@ fn check_line(line: &[u8], complete: bool) -> LineCheck {
     }
     LineCheck::Good {
         session_id: ev.session_id.into_owned(),
+        trace_id: ev.trace_id.into_owned(),
         sequence: ev.sequence,
         previous,
         hash: claimed,
@@ -368,17 +426,22 @@ fn parse_hex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-struct SessionState {
+struct ChainState {
+    session_id: String,
     next_sequence: u64,
     last_hash: [u8; 32],
+    /// Whether any event of this chain verified (or a head was given).
+    linked: bool,
     broken: bool,
     ended: bool,
     first_line: u64,
+    events: u64,
 }
 
 struct Verifier {
     options: VerifyOptions,
-    sessions: HashMap<String, SessionState>,
+    chains: HashMap<String, ChainState>,
+    order: Vec<String>,
     report: VerifyReport,
     line: u64,
     orphan_reported: bool,
@@ -388,7 +451,8 @@ impl Verifier {
     fn new(options: VerifyOptions) -> Self {
         Verifier {
             options,
-            sessions: HashMap::new(),
+            chains: HashMap::new(),
+            order: Vec::new(),
             report: VerifyReport::default(),
             line: 0,
             orphan_reported: false,
@@ -405,12 +469,14 @@ impl Verifier {
     fn fail(
         &mut self,
         session_id: Option<String>,
+        trace_id: Option<String>,
         sequence: Option<u64>,
         code: VerifyErrorCode,
         message: String,
     ) {
         self.report.errors.push(VerifyError {
             session_id,
+            trace_id,
             line: self.line,
             sequence,
             code,
@@ -423,6 +489,7 @@ impl Verifier {
         match check {
             LineCheck::Bad {
                 session_id,
+                trace_id,
                 sequence,
                 code,
                 message,
@@ -430,39 +497,48 @@ impl Verifier {
                 if code == VerifyErrorCode::MalformedEvent {
                     self.report.malformed_lines += 1;
                 }
-                match session_id {
-                    Some(sid) => {
-                        let st = self.session(sid.clone());
+                match (session_id, trace_id) {
+                    (Some(sid), Some(tid)) => {
+                        let st = self.chain(&tid, &sid);
+                        st.events += 1;
                         if !st.broken {
                             st.broken = true;
-                            self.fail(Some(sid), sequence, code, message);
+                            self.fail(Some(sid), Some(tid), sequence, code, message);
                         }
                     }
-                    None if !self.orphan_reported => {
+                    _ if !self.orphan_reported => {
                         self.orphan_reported = true;
-                        self.fail(None, None, code, message);
+                        self.fail(None, None, None, code, message);
                     }
-                    None => {}
+                    _ => {}
                 }
             }
             LineCheck::Good {
                 session_id,
+                trace_id,
                 sequence,
                 previous,
                 hash,
                 ended,
             } => {
-                let line = self.line;
-                let st = self.session(session_id.clone());
+                let st = self.chain(&trace_id, &session_id);
+                st.events += 1;
                 if st.broken {
                     return;
                 }
-                let fresh = st.first_line == line;
-                let failure = if fresh {
+                let failure = if st.session_id != session_id {
+                    Some((
+                        VerifyErrorCode::ChainBroken,
+                        format!(
+                            "trace {trace_id:?} belongs to session {:?}, not {session_id:?}",
+                            st.session_id
+                        ),
+                    ))
+                } else if !st.linked {
                     (sequence != 0 || previous != [0u8; 32]).then(|| {
                         (
                             VerifyErrorCode::InvalidGenesis,
-                            format!("first event of the session has sequence {sequence}; genesis needs sequence 0 and previous_event_hash {GENESIS_HASH}"),
+                            format!("first event of the trace has sequence {sequence}; genesis needs sequence 0 and previous_event_hash {GENESIS_HASH}"),
                         )
                     })
                 } else if sequence != st.next_sequence {
@@ -486,9 +562,16 @@ impl Verifier {
                 match failure {
                     Some((code, message)) => {
                         st.broken = true;
-                        self.fail(Some(session_id), Some(sequence), code, message);
+                        self.fail(
+                            Some(session_id),
+                            Some(trace_id),
+                            Some(sequence),
+                            code,
+                            message,
+                        );
                     }
                     None => {
+                        st.linked = true;
                         st.next_sequence = sequence.wrapping_add(1);
                         st.last_hash = hash;
                         st.ended = ended;
@@ -498,28 +581,44 @@ impl Verifier {
         }
     }
 
-    fn session(&mut self, sid: String) -> &mut SessionState {
+    fn chain(&mut self, trace_id: &str, session_id: &str) -> &mut ChainState {
         let line = self.line;
-        self.sessions.entry(sid).or_insert(SessionState {
-            next_sequence: 0,
-            last_hash: [0; 32],
-            broken: false,
-            ended: false,
-            first_line: line,
-        })
+        if !self.chains.contains_key(trace_id) {
+            let head = self
+                .options
+                .heads
+                .get(trace_id)
+                .and_then(|h| Some((h.sequence, parse_hex32(&h.event_hash)?)));
+            self.order.push(trace_id.to_string());
+            self.chains.insert(
+                trace_id.to_string(),
+                ChainState {
+                    session_id: session_id.to_string(),
+                    next_sequence: head.map_or(0, |(s, _)| s.wrapping_add(1)),
+                    last_hash: head.map_or([0; 32], |(_, h)| h),
+                    linked: head.is_some(),
+                    broken: false,
+                    ended: false,
+                    first_line: line,
+                    events: 0,
+                },
+            );
+        }
+        self.chains.get_mut(trace_id).expect("inserted above")
     }
 
     fn finish(mut self) -> VerifyReport {
         if self.options.require_session_end {
-            let mut open: Vec<(&String, &SessionState)> = self
-                .sessions
+            let mut open: Vec<(&String, &ChainState)> = self
+                .chains
                 .iter()
                 .filter(|(_, s)| !s.broken && !s.ended)
                 .collect();
             open.sort_by_key(|(_, s)| s.first_line);
-            for (sid, s) in open {
+            for (tid, s) in open {
                 self.report.errors.push(VerifyError {
-                    session_id: Some(sid.clone()),
+                    session_id: Some(s.session_id.clone()),
+                    trace_id: Some(tid.clone()),
                     line: self.line,
                     sequence: Some(s.next_sequence),
                     code: VerifyErrorCode::MissingSessionEnd,
@@ -531,7 +630,24 @@ impl Verifier {
             }
         }
         self.report.errors.sort_by_key(|e| e.line);
-        self.report.sessions = self.sessions.len() as u64;
+        self.report.sessions = self.chains.len() as u64;
+        if self.options.summaries || !self.options.heads.is_empty() {
+            for tid in &self.order {
+                let c = &self.chains[tid];
+                self.report.traces.push(TraceSummary {
+                    trace_id: tid.clone(),
+                    session_id: c.session_id.clone(),
+                    events: c.events,
+                    first_line: c.first_line,
+                    ok: !c.broken,
+                    head: c.linked.then(|| VerifyHead {
+                        sequence: c.next_sequence.wrapping_sub(1),
+                        event_hash: blake3::Hash::from_bytes(c.last_hash).to_hex().to_string(),
+                    }),
+                    ended: c.ended,
+                });
+            }
+        }
         self.report.ok = self.report.errors.is_empty();
         self.report
     }
