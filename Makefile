@@ -11,7 +11,7 @@ help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 conformance: build-ffi ## The shared corpus through every binding's runner (core API and C ABI here; Go, Ruby, Python, JS in their test targets)
-	$(CARGO) test -p cra-conformance --test core_corpus --test cabi_corpus --test runner_can_fail --test corpus_shape -- --nocapture 2>&1 | grep -E '^(ok|FAIL|xfail|XPASS|ERROR|conformance\[|[0-9]+ passed)|test result' 
+	set -o pipefail; $(CARGO) test -p cra-conformance --test core_corpus --test cabi_corpus --test runner_can_fail --test corpus_shape -- --nocapture 2>&1 | grep -E '^(ok|FAIL|xfail|XPASS|ERROR|conformance\[|[0-9]+ passed)|test result' 
 
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release

@@ -378,7 +378,8 @@ export declare function governed<R, P = Json>(
 // Errors: one class per code family; `code` is the stable wire code.
 
 export type ErrorCode =
-  | 'INVALID_REQUEST' | 'INVALID_CONFIG' | 'INVALID_ATLAS' | 'ATLAS_NOT_FOUND' | 'ATLAS_ALREADY_LOADED'
+  | 'INVALID_REQUEST' | 'INVALID_CONFIG' | 'LIMIT_EXCEEDED' | 'INVALID_ATLAS' | 'ATLAS_NOT_FOUND'
+  | 'ATLAS_ALREADY_LOADED' | 'ATLAS_CONFLICT' | 'APPROVAL_FORBIDDEN' | 'RESOLVER_FORKED' | 'TRACE_FILE_LOCKED'
   | 'RESOLUTION_NOT_FOUND' | 'RESOLUTION_EXPIRED' | 'ACTION_NOT_ALLOWED' | 'INVALID_PARAMETERS'
   | 'RATE_LIMIT_EXCEEDED' | 'APPROVAL_REQUIRED' | 'APPROVAL_NOT_FOUND' | 'APPROVAL_EXPIRED'
   | 'APPROVAL_ALREADY_DECIDED' | 'EXECUTION_NOT_FOUND' | 'EXECUTION_ALREADY_REPORTED'
@@ -419,7 +420,7 @@ export declare class CraActionDeniedError extends CraError {
 export declare class CraApprovalRequiredError extends CraError {
   readonly answer: ExecuteAnswer;
 }
-/** `APPROVAL_NOT_FOUND`, `APPROVAL_EXPIRED`, `APPROVAL_ALREADY_DECIDED`. */
+/** `APPROVAL_NOT_FOUND`, `APPROVAL_EXPIRED`, `APPROVAL_ALREADY_DECIDED`, `APPROVAL_FORBIDDEN`. */
 export declare class CraApprovalError extends CraError {}
 /** `EXECUTION_NOT_FOUND`, `EXECUTION_ALREADY_REPORTED`. */
 export declare class CraExecutionError extends CraError {}

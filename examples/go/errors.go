@@ -48,6 +48,11 @@ const (
 	CodeClosed                   Code = C.CRA_STATUS_CLOSED
 	CodeInternal                 Code = C.CRA_STATUS_INTERNAL
 	CodePanic                    Code = C.CRA_STATUS_PANIC
+	CodeLimitExceeded            Code = C.CRA_STATUS_LIMIT_EXCEEDED
+	CodeAtlasConflict            Code = C.CRA_STATUS_ATLAS_CONFLICT
+	CodeApprovalForbidden        Code = C.CRA_STATUS_APPROVAL_FORBIDDEN
+	CodeResolverForked           Code = C.CRA_STATUS_RESOLVER_FORKED
+	CodeTraceFileLocked          Code = C.CRA_STATUS_TRACE_FILE_LOCKED
 )
 
 // Name is the stable code name ("INVALID_REQUEST", ...), "UNKNOWN" for a value libcra does not

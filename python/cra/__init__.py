@@ -18,6 +18,11 @@ from __future__ import annotations
 from ._lowlevel import ABI_VERSION, library_version
 from .errors import (
     ActionDenied,
+    ApprovalForbidden,
+    AtlasConflict,
+    LimitExceeded,
+    ResolverForked,
+    TraceFileLocked,
     ApprovalAlreadyDecided,
     ApprovalExpired,
     ApprovalNotFound,
@@ -101,4 +106,9 @@ __all__ = [
     "InternalError",
     "CraPanic",
     "ResolverPoisoned",
+    "LimitExceeded",
+    "AtlasConflict",
+    "ApprovalForbidden",
+    "ResolverForked",
+    "TraceFileLocked",
 ]

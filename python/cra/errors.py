@@ -65,6 +65,11 @@ __all__ = [
     "InternalError",
     "CraPanic",
     "ResolverPoisoned",
+    "LimitExceeded",
+    "AtlasConflict",
+    "ApprovalForbidden",
+    "ResolverForked",
+    "TraceFileLocked",
     "error_class",
 ]
 
@@ -183,6 +188,18 @@ class InvalidAtlas(CraError, ValueError):
     default_code = "INVALID_ATLAS"
 
 
+class LimitExceeded(CraError, ValueError):
+    """An input or a resource exceeds a documented bound (the message names it)."""
+
+    default_code = "LIMIT_EXCEEDED"
+
+
+class AtlasConflict(InvalidAtlas):
+    """The atlas declares an action id that another loaded atlas already owns."""
+
+    default_code = "ATLAS_CONFLICT"
+
+
 class NotFound(CraError, LookupError):
     """Something named by id does not exist (atlas, resolution, approval, execution, session)."""
 
@@ -247,6 +264,24 @@ class ApprovalAlreadyDecided(StateError):
     """The approval was already approved or rejected."""
 
     default_code = "APPROVAL_ALREADY_DECIDED"
+
+
+class ApprovalForbidden(StateError):
+    """The approval needs an approver, and the agent that asked may not approve its own call."""
+
+    default_code = "APPROVAL_FORBIDDEN"
+
+
+class ResolverForked(StateError):
+    """The resolver was created before ``os.fork()``; create a new one in the child."""
+
+    default_code = "RESOLVER_FORKED"
+
+
+class TraceFileLocked(StateError):
+    """Another resolver or process is writing the trace file."""
+
+    default_code = "TRACE_FILE_LOCKED"
 
 
 class ExecutionAlreadyReported(StateError):
@@ -408,6 +443,11 @@ _BY_CODE: Dict[str, Type[CraError]] = {
     "CLOSED": ResolverClosed,
     "INTERNAL": InternalError,
     "PANIC": CraPanic,
+    "LIMIT_EXCEEDED": LimitExceeded,
+    "ATLAS_CONFLICT": AtlasConflict,
+    "APPROVAL_FORBIDDEN": ApprovalForbidden,
+    "RESOLVER_FORKED": ResolverForked,
+    "TRACE_FILE_LOCKED": TraceFileLocked,
 }
 
 

@@ -417,21 +417,38 @@ class Resolver:
     def approve(
         self, approval_id: Union[str, Mapping[str, Any], bytes], *, approver: Optional[str] = None, reason: Optional[str] = None
     ) -> Dict[str, Any]:
-        """Approves a pending approval (who and why are recorded in the trace); the governed
-        call can then be made again. ``approval_id`` may also be the whole wire body
-        ``{"approval_id", "approver"?, "reason"?}`` (a mapping or bytes).
+        """Approves a pending approval (who and why are recorded in the trace). An approval
+        covers exactly one call: the same action with the same parameters in the same session,
+        once; making that governed call again runs it. ``approver`` is required and may not be
+        the agent that asked. ``approval_id`` may also be the whole wire body
+        ``{"approval_id", "approver", "reason"?}`` (a mapping or bytes).
 
-        Raises :class:`~cra.ApprovalNotFound`, :class:`~cra.ApprovalExpired` or
-        :class:`~cra.ApprovalAlreadyDecided`.
+        Raises :class:`~cra.ApprovalNotFound`, :class:`~cra.ApprovalExpired`,
+        :class:`~cra.ApprovalAlreadyDecided` or :class:`~cra.ApprovalForbidden`.
         """
         return self._decide(lib.cra_resolver_approve, approval_id, approver, reason)
 
     def reject(
         self, approval_id: Union[str, Mapping[str, Any], bytes], *, approver: Optional[str] = None, reason: Optional[str] = None
     ) -> Dict[str, Any]:
-        """Rejects a pending approval: the actions it covered are denied (``approval_rejected``).
-        Arguments and errors as :meth:`approve`."""
+        """Rejects a pending approval: the call it was asked for is denied
+        (``approval_rejected``) until the approval expires. Arguments and errors as
+        :meth:`approve`."""
         return self._decide(lib.cra_resolver_reject, approval_id, approver, reason)
+
+    def approvals(self, session_id: Optional[str] = None, status: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+        """The approvals waiting for a human (or, with ``status``, those in any of
+        ``pending``/``approved``/``rejected``/``consumed``/``expired``), oldest first, each with
+        agent, action, parameters, policy, reason and expiry, so an approval UI can show
+        exactly what is asked. ``session_id`` narrows to one session."""
+        f: Dict[str, Any] = {}
+        if session_id is not None:
+            f["session_id"] = session_id
+        if status is not None:
+            f["status"] = list(status)
+        body = _json.dumps(f)
+        out: List[Dict[str, Any]] = call(lib.cra_resolver_list_approvals, self._handle(), body, len(body))
+        return out
 
     def _decide(self, fn: Any, approval: Union[str, Mapping[str, Any], bytes], approver: Optional[str], reason: Optional[str]) -> Dict[str, Any]:
         if isinstance(approval, str):

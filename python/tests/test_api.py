@@ -82,13 +82,14 @@ def test_resolve_keywords_dict_and_text_agree(resolver: cra.Resolver) -> None:
                                "tickets.reply", "tickets.close"]
         assert res.denied == ["customers.delete_account"]
         assert res.pending == ["orders.refund_large"]
-        assert res.approval_id and res.resolution_id and res.trace_id
+        assert res.resolution_id and res.trace_id
+        assert res.raw["decision"]["approval_id"] is None, "approvals are per call: a resolution creates none"
         assert "orders.lookup" in res and "customers.delete_account" not in res and res
         assert res.to_dict() is res.raw and res["decision"]["type"] == "partial"
         assert [b["pack_id"] for b in res.context_blocks][:1] == ["pii-handling"]
         assert "PII" in res.context or res.context
         assert res.denied_actions[0]["reason_code"] == "policy_denied"
-        assert res.pending_actions[0]["approval_id"] == res.approval_id
+        assert res.pending_actions[0]["approval_id"] is None
         assert any(c["type"] == "rate_limit" for c in res.constraints)
         assert res.ttl_seconds == 300 and res.expires_at > res.timestamp
     assert (kw.agent_id, kw.session_id) == ("support-bot-1", "a")
@@ -161,10 +162,10 @@ def test_denials_are_answers_until_raised(resolver: cra.Resolver, support: cra.R
     assert e.value.answer["status"] == "denied" and isinstance(e.value, cra.NotAuthorized)
     p = resolver.authorize("orders.refund_large", {"order_id": "ORD-1234", "amount": 300, "reason": "broken"},
                            session="s-1")
-    assert p.status == "pending_approval" and p.approval_id == support.approval_id
+    assert p.status == "pending_approval" and p.approval_id is not None
     with pytest.raises(cra.ApprovalRequired) as e2:
         p.raise_for_status()
-    assert e2.value.approval_id == support.approval_id
+    assert e2.value.approval_id == p.approval_id
 
 
 def test_invalid_parameters_carry_the_pointer(resolver: cra.Resolver, support: cra.Resolution) -> None:
@@ -177,21 +178,33 @@ def test_invalid_parameters_carry_the_pointer(resolver: cra.Resolver, support: c
 
 def test_approval_flow(resolver: cra.Resolver, support: cra.Resolution) -> None:
     big = {"order_id": "ORD-1234", "amount": 300, "reason": "broken"}
-    assert support.approval_id is not None
-    out = resolver.approve(support.approval_id, approver="sup@example.com", reason="ok")
-    assert out["approval_id"] == support.approval_id
+    asked = resolver.authorize("orders.refund_large", big, resolution=support)
+    assert asked.status == "pending_approval" and asked.approval_id is not None
+    listed = resolver.approvals()
+    assert [a["approval_id"] for a in listed] == [asked.approval_id]
+    assert listed[0]["parameters"] == big and listed[0]["agent_id"] == "support-bot-1"
+    with pytest.raises(cra.ApprovalForbidden):
+        resolver.approve(asked.approval_id)
+    with pytest.raises(cra.ApprovalForbidden):
+        resolver.approve(asked.approval_id, approver="support-bot-1")
+    out = resolver.approve(asked.approval_id, approver="sup@example.com", reason="ok")
+    assert out["approval_id"] == asked.approval_id and out["approver"] == "sup@example.com"
+    other = dict(big, amount=5000)
+    assert resolver.authorize("orders.refund_large", other, resolution=support).status == "pending_approval"
     assert resolver.authorize("orders.refund_large", big, resolution=support).authorized
+    assert resolver.authorize("orders.refund_large", big, resolution=support).status == "pending_approval"
     with pytest.raises(cra.ApprovalAlreadyDecided):
-        resolver.reject(support.approval_id)
+        resolver.reject(asked.approval_id, approver="sup")
     with pytest.raises(cra.ApprovalNotFound):
-        resolver.approve("nope")
+        resolver.approve("nope", approver="sup")
 
 
 def test_rejection_denies(resolver: cra.Resolver, support: cra.Resolution) -> None:
-    assert support.approval_id
-    resolver.reject({"approval_id": support.approval_id, "approver": "sup"})
-    d = resolver.authorize("orders.refund_large", {"order_id": "ORD-1234", "amount": 300, "reason": "broken"},
-                           resolution=support)
+    big = {"order_id": "ORD-1234", "amount": 300, "reason": "broken"}
+    asked = resolver.authorize("orders.refund_large", big, resolution=support)
+    assert asked.approval_id
+    resolver.reject({"approval_id": asked.approval_id, "approver": "sup"})
+    d = resolver.authorize("orders.refund_large", big, resolution=support)
     assert d.reason_code == "approval_rejected"
 
 

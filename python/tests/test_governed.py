@@ -55,10 +55,15 @@ def test_approval_required_then_granted(resolver: cra.Resolver, support: cra.Res
 
     with pytest.raises(cra.ApprovalRequired) as e:
         refund_large(order_id="ORD-1234", amount=450.0, reason="whole order damaged")
-    assert e.value.approval_id == support.approval_id and e.value.reason_code == "approval_required"
-    assert e.value.approval_id is not None
+    assert e.value.approval_id is not None and e.value.reason_code == "approval_required"
     resolver.approve(e.value.approval_id, approver="supervisor")
+    # the approval covers exactly this call, once
+    with pytest.raises(cra.ApprovalRequired):
+        refund_large(order_id="ORD-1234", amount=5000.0, reason="whole order damaged")
     assert refund_large(order_id="ORD-1234", amount=450.0, reason="whole order damaged") == "refunded 450.0"
+    with pytest.raises(cra.ApprovalRequired) as again:
+        refund_large(order_id="ORD-1234", amount=450.0, reason="whole order damaged")
+    assert again.value.approval_id != e.value.approval_id
 
 
 def test_rate_limited(resolver: cra.Resolver, support: cra.Resolution) -> None:

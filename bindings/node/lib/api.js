@@ -17,11 +17,11 @@ class CraError extends Error {
     if (answer !== undefined) this.answer = answer;
   }
 }
-/** INVALID_REQUEST, INVALID_CONFIG: malformed input (bad JSON, unknown field, wrong type). */
+/** INVALID_REQUEST, INVALID_CONFIG, LIMIT_EXCEEDED: malformed or oversized input (bad JSON, unknown field, wrong type, a documented bound). */
 class CraInvalidRequestError extends CraError {}
 /** INVALID_PARAMETERS: execute parameters do not match the action's schema. */
 class CraInvalidParametersError extends CraInvalidRequestError {}
-/** INVALID_ATLAS, ATLAS_NOT_FOUND, ATLAS_ALREADY_LOADED. */
+/** INVALID_ATLAS, ATLAS_NOT_FOUND, ATLAS_ALREADY_LOADED, ATLAS_CONFLICT. */
 class CraAtlasError extends CraError {}
 /** RESOLUTION_NOT_FOUND, RESOLUTION_EXPIRED. */
 class CraResolutionError extends CraError {}
@@ -29,7 +29,7 @@ class CraResolutionError extends CraError {}
 class CraActionDeniedError extends CraError {}
 /** APPROVAL_REQUIRED: the call waits for a human approval (`answer.approval_id`). */
 class CraApprovalRequiredError extends CraError {}
-/** APPROVAL_NOT_FOUND, APPROVAL_EXPIRED, APPROVAL_ALREADY_DECIDED. */
+/** APPROVAL_NOT_FOUND, APPROVAL_EXPIRED, APPROVAL_ALREADY_DECIDED, APPROVAL_FORBIDDEN. */
 class CraApprovalError extends CraError {}
 /** EXECUTION_NOT_FOUND, EXECUTION_ALREADY_REPORTED. */
 class CraExecutionError extends CraError {}
@@ -37,7 +37,7 @@ class CraExecutionError extends CraError {}
 class CraSessionError extends CraError {}
 /** TRACE_CHAIN_INVALID. */
 class CraTraceError extends CraError {}
-/** IO_ERROR, TIMEOUT, CLOSED: the host environment (files, time, lifecycle). */
+/** IO_ERROR, TIMEOUT, CLOSED, RESOLVER_FORKED, TRACE_FILE_LOCKED: the host environment (files, time, lifecycle). */
 class CraRuntimeError extends CraError {}
 /** INTERNAL: a bug in CRA, including a caught panic. */
 class CraInternalError extends CraError {}
@@ -45,10 +45,12 @@ class CraInternalError extends CraError {}
 const ERROR_CLASSES = {
   INVALID_REQUEST: CraInvalidRequestError,
   INVALID_CONFIG: CraInvalidRequestError,
+  LIMIT_EXCEEDED: CraInvalidRequestError,
   INVALID_PARAMETERS: CraInvalidParametersError,
   INVALID_ATLAS: CraAtlasError,
   ATLAS_NOT_FOUND: CraAtlasError,
   ATLAS_ALREADY_LOADED: CraAtlasError,
+  ATLAS_CONFLICT: CraAtlasError,
   RESOLUTION_NOT_FOUND: CraResolutionError,
   RESOLUTION_EXPIRED: CraResolutionError,
   ACTION_NOT_ALLOWED: CraActionDeniedError,
@@ -57,6 +59,7 @@ const ERROR_CLASSES = {
   APPROVAL_NOT_FOUND: CraApprovalError,
   APPROVAL_EXPIRED: CraApprovalError,
   APPROVAL_ALREADY_DECIDED: CraApprovalError,
+  APPROVAL_FORBIDDEN: CraApprovalError,
   EXECUTION_NOT_FOUND: CraExecutionError,
   EXECUTION_ALREADY_REPORTED: CraExecutionError,
   SESSION_NOT_FOUND: CraSessionError,
@@ -65,6 +68,8 @@ const ERROR_CLASSES = {
   IO_ERROR: CraRuntimeError,
   TIMEOUT: CraRuntimeError,
   CLOSED: CraRuntimeError,
+  RESOLVER_FORKED: CraRuntimeError,
+  TRACE_FILE_LOCKED: CraRuntimeError,
   INTERNAL: CraInternalError,
 };
 
