@@ -71,13 +71,14 @@ class DeniedAction(TypedDict):
 
 
 class PendingAction(TypedDict):
-    """An action waiting for a human approval."""
+    """An action that needs a human approval per call: executing it asks for one."""
 
     action_id: str
     atlas_id: str
     reason: str
     policy_id: Optional[str]
-    approval_id: str
+    #: Always ``None``: approvals are per call (the execute answer names the call's approval).
+    approval_id: Optional[str]
 
 
 class Constraint(TypedDict, total=False):
