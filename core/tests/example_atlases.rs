@@ -71,9 +71,9 @@ fn support_agent_gets_orders_and_tickets_but_not_deletion() {
 #[test]
 fn refunds_are_rate_limited_and_large_refunds_need_approval() {
     let r = resolver();
-    let res = r
-        .resolve(CarpRequest::resolve("support-bot-1", "s2", "refund"))
-        .unwrap();
+    let mut req = CarpRequest::resolve("support-bot-1", "s2", "refund");
+    req.atlas_ids = Some(vec!["com.example.customer-support".into()]);
+    let res = r.resolve(req).unwrap();
     let refund = json!({"order_id": "ORD-1234", "amount": 20.0, "reason": "damaged"});
     for _ in 0..3 {
         let a = r
@@ -161,7 +161,20 @@ fn devops_deploys_need_approval_only_in_production() {
             .unwrap()
             .clone(),
     );
-    let res = r.resolve(prod).unwrap();
+    let res = r.resolve(prod.clone()).unwrap();
     assert!(res.allowed_action_ids().contains(&"k8s.deployments.deploy"));
     assert!(res.pending_action_ids().is_empty());
+
+    // The review's bypass: leaving the environment out used to deploy outright. The atlas
+    // declares its context (context_schema), so such a request is refused.
+    prod.requester.session_id = "d3".into();
+    prod.context = None;
+    let e = r.resolve(prod.clone()).unwrap_err();
+    assert_eq!(
+        (e.code, e.pointer.as_deref()),
+        (cra_core::ErrorCode::InvalidRequest, Some("/context"))
+    );
+    prod.context = Some(json!({"environment": "prod"}).as_object().unwrap().clone());
+    let e = r.resolve(prod).unwrap_err();
+    assert_eq!(e.pointer.as_deref(), Some("/context/environment"));
 }
