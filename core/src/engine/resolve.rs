@@ -29,6 +29,11 @@ impl Resolver {
         // Everything that can refuse the request is checked before the session starts.
         let snapshot = self.atlases.load_full();
         let selected = select_atlases(&snapshot, request.atlas_ids.as_deref())?;
+        if let Some(s) = self.sessions.get(&request.requester.session_id) {
+            self.check_session(s, &request.requester)?;
+        } else if let Some(e) = self.ended_error(&request.requester.session_id, self.clock.peek_us()) {
+            return Err(e);
+        }
         check_context(&snapshot, &selected, request.context.as_ref())?;
         let now = self.clock.now_us();
         let session = self.session_for(&request.requester, now)?;

@@ -96,7 +96,7 @@ impl Resolver {
         self.check_session(state, requester)
     }
 
-    fn check_session(
+    pub(crate) fn check_session(
         &self,
         s: Arc<SessionState>,
         requester: &Requester,
