@@ -89,7 +89,8 @@ def test_resolve_from_file_and_stdin(tmp_path: Path) -> None:
     f.write_text(json.dumps(REQUEST))
     code, out, _ = run(["resolve", "--atlas", SUPPORT, str(f)])
     assert code == 0 and json.loads(out)["decision"]["type"] == "partial"
-    code, out, _ = run(["resolve", "--atlas", SUPPORT, "--atlas", DEVOPS, "--compact", "-"], stdin=json.dumps(REQUEST).encode())
+    both = dict(REQUEST, context={"environment": "staging"})  # the devops atlas declares its context
+    code, out, _ = run(["resolve", "--atlas", SUPPORT, "--atlas", DEVOPS, "--compact", "-"], stdin=json.dumps(both).encode())
     assert code == 0 and len(out.strip().splitlines()) == 1 and json.loads(out)["allowed_actions"]
 
 
