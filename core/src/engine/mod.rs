@@ -321,12 +321,22 @@ impl Resolver {
 
     /// Takes the JSONL bytes of every event in the memory sink not yet drained (flushing first).
     /// Empty for other sinks.
+    ///
+    /// What the sink holds is taken first, so a full memory sink (which stalls the pipeline in
+    /// block mode) makes room before the flush; if the flush then times out, what was taken is
+    /// returned and the rest comes with the next drain.
     pub fn drain_trace(&self) -> Result<Vec<u8>> {
         self.check_not_forked()?;
         match &self.collector {
             Some(c) => {
-                c.flush(Duration::from_secs(30))?;
-                Ok(c.drain())
+                let mut out = c.drain();
+                match c.flush(Duration::from_secs(30)) {
+                    Ok(()) => {}
+                    Err(e) if e.code == ErrorCode::Timeout => return Ok(out),
+                    Err(e) => return Err(e),
+                }
+                out.extend(c.drain());
+                Ok(out)
             }
             None => Ok(Vec::new()),
         }

@@ -304,6 +304,9 @@ mod tests {
         reqs.push(CarpRequest::resolve("oncall-1", "s3", "deploy").with_risk(RiskTier::Critical));
         for (i, mut req) in reqs.into_iter().enumerate() {
             req.requester.session_id = format!("session-{i}");
+            // the devops atlas declares its context
+            let ctx = req.context.get_or_insert_with(Default::default);
+            ctx.entry("environment").or_insert("staging".into());
             let res = r.resolve(req).unwrap();
             for view in [
                 EventType::RequestReceived,

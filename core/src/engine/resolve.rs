@@ -31,7 +31,9 @@ impl Resolver {
         let selected = select_atlases(&snapshot, request.atlas_ids.as_deref())?;
         if let Some(s) = self.sessions.get(&request.requester.session_id) {
             self.check_session(s, &request.requester)?;
-        } else if let Some(e) = self.ended_error(&request.requester.session_id, self.clock.peek_us()) {
+        } else if let Some(e) =
+            self.ended_error(&request.requester.session_id, self.clock.peek_us())
+        {
             return Err(e);
         }
         check_context(&snapshot, &selected, request.context.as_ref())?;
