@@ -401,3 +401,59 @@ fn an_expired_resolution_is_reported_expired_after_churn() {
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::ResolutionExpired);
 }
+
+mod approval_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn gated() -> serde_json::Value {
+        atlas(
+            "com.acme.pay",
+            &["pay.send"],
+            vec![
+                policy("allow", "allow", None),
+                policy("gate", "require_approval", None),
+            ],
+        )
+    }
+
+    fn params() -> impl Strategy<Value = serde_json::Value> {
+        (0u8..3, 0u8..3, any::<bool>()).prop_map(|(to, amount, swap)| {
+            // the same object with its keys in either order: canonically equal
+            if swap {
+                json!({"amount": amount, "to": format!("acct-{to}")})
+            } else {
+                json!({"to": format!("acct-{to}"), "amount": amount})
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// An approval authorizes only the call it was asked for (same action, canonically
+        /// equal parameters), and only once, whatever is tried before and after it.
+        #[test]
+        fn an_approval_authorizes_one_call_with_its_parameters(
+            approved in params(),
+            tries in proptest::collection::vec(params(), 1..12),
+        ) {
+            let (r, _) = resolver();
+            load(&r, &gated());
+            let id = r.resolve(req("agent", "s", "g")).unwrap().resolution_id.clone();
+            let asked = r.execute(exec("agent", "s", &id, "pay.send", approved.clone())).unwrap();
+            prop_assert_eq!(asked.status, ExecuteStatus::PendingApproval);
+            r.approve(&decision(asked.approval_id.as_deref().unwrap())).unwrap();
+            let mut authorized = 0;
+            for p in tries.iter().chain(std::iter::once(&approved)) {
+                let ans = r.execute(exec("agent", "s", &id, "pay.send", p.clone())).unwrap();
+                if ans.status == ExecuteStatus::Authorized {
+                    authorized += 1;
+                    prop_assert_eq!(p, &approved, "authorized other parameters");
+                    prop_assert_eq!(ans.approval_id.as_deref(), asked.approval_id.as_deref());
+                }
+            }
+            prop_assert_eq!(authorized, 1, "exactly one call runs under one approval");
+        }
+    }
+}

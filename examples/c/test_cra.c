@@ -249,7 +249,8 @@ static void test_abi_errors_everywhere(const CraResolver *r) {
     typedef CraStatus (*json_fn)(const CraResolver *, const uint8_t *, size_t, CraBuffer *, CraError **);
     json_fn fns[] = {cra_resolver_load_atlas, cra_resolver_load_atlas_dir, cra_resolver_unload_atlas,
                      cra_resolver_resolve,    cra_resolver_execute,        cra_resolver_report,
-                     cra_resolver_approve,    cra_resolver_reject,         cra_resolver_end_session};
+                     cra_resolver_approve,    cra_resolver_reject,         cra_resolver_end_session,
+                     cra_resolver_list_approvals};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         EXPECT(fns[i](NULL, STR("{}"), &out, ERR), CRA_STATUS_NULL_ARGUMENT);
         CHECK(out.ptr == NULL);
@@ -395,7 +396,13 @@ static void test_flow(void) {
     CHECK(contains(&out, "\"pending_approval\""));
     CHECK(json_string(&out, "approval_id", approval, sizeof approval));
     cra_buffer_free(&out);
+    out = MUST(cra_resolver_list_approvals, r, STR("{}"));
+    CHECK(contains(&out, approval) && contains(&out, "\"orders.refund_large\""));
+    cra_buffer_free(&out);
     char dec[256];
+    /* the agent that asked cannot approve its own call */
+    snprintf(dec, sizeof dec, "{\"approval_id\":\"%s\",\"approver\":\"support-bot\"}", approval);
+    EXPECT(cra_resolver_approve(r, STR(dec), &out, ERR), CRA_STATUS_APPROVAL_FORBIDDEN);
     snprintf(dec, sizeof dec, "{\"approval_id\":\"%s\",\"approver\":\"sup\",\"reason\":\"ok\"}", approval);
     out = MUST(cra_resolver_approve, r, STR(dec));
     CHECK(contains(&out, "approved"));
@@ -405,8 +412,9 @@ static void test_flow(void) {
     EXPECT(cra_resolver_approve(r, STR("{\"approval_id\":\"nope\"}"), &out, ERR), CRA_STATUS_APPROVAL_NOT_FOUND);
     EXPECT(cra_resolver_reject(r, STR("{\"approval_id\":\"nope\"}"), &out, ERR), CRA_STATUS_APPROVAL_NOT_FOUND);
     EXPECT(cra_resolver_approve(r, STR("{\"approval\":1}"), &out, ERR), CRA_STATUS_INVALID_REQUEST);
+    /* approvals are per call: the fast path, which sees no parameters, stays pending */
     EXPECT(cra_resolver_check(r, STR("s1"), STR("orders.refund_large"), &v, ERR), CRA_STATUS_OK);
-    CHECK(v == CRA_VERDICT_ALLOWED);
+    CHECK(v == CRA_VERDICT_PENDING_APPROVAL);
 
     /* a second session: reject, then expiries through the deterministic clock */
     char res2[128], approval2[128];

@@ -162,10 +162,18 @@ func (r *Resolver) Report(report []byte) (json.RawMessage, error) {
 	return r.callJSON(C.cra_json_fn(C.cra_resolver_report), report)
 }
 
-// Approve approves a pending approval ({"approval_id", "approver"?, "reason"?}).
-// Errors: CodeApprovalNotFound, CodeApprovalExpired, CodeApprovalAlreadyDecided.
+// Approve approves a pending approval ({"approval_id", "approver", "reason"?}): the one call
+// it was asked for (same session, action and parameters) is authorized once. The approver is
+// required and may not be the agent that asked. Errors: CodeApprovalNotFound,
+// CodeApprovalExpired, CodeApprovalAlreadyDecided, CodeApprovalForbidden.
 func (r *Resolver) Approve(decision []byte) (json.RawMessage, error) {
 	return r.callJSON(C.cra_json_fn(C.cra_resolver_approve), decision)
+}
+
+// Approvals lists approvals ({"session_id"?, "status"?: [...]}, or empty for every pending
+// one) as a JSON array, oldest first, each with agent, action, parameters, policy and expiry.
+func (r *Resolver) Approvals(filter []byte) (json.RawMessage, error) {
+	return r.callJSON(C.cra_json_fn(C.cra_resolver_list_approvals), filter)
 }
 
 // Reject rejects a pending approval (same input, answer and errors as Approve).

@@ -59,6 +59,7 @@ module Cra
     attach_function :cra_resolver_execute, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_report, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_approve, JSON_IN, :status, blocking: true
+    attach_function :cra_resolver_list_approvals, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_reject, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_end_session, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_check, [:resolver, :bytes, :size_t, :bytes, :size_t, :pointer, :error_out], :status

@@ -71,6 +71,10 @@ module Cra
     # Approves a pending approval ({"approval_id", "approver"?, "reason"?}).
     def approve(decision = nil, raw: false, **fields) = json_call(:cra_resolver_approve, body(decision, fields), raw)
 
+    # Lists approvals ({"session_id"?, "status"?: [...]}; default every pending one), oldest
+    # first, each with agent, action, parameters, policy and expiry.
+    def approvals(filter = nil, raw: false, **fields) = json_call(:cra_resolver_list_approvals, body(filter, fields), raw)
+
     # Rejects a pending approval.
     def reject(decision = nil, raw: false, **fields) = json_call(:cra_resolver_reject, body(decision, fields), raw)
 
