@@ -59,7 +59,12 @@ pub(crate) type ApprovalKey = (Arc<str>, [u8; 32]);
 #[derive(Debug)]
 pub struct Approval {
     pub(crate) approval_id: Arc<str>,
-    pub(crate) session: Arc<SessionState>,
+    /// The session's trace (events of the decision go to its chain).
+    pub(crate) trace: Arc<crate::trace::SessionTrace>,
+    /// The agent that asked.
+    pub(crate) agent_id: Arc<str>,
+    /// The session that holds it (weak: the session holds its approvals).
+    pub(crate) session: std::sync::Weak<SessionState>,
     pub(crate) action_id: Arc<str>,
     pub(crate) atlas_id: Arc<str>,
     pub(crate) parameters: Arc<Value>,
@@ -96,8 +101,8 @@ impl Approval {
         json!({
             "approval_id": &*self.approval_id,
             "status": self.status_at(st, now_us),
-            "session_id": &*self.session.trace.session_id,
-            "agent_id": &*self.session.agent_id,
+            "session_id": &*self.trace.session_id,
+            "agent_id": &*self.agent_id,
             "atlas_id": &*self.atlas_id,
             "action_id": &*self.action_id,
             "parameters": &*self.parameters,
@@ -156,7 +161,7 @@ impl Resolver {
             filter
                 .session_id
                 .as_deref()
-                .is_none_or(|s| *a.session.trace.session_id == *s)
+                .is_none_or(|s| *a.trace.session_id == *s)
         });
         list.sort_by(|a, b| (a.created_us, &a.approval_id).cmp(&(b.created_us, &b.approval_id)));
         list.iter()
@@ -198,7 +203,7 @@ impl Resolver {
                 ))
             }
         };
-        if to == ApprovalStatus::Approved && approver == &*a.session.agent_id {
+        if to == ApprovalStatus::Approved && approver == &*a.agent_id {
             return Err(CraError::at(
                 ErrorCode::ApprovalForbidden,
                 "/approver",
@@ -252,14 +257,7 @@ impl Resolver {
             "reason": d.reason,
             "decision": to.as_str(),
         });
-        self.emit(
-            &a.session.trace,
-            &span,
-            false,
-            now,
-            ty,
-            EventPayload::Json(payload),
-        );
+        self.emit(&a.trace, &span, false, now, ty, EventPayload::Json(payload));
         Ok(out)
     }
 
@@ -277,7 +275,10 @@ impl Resolver {
     /// Removes an approval from the resolver and from its session.
     pub(crate) fn forget_approval(&self, a: &Approval) {
         self.approvals.remove(&a.approval_id);
-        let mut map = a.session.approvals.lock();
+        let Some(session) = a.session.upgrade() else {
+            return;
+        };
+        let mut map = session.approvals.lock();
         if map
             .get(&a.key())
             .is_some_and(|cur| cur.approval_id == a.approval_id)

@@ -472,7 +472,9 @@ impl Resolver {
             .unwrap_or(self.config.approval_timeout_seconds);
         let a = Arc::new(Approval {
             approval_id: Arc::from(self.next_id(now)),
-            session: session.clone(),
+            trace: session.trace.clone(),
+            agent_id: session.agent_id.clone(),
+            session: Arc::downgrade(session),
             action_id: action.id.clone(),
             atlas_id: atlas.id.clone(),
             parameters: params.clone(),
