@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import math
 import os
 import threading
@@ -31,7 +32,7 @@ from .results import AtlasInfo, Authorization, Resolution, Verdict
 if TYPE_CHECKING:  # pragma: no cover
     from .governed import GovernedTool, Session
 
-__all__ = ["Resolver", "PathLike", "JSONInput"]
+__all__ = ["Resolver", "PathLike", "JSONInput", "unencodable"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 #: A JSON document given as a mapping (serialized once), or as JSON text (passed through).
@@ -381,9 +382,12 @@ class Resolver:
         """Reports a tool's outcome: its ``result`` (``None`` is a valid result) or its
         ``error`` (an exception, a message, or ``{"message", "code"?}``), never both.
 
-        Results that are not JSON are reported by their ``repr``. Only hashes of results enter
-        the trace, never the values. ``execution`` may also be the whole wire body (a mapping
-        or JSON text), sent as is.
+        Only hashes of results enter the trace, never the values. A result is never a reason
+        to fail: objects JSON has no type for are reported by their ``repr``, and a result
+        that cannot be written as JSON at all (an integer beyond 64 bits, a dict with tuple
+        keys, a string with a lone surrogate, nesting deeper than the core reads) is reported
+        as ``{"unencodable": "<module.qualname of its type>", "repr_sha256": "<hex>"}``.
+        ``execution`` may also be the whole wire body (a mapping or JSON text), sent as is.
         """
         if isinstance(execution, (Mapping, bytes)) or (isinstance(execution, str) and execution.lstrip().startswith("{")):
             raw = encode(execution, "report")
@@ -397,7 +401,7 @@ class Resolver:
             if result is not _MISSING:
                 raise TypeError("report() takes a result or an error, not both")
             if isinstance(error, BaseException):
-                body["error"] = {"message": str(error) or type(error).__name__, "code": type(error).__name__}
+                body["error"] = {"message": _message(error), "code": type(error).__name__}
             elif isinstance(error, str):
                 body["error"] = {"message": error}
             else:
@@ -408,8 +412,23 @@ class Resolver:
             body["result"] = result
         if duration_ms is not None:
             body["duration_ms"] = duration_ms
-        raw = _json.dumps_lenient(body)
-        out: Dict[str, Any] = call(lib.cra_resolver_report, self._handle(), raw, len(raw))
+        r = self._handle()
+        try:
+            raw = _json.dumps_lenient(body)
+        except Exception:  # noqa: BLE001 - any failure to encode (a repr may raise anything)
+            if "result" not in body:
+                raise InvalidRequest("the error cannot be written as JSON", pointer="/error") from None
+            body["result"] = unencodable(result)
+            raw = encode(body, "report")
+        try:
+            out: Dict[str, Any] = call(lib.cra_resolver_report, r, raw, len(raw))
+        except InvalidRequest as e:
+            # the core refused the JSON (nesting too deep): the execution is still unreported
+            if e.code != "INVALID_REQUEST" or "result" not in body or body["result"] is None:
+                raise
+            body["result"] = unencodable(result)
+            raw = encode(body, "report")
+            out = call(lib.cra_resolver_report, r, raw, len(raw))
         return out
 
     # -- approvals, sessions -----------------------------------------------------------------
@@ -552,6 +571,29 @@ class Resolver:
         if fn is None:
             return govern(self, action_id, session=session, agent=agent, parameters=parameters)
         return govern(self, action_id, fn, session=session, agent=agent, parameters=parameters)
+
+
+def unencodable(value: Any) -> Dict[str, str]:
+    """What :meth:`Resolver.report` sends for a result that cannot be written as JSON: the
+    type's ``module.qualname`` and the SHA-256 of the value's ``repr`` (as UTF-8, lone
+    surrogates backslash-escaped; ``object.__repr__`` when ``repr`` fails). The core hashes it
+    like any result; the value itself still goes back to the caller unchanged."""
+    try:
+        shown = repr(value)
+    except Exception:  # noqa: BLE001 - a repr may raise anything (or an int be too long to print)
+        shown = object.__repr__(value)
+    kind = type(value)
+    digest = hashlib.sha256(shown.encode("utf-8", "backslashreplace")).hexdigest()
+    return {"unencodable": f"{kind.__module__}.{kind.__qualname__}", "repr_sha256": digest}
+
+
+def _message(error: BaseException) -> str:
+    """An exception's message as text JSON can carry (its type name when ``str`` fails or is empty)."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - a __str__ may raise anything
+        text = ""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") or type(error).__name__
 
 
 _NULL = ffi.NULL
