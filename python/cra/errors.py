@@ -25,7 +25,8 @@ Families (and the codes they cover):
 - :class:`TraceError`: ``TRACE_CHAIN_INVALID``.
 - :class:`CraIOError` (an :class:`OSError`): ``IO_ERROR``; :class:`FlushTimeout` (a
   :class:`TimeoutError`): ``TIMEOUT``.
-- :class:`ResolverClosed`: ``CLOSED`` (also raised by Python when a closed resolver is used).
+- :class:`ResolverClosed`: ``CLOSED`` (also raised by Python when a closed resolver is used);
+  :class:`ResolverForked` (``RESOLVER_FORKED``): a resolver inherited through ``os.fork()``.
 - :class:`InternalError`: ``INTERNAL``; :class:`CraPanic` (``PANIC``: a bug caught at the
   boundary) and :class:`ResolverPoisoned` (``POISONED``: the handle panicked earlier).
 """
@@ -62,6 +63,7 @@ __all__ = [
     "CraIOError",
     "FlushTimeout",
     "ResolverClosed",
+    "ResolverForked",
     "InternalError",
     "CraPanic",
     "ResolverPoisoned",
@@ -361,6 +363,14 @@ class ResolverClosed(CraError):
     default_code = "CLOSED"
 
 
+class ResolverForked(ResolverClosed):
+    """The resolver was inherited through ``os.fork()``: its trace pipeline's thread does not
+    exist in this process, so it cannot be used here (nor flushed or freed; it is leaked).
+    Create a new :class:`~cra.Resolver` in the child."""
+
+    default_code = "RESOLVER_FORKED"
+
+
 class InternalError(CraError):
     """A bug in CRA. Please report it."""
 
@@ -406,6 +416,7 @@ _BY_CODE: Dict[str, Type[CraError]] = {
     "IO_ERROR": CraIOError,
     "TIMEOUT": FlushTimeout,
     "CLOSED": ResolverClosed,
+    "RESOLVER_FORKED": ResolverForked,
     "INTERNAL": InternalError,
     "PANIC": CraPanic,
 }

@@ -26,7 +26,7 @@ from typing import (
 
 from . import _json
 from ._lowlevel import BYTES, NOTHING, call, encode, ffi, lib, text
-from .errors import CraError, InvalidRequest, ResolutionNotFound, ResolverClosed, ResolverPoisoned
+from .errors import CraError, InvalidRequest, ResolutionNotFound, ResolverClosed, ResolverForked, ResolverPoisoned
 from .results import AtlasInfo, Authorization, Resolution, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,13 +53,17 @@ class _ExitState:
     exiting = False
 
 
-def _release(ptr: Any) -> None:
+def _release(ptr: Any, pid: int) -> None:
     """Finalizer: closes (flushing the trace, errors ignored) and frees a native resolver.
 
     At interpreter exit, daemon threads may still be inside a call on the handle, so the trace is
     flushed and closed but the memory is left to the operating system (freeing it could pull it
-    from under such a thread).
+    from under such a thread). A handle inherited through ``fork()`` (created in process ``pid``)
+    is never touched: its trace thread is not in this process, so flushing it would wait for
+    nothing; it is leaked.
     """
+    if os.getpid() != pid:
+        return
     if _ExitState.exiting:
         lib.cra_resolver_close(ptr, ffi.NULL)
     else:
@@ -74,6 +78,22 @@ def _mark_exiting() -> None:
 # that ours (atexit runs last-registered first) marks the exit before any finalizer runs.
 weakref.finalize(_ExitState, lambda: None)
 atexit.register(_mark_exiting)
+
+#: Every open resolver of this process, so that a fork can mark them all as inherited.
+_LIVE: "weakref.WeakSet[Resolver]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """``os.register_at_fork`` hook: the resolvers a child inherits cannot work there (their
+    trace thread stayed in the parent), so every later call on them raises
+    :class:`~cra.ResolverForked`, and no finalizer or exit hook calls into libcra for them."""
+    for r in list(_LIVE):
+        r._mark_inherited()
+    _LIVE.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Resolver:
@@ -100,9 +120,13 @@ class Resolver:
     The native handle is freed when the object is garbage collected; :meth:`close` (or leaving
     a ``with`` block) flushes the trace first and makes later calls raise
     :class:`~cra.ResolverClosed`. A finalizer flushes and frees as a backstop.
+
+    A resolver does not survive ``os.fork()``: in the child every call on an inherited resolver
+    raises :class:`~cra.ResolverForked` (``close()`` does nothing) and its handle is leaked, never
+    flushed. Create a new resolver in the child.
     """
 
-    __slots__ = ("_ptr", "_closed", "_finalizer", "_latest", "_lock", "config", "__weakref__")
+    __slots__ = ("_ptr", "_closed", "_forked", "_pid", "_finalizer", "_latest", "_lock", "config", "__weakref__")
 
     def __init__(
         self,
@@ -117,6 +141,8 @@ class Resolver:
     ) -> None:
         self._ptr: Any = None
         self._closed = True
+        self._forked = False
+        self._pid = os.getpid()
         cfg: Dict[str, Any]
         if config is None:
             cfg = {}
@@ -150,7 +176,8 @@ class Resolver:
         call(lib.cra_resolver_new, raw, len(raw), out, output=NOTHING)
         self._ptr = out[0]
         self._closed = False
-        self._finalizer = weakref.finalize(self, _release, self._ptr)
+        self._finalizer = weakref.finalize(self, _release, self._ptr, self._pid)
+        _LIVE.add(self)
         # session id -> (agent id, resolution id) of the latest resolution made from Python,
         # used by governed tools that name only the session.
         self._latest: Dict[str, Tuple[str, str]] = {}
@@ -163,18 +190,36 @@ class Resolver:
     def _handle(self) -> Any:
         ptr = self._ptr
         if self._closed:
-            raise ResolverClosed("the resolver is closed", code="CLOSED")
+            raise self._unusable()
         return ptr
+
+    def _unusable(self) -> ResolverClosed:
+        """The exception for a call on a closed (or inherited) resolver."""
+        if self._forked:
+            return ResolverForked(
+                f"this resolver was created in process {self._pid} and inherited through fork() by "
+                f"process {os.getpid()}, where it cannot work: create a new Resolver in this process",
+                code="RESOLVER_FORKED",
+            )
+        return ResolverClosed("the resolver is closed", code="CLOSED")
+
+    def _mark_inherited(self) -> None:
+        """In a forked child: refuse every later call and leak the handle (see :func:`_after_fork_in_child`)."""
+        self._forked = True
+        self._closed = True
+        self._lock = threading.Lock()  # the parent's may have been held by a thread not copied here
+        self._finalizer.detach()
 
     @property
     def closed(self) -> bool:
-        """True after :meth:`close`."""
+        """True after :meth:`close`, and in a child for a resolver inherited through ``fork()``."""
         return self._closed
 
     def close(self) -> None:
         """Flushes the trace (raising if it cannot be written) and closes the resolver.
 
-        Later calls raise :class:`~cra.ResolverClosed`. Calling it again is a no-op.
+        Later calls raise :class:`~cra.ResolverClosed`. Calling it again is a no-op, and so is
+        calling it on a resolver inherited through ``fork()``.
         """
         with self._lock:
             if self._closed:
@@ -198,7 +243,7 @@ class Resolver:
             pass  # never mask the exception leaving the block
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "inherited through fork" if self._forked else "closed" if self._closed else "open"
         return f"<cra.Resolver {state}>"
 
     # -- atlases -----------------------------------------------------------------------------
@@ -335,6 +380,7 @@ class Resolver:
         are known) or by id with ``agent=`` and ``session=``; with only ``session=`` the
         latest resolution this object made for that session is used.
         """
+        r = self._handle()
         resolution_id, agent, session = self._target(resolution, session, agent)
         execution: Dict[str, Any] = {
             "resolution_id": resolution_id,
@@ -344,7 +390,7 @@ class Resolver:
         if idempotency_key is not None:
             execution["idempotency_key"] = idempotency_key
         body = encode({"requester": {"agent_id": agent, "session_id": session}, "execution": execution})
-        return Authorization(call(lib.cra_resolver_execute, self._handle(), body, len(body)))
+        return Authorization(call(lib.cra_resolver_execute, r, body, len(body)))
 
     def _target(
         self, resolution: Union[Resolution, str, None], session: Optional[str], agent: Optional[str]
@@ -499,7 +545,7 @@ class Resolver:
     def allowed(self, session_id: str, action_id: str) -> bool:
         """``check(...) == Verdict.ALLOWED``, as fast as the boundary allows (about a microsecond)."""
         if self._closed:
-            raise ResolverClosed("the resolver is closed", code="CLOSED")
+            raise self._unusable()
         s = session_id.encode("utf-8")
         a = action_id.encode("utf-8")
         out = _verdict_new("CraVerdict *")
