@@ -18,15 +18,15 @@ Families (and the codes they cover):
 - :class:`NotFound` (a :class:`LookupError`): ``ATLAS_NOT_FOUND``, ``RESOLUTION_NOT_FOUND``,
   ``APPROVAL_NOT_FOUND``, ``EXECUTION_NOT_FOUND``, ``SESSION_NOT_FOUND``.
 - :class:`StateError`: ``ATLAS_ALREADY_LOADED``, ``RESOLUTION_EXPIRED``, ``APPROVAL_EXPIRED``,
-  ``APPROVAL_ALREADY_DECIDED``, ``EXECUTION_ALREADY_REPORTED``, ``SESSION_ENDED``.
+  ``APPROVAL_ALREADY_DECIDED``, ``EXECUTION_ALREADY_REPORTED``, ``SESSION_ENDED``,
+  ``RESOLVER_FORKED`` (:class:`ResolverForked`: a resolver inherited through ``os.fork()``).
 - :class:`NotAuthorized`: :class:`ActionDenied` (``ACTION_NOT_ALLOWED``), :class:`ApprovalRequired`
   (``APPROVAL_REQUIRED``, carries ``approval_id``), :class:`RateLimited`
   (``RATE_LIMIT_EXCEEDED``). Raised by governed tools and ``Authorization.raise_for_status()``.
 - :class:`TraceError`: ``TRACE_CHAIN_INVALID``.
 - :class:`CraIOError` (an :class:`OSError`): ``IO_ERROR``; :class:`FlushTimeout` (a
   :class:`TimeoutError`): ``TIMEOUT``.
-- :class:`ResolverClosed`: ``CLOSED`` (also raised by Python when a closed resolver is used);
-  :class:`ResolverForked` (``RESOLVER_FORKED``): a resolver inherited through ``os.fork()``.
+- :class:`ResolverClosed`: ``CLOSED`` (also raised by Python when a closed resolver is used).
 - :class:`InternalError`: ``INTERNAL``; :class:`CraPanic` (``PANIC``: a bug caught at the
   boundary) and :class:`ResolverPoisoned` (``POISONED``: the handle panicked earlier).
 """
@@ -251,6 +251,15 @@ class ApprovalAlreadyDecided(StateError):
     default_code = "APPROVAL_ALREADY_DECIDED"
 
 
+class ResolverForked(StateError):
+    """The resolver was created before ``os.fork()``; create a new one in the child.
+
+    Its trace pipeline's thread stayed in the parent, so the child refuses every call on it
+    and leaks it (never flushes or frees it)."""
+
+    default_code = "RESOLVER_FORKED"
+
+
 class ExecutionAlreadyReported(StateError):
     """The execution's outcome was already reported."""
 
@@ -361,14 +370,6 @@ class ResolverClosed(CraError):
     """The resolver was closed."""
 
     default_code = "CLOSED"
-
-
-class ResolverForked(ResolverClosed):
-    """The resolver was inherited through ``os.fork()``: its trace pipeline's thread does not
-    exist in this process, so it cannot be used here (nor flushed or freed; it is leaked).
-    Create a new :class:`~cra.Resolver` in the child."""
-
-    default_code = "RESOLVER_FORKED"
 
 
 class InternalError(CraError):

@@ -193,7 +193,7 @@ class Resolver:
             raise self._unusable()
         return ptr
 
-    def _unusable(self) -> ResolverClosed:
+    def _unusable(self) -> CraError:
         """The exception for a call on a closed (or inherited) resolver."""
         if self._forked:
             return ResolverForked(

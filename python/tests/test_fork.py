@@ -45,7 +45,7 @@ if pid == 0:
             fn()
             seen[name] = "no exception"
         except cra.CraError as e:
-            seen[name] = [type(e).__name__, e.code, isinstance(e, cra.ResolverClosed), e.message]
+            seen[name] = [type(e).__name__, e.code, isinstance(e, cra.StateError), e.message]
 
     attempt("resolve", lambda: r.resolve(agent="support-bot-1", session="c", goal="x"))
     attempt("allowed", lambda: r.allowed("p", "orders.lookup"))
@@ -103,8 +103,8 @@ def test_inherited_resolver_is_refused_and_the_child_exits_at_once(tmp_path: Pat
     assert out["status"] == 0, out  # exited by itself, normally ("hung" when killed at the deadline)
     child = out["child"]
     for call in ("resolve", "allowed", "check", "authorize", "governed", "flush", "drain_trace", "stats"):
-        name, code, is_closed, message = child[call]
-        assert (name, code, is_closed) == ("ResolverForked", "RESOLVER_FORKED", True), (call, child[call])
+        name, code, is_state_error, message = child[call]
+        assert (name, code, is_state_error) == ("ResolverForked", "RESOLVER_FORKED", True), (call, child[call])
         assert "create a new Resolver" in message and "fork()" in message
     assert child["close"] == "no exception" and child["closed"] is True
     assert child["ran"] == []  # the governed tool never ran in the child
@@ -121,6 +121,6 @@ def test_resolver_forked_is_a_cra_error() -> None:
 
     assert error_class("RESOLVER_FORKED") is cra.ResolverForked
     e = cra.ResolverForked("inherited", code="RESOLVER_FORKED")
-    assert isinstance(e, cra.ResolverClosed) and isinstance(e, cra.CraError)
+    assert isinstance(e, cra.StateError) and isinstance(e, cra.CraError)
     back = pickle.loads(pickle.dumps(e))
     assert type(back) is cra.ResolverForked and back.code == "RESOLVER_FORKED"
