@@ -11,7 +11,7 @@ wheel (development and tests; the ABI version is checked all the same).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, List, Mapping, NoReturn, Optional, Union
+from typing import Any, Callable, List, Mapping, NoReturn, Optional, Type, Union
 
 from . import _json
 from .errors import CraError, ErrorDetail, InvalidRequest, error_class
@@ -77,18 +77,31 @@ def text(value: Union[str, bytes, "os.PathLike[str]"]) -> bytes:
     return os.fspath(value).encode("utf-8")
 
 
-def encode(value: Union[Mapping[str, Any], List[Any], str, Bytesish], what: str = "request") -> bytes:
-    """JSON input for the C ABI: text passes through untouched, other values are serialized once."""
+def encode(
+    value: Union[Mapping[str, Any], List[Any], str, Bytesish],
+    what: str = "request",
+    error: Type[CraError] = InvalidRequest,
+) -> bytes:
+    """JSON input for the C ABI: text passes through untouched, other values are serialized once.
+
+    A value that cannot be written as JSON raises ``error`` (:class:`~cra.InvalidRequest`) with
+    the JSON pointer of the offending value (or dict key) and its type in the message.
+    """
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        return value.encode("utf-8")
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise error(f"the {what} is not valid text: {e}", pointer="") from None
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     try:
         return _json.dumps(value)
-    except (TypeError, ValueError) as e:
-        raise InvalidRequest(f"the {what} cannot be written as JSON: {e}", pointer="") from None
+    except (TypeError, ValueError, OverflowError, RecursionError) as e:
+        pointer, bad = _json.locate_unencodable(value)
+        where = f" at {pointer}" if pointer else ""
+        raise error(f"the {what} cannot be written as JSON: {type(bad).__name__}{where} ({e})", pointer=pointer) from None
 
 
 def _raise(status: int, err: Any) -> NoReturn:

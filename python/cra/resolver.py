@@ -26,7 +26,7 @@ from typing import (
 
 from . import _json
 from ._lowlevel import BYTES, NOTHING, call, encode, ffi, lib, text
-from .errors import CraError, InvalidRequest, ResolutionNotFound, ResolverClosed, ResolverForked, ResolverPoisoned
+from .errors import CraError, InvalidConfig, InvalidRequest, ResolutionNotFound, ResolverClosed, ResolverForked, ResolverPoisoned
 from .results import AtlasInfo, Authorization, Resolution, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -143,35 +143,38 @@ class Resolver:
         self._closed = True
         self._forked = False
         self._pid = os.getpid()
-        cfg: Dict[str, Any]
-        if config is None:
-            cfg = {}
-        elif isinstance(config, (str, bytes)):
-            cfg = dict(_json.loads(config)) if config.strip() else {}
-        else:
-            cfg = dict(config)
+        cfg = _config_object(config)
         if deterministic is not None and deterministic is not False:
             if deterministic is True:
                 cfg["deterministic"] = {}
             elif isinstance(deterministic, int):
                 cfg["deterministic"] = {"seed": deterministic}
-            else:
+            elif isinstance(deterministic, Mapping):
                 cfg["deterministic"] = dict(deterministic)
+            else:
+                raise InvalidConfig(
+                    f"deterministic must be True, a seed or a mapping, not {type(deterministic).__name__} {deterministic!r}",
+                    pointer="/deterministic",
+                )
         if resolution_ttl is not None:
             cfg["resolution_ttl_seconds"] = resolution_ttl
         if approval_timeout is not None:
             cfg["approval_timeout_seconds"] = approval_timeout
         if trace_file is not None or trace:
-            t = dict(cfg.get("trace") or {})
-            if trace:
-                t.update(trace)
+            t = _section(cfg.get("trace"), "/trace", "the config's trace section")
+            t.update(_section(trace, "/trace", "trace="))
             if trace_file is not None:
                 t["sink"] = "file"
-                t["path"] = os.fspath(trace_file)
+                try:
+                    t["path"] = os.fspath(trace_file)
+                except TypeError:
+                    raise InvalidConfig(
+                        f"trace_file must be a path, not {type(trace_file).__name__} {trace_file!r}", pointer="/trace/path"
+                    ) from None
             cfg["trace"] = t
         #: The configuration the resolver was created with (wire JSON).
         self.config: Dict[str, Any] = cfg
-        raw = encode(cfg, "config")
+        raw = encode(cfg, "config", InvalidConfig)
         out = ffi.new("CraResolver **")
         call(lib.cra_resolver_new, raw, len(raw), out, output=NOTHING)
         self._ptr = out[0]
@@ -617,6 +620,35 @@ class Resolver:
         if fn is None:
             return govern(self, action_id, session=session, agent=agent, parameters=parameters)
         return govern(self, action_id, fn, session=session, agent=agent, parameters=parameters)
+
+
+def _config_object(config: Optional[JSONInput]) -> Dict[str, Any]:
+    """The ``config`` argument as a new dict: a mapping, or JSON text of an object (empty text
+    means defaults). :class:`~cra.InvalidConfig` naming the problem otherwise."""
+    if config is None:
+        return {}
+    parsed: Any = config
+    if isinstance(config, (str, bytes)):
+        if not config.strip():
+            return {}
+        try:
+            parsed = _json.loads(config)
+        except (ValueError, RecursionError) as e:  # JSONDecodeError (both backends), UnicodeDecodeError
+            shown = repr(config if len(config) <= 60 else config[:60])
+            raise InvalidConfig(f"the config {shown} is not valid JSON: {e}", pointer="") from None
+    return _section(parsed, "", "the config")
+
+
+def _section(value: Any, pointer: str, what: str) -> Dict[str, Any]:
+    """A configuration object (``None`` is empty) copied into a dict, or :class:`~cra.InvalidConfig`."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidConfig(
+            f"{what} must be a JSON object (a mapping), not {type(value).__name__} {value!r:.60}",
+            pointer=pointer,
+        )
+    return dict(value)
 
 
 def unencodable(value: Any) -> Dict[str, str]:
