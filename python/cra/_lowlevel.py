@@ -158,6 +158,21 @@ def call(fn: Callable[..., int], *args: Any, output: int = JSON) -> Any:
             _error_free(err[0])
 
 
+def native_function(name: str, feature: str) -> Callable[..., int]:
+    """A libcra function that an older libcra (or its cffi declarations) may lack, looked up at
+    call time; :class:`~cra.CraError` with code ``UNSUPPORTED``, naming the function and the
+    feature that needs it, when it is missing."""
+    try:
+        fn: Callable[..., int] = getattr(lib, name)
+    except Exception:  # noqa: BLE001 - cffi raises AttributeError (undeclared) or a lookup error
+        raise CraError(
+            f"{feature} needs {name}, which the loaded libcra {library_version()} ({LIBRARY_PATH}) "
+            "does not provide: install a newer build of the package",
+            code="UNSUPPORTED",
+        ) from None
+    return fn
+
+
 def library_version() -> str:
     """The version string of the loaded libcra."""
     return str(ffi.string(lib.cra_version()).decode("utf-8"))

@@ -6,7 +6,7 @@ import os
 from typing import Any, Dict, Iterable, List, Mapping, Union
 
 from . import _json
-from ._lowlevel import call, encode, lib, text
+from ._lowlevel import call, encode, lib, native_function, text
 from .results import ReplayReport, VerifyReport
 
 __all__ = ["verify_trace", "replay", "atlas_document"]
@@ -14,21 +14,30 @@ __all__ = ["verify_trace", "replay", "atlas_document"]
 TraceInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
-def verify_trace(trace: TraceInput) -> VerifyReport:
+def verify_trace(trace: TraceInput, *, require_session_end: bool = False) -> VerifyReport:
     """Verifies a TRACE: a JSONL file path (streamed) or the JSONL bytes themselves.
 
     Returns a :class:`~cra.VerifyReport`, truthy when every session's chain is intact; a
-    broken chain is a report, not an exception. Raises :class:`~cra.CraIOError` when the file
-    cannot be read.
+    broken chain is a report, not an exception. With ``require_session_end=True`` a session
+    whose last event is not ``session.ended`` is reported too (code ``missing_session_end``).
+    Raises :class:`~cra.CraIOError` when the file cannot be read, and :class:`~cra.CraError`
+    with code ``UNSUPPORTED`` when an option is asked of a libcra too old to take options.
 
     >>> report = cra.verify_trace("trace.jsonl")
     >>> if not report: print(report.errors[0]["code"])   # e.g. "hash_mismatch"
     """
+    options = _json.dumps({"require_session_end": True}) if require_session_end else None
     if isinstance(trace, (bytes, bytearray, memoryview)):
         data = bytes(trace)
-        return VerifyReport(call(lib.cra_trace_verify, data, len(data)))
+        if options is None:
+            return VerifyReport(call(lib.cra_trace_verify, data, len(data)))
+        fn = native_function("cra_trace_verify_with", "require_session_end")
+        return VerifyReport(call(fn, data, len(data), options, len(options)))
     p = text(trace)
-    return VerifyReport(call(lib.cra_trace_verify_file, p, len(p)))
+    if options is None:
+        return VerifyReport(call(lib.cra_trace_verify_file, p, len(p)))
+    fn = native_function("cra_trace_verify_file_with", "require_session_end")
+    return VerifyReport(call(fn, p, len(p), options, len(options)))
 
 
 def atlas_document(atlas: Union[str, "os.PathLike[str]", Mapping[str, Any]]) -> Dict[str, Any]:

@@ -333,6 +333,16 @@ def test_values_that_are_not_json_are_named_by_pointer(resolver: cra.Resolver, s
     assert e.value.pointer == "/execution/parameters/order_id" and "set at /execution/parameters/order_id" in e.value.message
 
 
+def test_verify_bytes_reports_bad_utf8_like_the_file(resolver: cra.Resolver, support: cra.Resolution, tmp_path: Path) -> None:
+    lines = resolver.drain_trace().splitlines(keepends=True)
+    bad = lines[0] + b'{"x": "\xff\xfe"}\n' + b"\xc3(\n" + b"".join(lines[1:])
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(bad)
+    from_file = cra.verify_trace(path)
+    assert from_file.malformed_lines == 2 and from_file.errors[0]["code"] == "malformed_event"
+    assert cra.verify_trace(bad).raw == from_file.raw
+
+
 def test_closed_resolver_refuses_every_call() -> None:
     r = cra.Resolver()
     r.load_atlas(SUPPORT)
