@@ -264,7 +264,8 @@ def test_trace_file_verify_and_replay(tmp_path: Path) -> None:
     assert cra.verify_trace(str(path)).events == report.events
     same = cra.replay(path, [DEVOPS])
     assert same and same.replayed == 2 and same.unchanged == 2 and not same.changed
-    stricter = cra.trace.atlas_document(DEVOPS)  # context files inlined
+    with pytest.deprecated_call():
+        stricter = cra.trace.atlas_document(DEVOPS)  # context files inlined
     assert "files" not in stricter["context_packs"][0]
     stricter["policies"].insert(0, {"policy_id": "freeze", "type": "deny", "actions": ["k8s.deployments.*"]})
     changed = cra.replay(path.read_bytes(), [stricter])

@@ -276,13 +276,10 @@ def _frozen_devops(tmp_path: Path) -> Path:
 def test_replay(trace: Path, tmp_path: Path) -> None:
     code, out, _ = run(["replay", str(trace), "--atlas", DEVOPS])
     assert code == 0 and "no decision would change" in out
-    doc = cra.trace.atlas_document(DEVOPS)
-    doc["policies"].insert(0, {"policy_id": "freeze", "type": "deny", "actions": ["k8s.deployments.*"]})
-    (tmp_path / "frozen").mkdir()
-    (tmp_path / "frozen" / "atlas.json").write_text(json.dumps(doc))
-    code, out, _ = run(["replay", str(trace), "--atlas", str(tmp_path / "frozen")])
+    frozen = _frozen_devops(tmp_path)
+    code, out, _ = run(["replay", str(trace), "--atlas", str(frozen)])
     assert code == 1 and "changed" in out and "k8s.deployments.rollback" in out and "partial → partial" in out
-    code, out, _ = inproc(["replay", "--json", str(trace), "--atlas", str(tmp_path / "frozen")])
+    code, out, _ = inproc(["replay", "--json", str(trace), "--atlas", str(frozen)])
     assert code == 1 and json.loads(out)["changed"]
     code, _, err = run(["replay", str(tmp_path / "nope.jsonl"), "--atlas", DEVOPS])
     assert code == 2
