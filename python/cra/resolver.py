@@ -79,7 +79,7 @@ def _mark_exiting() -> None:
 weakref.finalize(_ExitState, lambda: None)
 atexit.register(_mark_exiting)
 
-#: Every open resolver of this process, so that a fork can mark them all as inherited.
+#: Every resolver alive in this process (open or closed), so that a fork can mark them all as inherited.
 _LIVE: "weakref.WeakSet[Resolver]" = weakref.WeakSet()
 
 
