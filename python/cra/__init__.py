@@ -103,12 +103,12 @@ __all__ = [
     "CraIOError",
     "FlushTimeout",
     "ResolverClosed",
+    "ResolverForked",
     "InternalError",
     "CraPanic",
     "ResolverPoisoned",
     "LimitExceeded",
     "AtlasConflict",
     "ApprovalForbidden",
-    "ResolverForked",
     "TraceFileLocked",
 ]

@@ -7,9 +7,9 @@ memoryview. Both are chosen once at import, so a call pays no dispatch.
 from __future__ import annotations
 
 import json as _std
-from typing import Any, Callable
+from typing import Any, Callable, Tuple
 
-__all__ = ["dumps", "dumps_lenient", "loads", "loads_view", "BACKEND"]
+__all__ = ["dumps", "dumps_lenient", "loads", "loads_view", "BACKEND", "locate_unencodable"]
 
 dumps: Callable[[Any], bytes]
 dumps_lenient: Callable[[Any], bytes]
@@ -46,3 +46,29 @@ else:
 
     loads = _orjson.loads
     loads_view = _orjson.loads
+
+
+def locate_unencodable(value: Any, pointer: str = "", depth: int = 0) -> Tuple[str, Any]:
+    """Where ``dumps(value)`` fails: the JSON pointer and the value (or dict key) it stops at.
+
+    Only called once ``dumps`` has failed, to name the offending value in an error; walks the
+    mappings and lists whose encoding fails, down to 64 levels.
+    """
+    if depth < 64 and isinstance(value, (dict, list, tuple)):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if _encodes({key: item} if isinstance(value, dict) else [item]):
+                continue
+            step = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            if isinstance(value, dict) and _encodes(item):
+                return step, key  # the key itself cannot be a JSON object key
+            return locate_unencodable(item, step, depth + 1)
+    return pointer, value
+
+
+def _encodes(value: Any) -> bool:
+    try:
+        dumps(value)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return False
+    return True

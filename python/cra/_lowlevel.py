@@ -11,7 +11,7 @@ wheel (development and tests; the ABI version is checked all the same).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, List, Mapping, NoReturn, Optional, Union
+from typing import Any, Callable, List, Mapping, NoReturn, Optional, Type, Union
 
 from . import _json
 from .errors import CraError, ErrorDetail, InvalidRequest, error_class
@@ -77,18 +77,31 @@ def text(value: Union[str, bytes, "os.PathLike[str]"]) -> bytes:
     return os.fspath(value).encode("utf-8")
 
 
-def encode(value: Union[Mapping[str, Any], List[Any], str, Bytesish], what: str = "request") -> bytes:
-    """JSON input for the C ABI: text passes through untouched, other values are serialized once."""
+def encode(
+    value: Union[Mapping[str, Any], List[Any], str, Bytesish],
+    what: str = "request",
+    error: Type[CraError] = InvalidRequest,
+) -> bytes:
+    """JSON input for the C ABI: text passes through untouched, other values are serialized once.
+
+    A value that cannot be written as JSON raises ``error`` (:class:`~cra.InvalidRequest`) with
+    the JSON pointer of the offending value (or dict key) and its type in the message.
+    """
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        return value.encode("utf-8")
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise error(f"the {what} is not valid text: {e}", pointer="") from None
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     try:
         return _json.dumps(value)
-    except (TypeError, ValueError) as e:
-        raise InvalidRequest(f"the {what} cannot be written as JSON: {e}", pointer="") from None
+    except (TypeError, ValueError, OverflowError, RecursionError) as e:
+        pointer, bad = _json.locate_unencodable(value)
+        where = f" at {pointer}" if pointer else ""
+        raise error(f"the {what} cannot be written as JSON: {type(bad).__name__}{where} ({e})", pointer=pointer) from None
 
 
 def _raise(status: int, err: Any) -> NoReturn:
@@ -143,6 +156,21 @@ def call(fn: Callable[..., int], *args: Any, output: int = JSON) -> Any:
             _buffer_free(out)
         if err[0] != _NULL:
             _error_free(err[0])
+
+
+def native_function(name: str, feature: str) -> Callable[..., int]:
+    """A libcra function that an older libcra (or its cffi declarations) may lack, looked up at
+    call time; :class:`~cra.CraError` with code ``UNSUPPORTED``, naming the function and the
+    feature that needs it, when it is missing."""
+    try:
+        fn: Callable[..., int] = getattr(lib, name)
+    except Exception:  # noqa: BLE001 - cffi raises AttributeError (undeclared) or a lookup error
+        raise CraError(
+            f"{feature} needs {name}, which the loaded libcra {library_version()} ({LIBRARY_PATH}) "
+            "does not provide: install a newer build of the package",
+            code="UNSUPPORTED",
+        ) from None
+    return fn
 
 
 def library_version() -> str:

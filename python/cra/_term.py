@@ -50,6 +50,18 @@ class Style:
         return self.paint("1", s)
 
 
+def safe(value: object) -> str:
+    """Untrusted text (from a trace, an atlas, an error message naming them) made harmless on a
+    terminal: every character that is not printable (ANSI escapes, other control characters,
+    newlines, bidi overrides, lone surrogates...) and the backslash itself are shown as Python
+    escapes (``\\x1b``, ``\\n``, ``\\u202e``, ``\\\\``), so nothing can paint, move the cursor
+    or fake a line."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def visible_len(s: str) -> int:
     """Length of ``s`` as displayed (ANSI codes do not count)."""
     return len(_ANSI.sub("", s))

@@ -2,7 +2,8 @@
 
 Exit codes follow CLI conventions: 0 success, 1 the answer is "no" (invalid atlas, broken
 trace, refused request, decisions that change), 2 usage or I/O errors. Colour on a terminal
-only; ``NO_COLOR`` turns it off.
+only; ``NO_COLOR`` turns it off. Text taken from traces, atlases and errors goes through
+:func:`cra._term.safe` before it reaches the terminal (control characters are shown escaped).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import __version__, _json
-from ._term import Spinner, Style, human_bytes, table
+from ._term import Spinner, Style, human_bytes, safe, table
 from .errors import CraError, CraIOError, InvalidAtlas
 
 EXIT_OK = 0
@@ -26,6 +27,7 @@ _EPILOG = """examples:
   cra resolve --atlas examples/atlases/customer-support request.json
   echo '{"requester": {...}, "task": {...}}' | cra resolve --atlas DIR -
   cra verify target/demo-trace.jsonl
+  cra verify --require-session-end - < trace.jsonl
   cra replay target/demo-trace.jsonl --atlas path/to/new-version-of-the-atlas
 
 exit codes: 0 success, 1 refused/invalid/broken/changed, 2 usage or I/O error.
@@ -51,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("resolve", help="resolve a CARP request against atlases and print the resolution",
                        description="Resolve one CARP request (JSON) against the given atlases and print the "
-                                   "resolution JSON on stdout. Exit 1 when the request is refused.")
+                                   "resolution JSON on stdout. Exit 1 when the request is refused (decision "
+                                   "deny) or invalid.")
     r.add_argument("request", metavar="REQUEST.json", help="the request, or - for standard input")
     r.add_argument("--atlas", metavar="DIR", action="append", required=True, help="atlas directory or file (repeatable)")
     r.add_argument("--compact", action="store_true", help="print the JSON on one line")
@@ -66,8 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="verify a TRACE file's hash chains",
                        description="Verify every session's hash chain in a JSONL trace. "
                                    "Exit 0 intact, 1 broken, 2 unreadable.")
-    v.add_argument("trace", metavar="TRACE.jsonl")
+    v.add_argument("trace", metavar="TRACE.jsonl", help="the trace, or - for standard input")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--require-session-end", action="store_true",
+                   help="also report sessions whose last event is not session.ended (missing_session_end)")
 
     rp = sub.add_parser("replay", help="replay a trace's requests against atlases and show what would change",
                         description="Re-run the resolve requests recorded in a trace against the given atlases "
@@ -115,13 +120,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _err(msg: str) -> None:
+    """An error line on stderr; ``msg`` is escaped (it often quotes paths and input)."""
     st = Style(sys.stderr)
-    sys.stderr.write(f"{st.bad('error')}: {msg}\n")
+    sys.stderr.write(f"{st.bad('error')}: {safe(msg)}\n")
 
 
 def _describe(e: CraError) -> str:
     where = f" at {e.pointer}" if e.pointer else ""
     return f"{e.code}{where}: {e.message}"
+
+
+def _details(e: CraError) -> None:
+    """Every detail of an error on stderr, escaped."""
+    for d in e.details:
+        sys.stderr.write(f"  {safe(d.pointer or '(document)')}: {safe(d.code)}: {safe(d.message)}\n")
 
 
 def _resolve(args: argparse.Namespace) -> int:
@@ -146,18 +158,17 @@ def _resolve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except CraError as e:
         _err(_describe(e))
-        for d in e.details:
-            sys.stderr.write(f"  {d.pointer or '(document)'}: {d.code}: {d.message}\n")
+        _details(e)
         return EXIT_NO
     text = _json.dumps(res.raw).decode() if args.compact else _pretty(res.raw)
     sys.stdout.write(text + "\n")
     st = Style(sys.stderr)
     if sys.stderr.isatty():
         sys.stderr.write(
-            f"{st.bold(res.decision)}: {len(res.allowed)} allowed, {len(res.denied)} denied, "
+            f"{st.bold(safe(res.decision))}: {len(res.allowed)} allowed, {len(res.denied)} denied, "
             f"{len(res.pending)} pending, {len(res.context_blocks)} context blocks\n"
         )
-    return EXIT_OK
+    return EXIT_NO if res.decision == "deny" else EXIT_OK
 
 
 def _pretty(v: Any) -> str:
@@ -172,19 +183,20 @@ def _validate(args: argparse.Namespace) -> int:
     st = Style(sys.stdout)
     worst = EXIT_OK
     for path in args.atlas:
+        shown = safe(path)
         try:
             with Resolver() as r:
                 info = r.load_atlas(path)
         except InvalidAtlas as e:
             n = len(e.details) or 1
-            sys.stdout.write(f"{st.bad('invalid')} {path}: {n} problem{'s' if n != 1 else ''}\n")
-            width = max((len(d.pointer or "(document)") for d in e.details), default=0)
-            cwidth = max((len(d.code) for d in e.details), default=0)
+            sys.stdout.write(f"{st.bad('invalid')} {shown}: {n} problem{'s' if n != 1 else ''}\n")
+            width = max((len(safe(d.pointer or "(document)")) for d in e.details), default=0)
+            cwidth = max((len(safe(d.code)) for d in e.details), default=0)
             for d in e.details:
-                ptr = (d.pointer or "(document)").ljust(width)
-                sys.stdout.write(f"  {st.bold(ptr)}  {st.dim(d.code.ljust(cwidth))}  {d.message}\n")
+                ptr = safe(d.pointer or "(document)").ljust(width)
+                sys.stdout.write(f"  {st.bold(ptr)}  {st.dim(safe(d.code).ljust(cwidth))}  {safe(d.message)}\n")
             if not e.details:
-                sys.stdout.write(f"  {e.pointer or '(document)'}  {e.message}\n")
+                sys.stdout.write(f"  {safe(e.pointer or '(document)')}  {safe(e.message)}\n")
             worst = max(worst, EXIT_NO)
             continue
         except (CraIOError, OSError) as e:
@@ -192,11 +204,11 @@ def _validate(args: argparse.Namespace) -> int:
             worst = EXIT_USAGE
             continue
         except CraError as e:
-            sys.stdout.write(f"{st.bad('invalid')} {path}: {_describe(e)}\n")
+            sys.stdout.write(f"{st.bad('invalid')} {shown}: {safe(_describe(e))}\n")
             worst = max(worst, EXIT_NO)
             continue
         sys.stdout.write(
-            f"{st.ok('valid')} {path}: {info.atlas_id} {info.version} — {info.actions} actions, "
+            f"{st.ok('valid')} {shown}: {safe(info.atlas_id)} {safe(info.version)} — {info.actions} actions, "
             f"{info.policies} policies, {info.context_packs} context packs, {info.capabilities} capabilities\n"
         )
     return worst
@@ -206,31 +218,46 @@ def _verify(args: argparse.Namespace) -> int:
     from .trace import verify_trace
 
     st = Style(sys.stdout)
+    trace: Any = args.trace
+    shown = "standard input" if args.trace == "-" else safe(args.trace)
     try:
-        size = os.path.getsize(args.trace)
-        if os.path.isdir(args.trace):
-            raise IsADirectoryError(21, "is a directory")
+        if args.trace == "-":
+            trace = sys.stdin.buffer.read()
+            size = len(trace)
+        else:
+            size = os.path.getsize(args.trace)
+            if os.path.isdir(args.trace):
+                raise IsADirectoryError(21, "is a directory")
     except OSError as e:
         _err(f"cannot read {args.trace}: {e.strerror}")
         return EXIT_USAGE
     big = size > 8 * 1024 * 1024
     try:
-        with Spinner(f"verifying {args.trace}", size, enabled=big and sys.stderr.isatty() and not args.json):
-            report = verify_trace(args.trace)
-    except CraError as e:
+        with Spinner(f"verifying {shown}", size, enabled=big and sys.stderr.isatty() and not args.json):
+            report = verify_trace(trace, require_session_end=args.require_session_end)
+    except CraIOError as e:
         _err(f"cannot read {args.trace}: {e.message}")
+        return EXIT_USAGE
+    except CraError as e:
+        _err(f"cannot verify {args.trace}: {_describe(e)}")
         return EXIT_USAGE
     if args.json:
         sys.stdout.write(_pretty(report.raw) + "\n")
         return EXIT_OK if report.ok else EXIT_NO
     summary = f"{report.events} events, {report.sessions} sessions, {human_bytes(size)}"
     if report.ok:
-        sys.stdout.write(f"{st.ok('OK')} {args.trace}: every chain is intact ({summary})\n")
+        sys.stdout.write(f"{st.ok('OK')} {shown}: every chain is intact ({summary})\n")
         return EXIT_OK
     n = len(report.errors)
-    sys.stdout.write(f"{st.bad('BROKEN')} {args.trace}: {n} broken session{'s' if n != 1 else ''} ({summary})\n")
+    sys.stdout.write(f"{st.bad('BROKEN')} {shown}: {n} broken session{'s' if n != 1 else ''} ({summary})\n")
     rows = [
-        [str(x.get("session_id") or "-"), str(x["line"] + 1), str(x.get("sequence", "-")), st.bad(x["code"]), x["message"]]
+        [
+            safe(x.get("session_id") or "-"),
+            safe(x["line"] + 1),
+            safe(x.get("sequence", "-")),
+            st.bad(safe(x["code"])),
+            safe(x["message"]),
+        ]
         for x in report.errors
     ]
     sys.stdout.write(table(["session", "line", "seq", "code", "what"], rows, st) + "\n")
@@ -250,8 +277,7 @@ def _replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except CraError as e:
         _err(_describe(e))
-        for d in e.details:
-            sys.stderr.write(f"  {d.pointer or '(document)'}: {d.code}: {d.message}\n")
+        _details(e)
         return EXIT_USAGE
     if args.json:
         sys.stdout.write(_pretty(report.raw) + "\n")
@@ -269,15 +295,15 @@ def _replay(args: argparse.Namespace) -> int:
         after = c.get("after")
         what = []
         if c.get("newly_allowed"):
-            what.append(st.warn("+ " + ", ".join(c["newly_allowed"])))
+            what.append(st.warn("+ " + ", ".join(safe(a) for a in c["newly_allowed"])))
         if c.get("no_longer_allowed"):
-            what.append(st.bad("- " + ", ".join(c["no_longer_allowed"])))
+            what.append(st.bad("- " + ", ".join(safe(a) for a in c["no_longer_allowed"])))
         if c.get("error"):
-            what.append(st.bad(str(c["error"])))
+            what.append(st.bad(safe(c["error"])))
         rows.append([
-            c["session_id"],
-            str(c["line"] + 1),
-            f"{before['decision']} → {after['decision'] if after else 'error'}",
+            safe(c.get("session_id") or "-"),
+            safe(c["line"] + 1),
+            f"{safe(before['decision'])} → {safe(after['decision']) if after else 'error'}",
             "  ".join(what) or "(lists reordered)",
         ])
     sys.stdout.write(table(["session", "line", "decision", "allowed actions"], rows, st) + "\n")

@@ -18,7 +18,8 @@ Families (and the codes they cover):
 - :class:`NotFound` (a :class:`LookupError`): ``ATLAS_NOT_FOUND``, ``RESOLUTION_NOT_FOUND``,
   ``APPROVAL_NOT_FOUND``, ``EXECUTION_NOT_FOUND``, ``SESSION_NOT_FOUND``.
 - :class:`StateError`: ``ATLAS_ALREADY_LOADED``, ``RESOLUTION_EXPIRED``, ``APPROVAL_EXPIRED``,
-  ``APPROVAL_ALREADY_DECIDED``, ``EXECUTION_ALREADY_REPORTED``, ``SESSION_ENDED``.
+  ``APPROVAL_ALREADY_DECIDED``, ``EXECUTION_ALREADY_REPORTED``, ``SESSION_ENDED``,
+  ``RESOLVER_FORKED`` (:class:`ResolverForked`: a resolver inherited through ``os.fork()``).
 - :class:`NotAuthorized`: :class:`ActionDenied` (``ACTION_NOT_ALLOWED``), :class:`ApprovalRequired`
   (``APPROVAL_REQUIRED``, carries ``approval_id``), :class:`RateLimited`
   (``RATE_LIMIT_EXCEEDED``). Raised by governed tools and ``Authorization.raise_for_status()``.
@@ -62,13 +63,13 @@ __all__ = [
     "CraIOError",
     "FlushTimeout",
     "ResolverClosed",
+    "ResolverForked",
     "InternalError",
     "CraPanic",
     "ResolverPoisoned",
     "LimitExceeded",
     "AtlasConflict",
     "ApprovalForbidden",
-    "ResolverForked",
     "TraceFileLocked",
     "error_class",
 ]
@@ -273,7 +274,10 @@ class ApprovalForbidden(StateError):
 
 
 class ResolverForked(StateError):
-    """The resolver was created before ``os.fork()``; create a new one in the child."""
+    """The resolver was created before ``os.fork()``; create a new one in the child.
+
+    Its trace pipeline's thread stayed in the parent, so the child refuses every call on it
+    and leaks it (never flushes or frees it)."""
 
     default_code = "RESOLVER_FORKED"
 

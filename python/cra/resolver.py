@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import math
 import os
 import threading
@@ -25,13 +26,13 @@ from typing import (
 
 from . import _json
 from ._lowlevel import BYTES, NOTHING, call, encode, ffi, lib, text
-from .errors import CraError, InvalidRequest, ResolutionNotFound, ResolverClosed, ResolverPoisoned
+from .errors import CraError, InvalidConfig, InvalidRequest, ResolutionNotFound, ResolverClosed, ResolverForked, ResolverPoisoned
 from .results import AtlasInfo, Authorization, Resolution, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from .governed import GovernedTool, Session
 
-__all__ = ["Resolver", "PathLike", "JSONInput"]
+__all__ = ["Resolver", "PathLike", "JSONInput", "unencodable"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 #: A JSON document given as a mapping (serialized once), or as JSON text (passed through).
@@ -52,13 +53,17 @@ class _ExitState:
     exiting = False
 
 
-def _release(ptr: Any) -> None:
+def _release(ptr: Any, pid: int) -> None:
     """Finalizer: closes (flushing the trace, errors ignored) and frees a native resolver.
 
     At interpreter exit, daemon threads may still be inside a call on the handle, so the trace is
     flushed and closed but the memory is left to the operating system (freeing it could pull it
-    from under such a thread).
+    from under such a thread). A handle inherited through ``fork()`` (created in process ``pid``)
+    is never touched: its trace thread is not in this process, so flushing it would wait for
+    nothing; it is leaked.
     """
+    if os.getpid() != pid:
+        return
     if _ExitState.exiting:
         lib.cra_resolver_close(ptr, ffi.NULL)
     else:
@@ -73,6 +78,22 @@ def _mark_exiting() -> None:
 # that ours (atexit runs last-registered first) marks the exit before any finalizer runs.
 weakref.finalize(_ExitState, lambda: None)
 atexit.register(_mark_exiting)
+
+#: Every resolver alive in this process (open or closed), so that a fork can mark them all as inherited.
+_LIVE: "weakref.WeakSet[Resolver]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """``os.register_at_fork`` hook: the resolvers a child inherits cannot work there (their
+    trace thread stayed in the parent), so every later call on them raises
+    :class:`~cra.ResolverForked`, and no finalizer or exit hook calls into libcra for them."""
+    for r in list(_LIVE):
+        r._mark_inherited()
+    _LIVE.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Resolver:
@@ -99,9 +120,13 @@ class Resolver:
     The native handle is freed when the object is garbage collected; :meth:`close` (or leaving
     a ``with`` block) flushes the trace first and makes later calls raise
     :class:`~cra.ResolverClosed`. A finalizer flushes and frees as a backstop.
+
+    A resolver does not survive ``os.fork()``: in the child every call on an inherited resolver
+    raises :class:`~cra.ResolverForked` (``close()`` does nothing) and its handle is leaked, never
+    flushed. Create a new resolver in the child.
     """
 
-    __slots__ = ("_ptr", "_closed", "_finalizer", "_latest", "_lock", "config", "__weakref__")
+    __slots__ = ("_ptr", "_closed", "_forked", "_pid", "_finalizer", "_latest", "_lock", "config", "__weakref__")
 
     def __init__(
         self,
@@ -116,40 +141,46 @@ class Resolver:
     ) -> None:
         self._ptr: Any = None
         self._closed = True
-        cfg: Dict[str, Any]
-        if config is None:
-            cfg = {}
-        elif isinstance(config, (str, bytes)):
-            cfg = dict(_json.loads(config)) if config.strip() else {}
-        else:
-            cfg = dict(config)
+        self._forked = False
+        self._pid = os.getpid()
+        cfg = _config_object(config)
         if deterministic is not None and deterministic is not False:
             if deterministic is True:
                 cfg["deterministic"] = {}
             elif isinstance(deterministic, int):
                 cfg["deterministic"] = {"seed": deterministic}
-            else:
+            elif isinstance(deterministic, Mapping):
                 cfg["deterministic"] = dict(deterministic)
+            else:
+                raise InvalidConfig(
+                    f"deterministic must be True, a seed or a mapping, not {type(deterministic).__name__} {deterministic!r}",
+                    pointer="/deterministic",
+                )
         if resolution_ttl is not None:
             cfg["resolution_ttl_seconds"] = resolution_ttl
         if approval_timeout is not None:
             cfg["approval_timeout_seconds"] = approval_timeout
         if trace_file is not None or trace:
-            t = dict(cfg.get("trace") or {})
-            if trace:
-                t.update(trace)
+            t = _section(cfg.get("trace"), "/trace", "the config's trace section")
+            t.update(_section(trace, "/trace", "trace="))
             if trace_file is not None:
                 t["sink"] = "file"
-                t["path"] = os.fspath(trace_file)
+                try:
+                    t["path"] = os.fspath(trace_file)
+                except TypeError:
+                    raise InvalidConfig(
+                        f"trace_file must be a path, not {type(trace_file).__name__} {trace_file!r}", pointer="/trace/path"
+                    ) from None
             cfg["trace"] = t
         #: The configuration the resolver was created with (wire JSON).
         self.config: Dict[str, Any] = cfg
-        raw = encode(cfg, "config")
+        raw = encode(cfg, "config", InvalidConfig)
         out = ffi.new("CraResolver **")
         call(lib.cra_resolver_new, raw, len(raw), out, output=NOTHING)
         self._ptr = out[0]
         self._closed = False
-        self._finalizer = weakref.finalize(self, _release, self._ptr)
+        self._finalizer = weakref.finalize(self, _release, self._ptr, self._pid)
+        _LIVE.add(self)
         # session id -> (agent id, resolution id) of the latest resolution made from Python,
         # used by governed tools that name only the session.
         self._latest: Dict[str, Tuple[str, str]] = {}
@@ -162,18 +193,36 @@ class Resolver:
     def _handle(self) -> Any:
         ptr = self._ptr
         if self._closed:
-            raise ResolverClosed("the resolver is closed", code="CLOSED")
+            raise self._unusable()
         return ptr
+
+    def _unusable(self) -> CraError:
+        """The exception for a call on a closed (or inherited) resolver."""
+        if self._forked:
+            return ResolverForked(
+                f"this resolver was created in process {self._pid} and inherited through fork() by "
+                f"process {os.getpid()}, where it cannot work: create a new Resolver in this process",
+                code="RESOLVER_FORKED",
+            )
+        return ResolverClosed("the resolver is closed", code="CLOSED")
+
+    def _mark_inherited(self) -> None:
+        """In a forked child: refuse every later call and leak the handle (see :func:`_after_fork_in_child`)."""
+        self._forked = True
+        self._closed = True
+        self._lock = threading.Lock()  # the parent's may have been held by a thread not copied here
+        self._finalizer.detach()
 
     @property
     def closed(self) -> bool:
-        """True after :meth:`close`."""
+        """True after :meth:`close`, and in a child for a resolver inherited through ``fork()``."""
         return self._closed
 
     def close(self) -> None:
         """Flushes the trace (raising if it cannot be written) and closes the resolver.
 
-        Later calls raise :class:`~cra.ResolverClosed`. Calling it again is a no-op.
+        Later calls raise :class:`~cra.ResolverClosed`. Calling it again is a no-op, and so is
+        calling it on a resolver inherited through ``fork()``.
         """
         with self._lock:
             if self._closed:
@@ -197,7 +246,7 @@ class Resolver:
             pass  # never mask the exception leaving the block
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "inherited through fork" if self._forked else "closed" if self._closed else "open"
         return f"<cra.Resolver {state}>"
 
     # -- atlases -----------------------------------------------------------------------------
@@ -334,6 +383,7 @@ class Resolver:
         are known) or by id with ``agent=`` and ``session=``; with only ``session=`` the
         latest resolution this object made for that session is used.
         """
+        r = self._handle()
         resolution_id, agent, session = self._target(resolution, session, agent)
         execution: Dict[str, Any] = {
             "resolution_id": resolution_id,
@@ -343,7 +393,7 @@ class Resolver:
         if idempotency_key is not None:
             execution["idempotency_key"] = idempotency_key
         body = encode({"requester": {"agent_id": agent, "session_id": session}, "execution": execution})
-        return Authorization(call(lib.cra_resolver_execute, self._handle(), body, len(body)))
+        return Authorization(call(lib.cra_resolver_execute, r, body, len(body)))
 
     def _target(
         self, resolution: Union[Resolution, str, None], session: Optional[str], agent: Optional[str]
@@ -381,9 +431,12 @@ class Resolver:
         """Reports a tool's outcome: its ``result`` (``None`` is a valid result) or its
         ``error`` (an exception, a message, or ``{"message", "code"?}``), never both.
 
-        Results that are not JSON are reported by their ``repr``. Only hashes of results enter
-        the trace, never the values. ``execution`` may also be the whole wire body (a mapping
-        or JSON text), sent as is.
+        Only hashes of results enter the trace, never the values. A result is never a reason
+        to fail: objects JSON has no type for are reported by their ``repr``, and a result
+        that cannot be written as JSON at all (an integer beyond 64 bits, a dict with tuple
+        keys, a string with a lone surrogate, nesting deeper than the core reads) is reported
+        as ``{"unencodable": "<module.qualname of its type>", "repr_sha256": "<hex>"}``.
+        ``execution`` may also be the whole wire body (a mapping or JSON text), sent as is.
         """
         if isinstance(execution, (Mapping, bytes)) or (isinstance(execution, str) and execution.lstrip().startswith("{")):
             raw = encode(execution, "report")
@@ -397,7 +450,7 @@ class Resolver:
             if result is not _MISSING:
                 raise TypeError("report() takes a result or an error, not both")
             if isinstance(error, BaseException):
-                body["error"] = {"message": str(error) or type(error).__name__, "code": type(error).__name__}
+                body["error"] = {"message": _message(error), "code": type(error).__name__}
             elif isinstance(error, str):
                 body["error"] = {"message": error}
             else:
@@ -408,8 +461,23 @@ class Resolver:
             body["result"] = result
         if duration_ms is not None:
             body["duration_ms"] = duration_ms
-        raw = _json.dumps_lenient(body)
-        out: Dict[str, Any] = call(lib.cra_resolver_report, self._handle(), raw, len(raw))
+        r = self._handle()
+        try:
+            raw = _json.dumps_lenient(body)
+        except Exception:  # noqa: BLE001 - any failure to encode (a repr may raise anything)
+            if "result" not in body:
+                raise InvalidRequest("the error cannot be written as JSON", pointer="/error") from None
+            body["result"] = unencodable(result)
+            raw = encode(body, "report")
+        try:
+            out: Dict[str, Any] = call(lib.cra_resolver_report, r, raw, len(raw))
+        except InvalidRequest as e:
+            # the core refused the JSON (nesting too deep): the execution is still unreported
+            if e.code != "INVALID_REQUEST" or "result" not in body or body["result"] is None:
+                raise
+            body["result"] = unencodable(result)
+            raw = encode(body, "report")
+            out = call(lib.cra_resolver_report, r, raw, len(raw))
         return out
 
     # -- approvals, sessions -----------------------------------------------------------------
@@ -497,7 +565,7 @@ class Resolver:
     def allowed(self, session_id: str, action_id: str) -> bool:
         """``check(...) == Verdict.ALLOWED``, as fast as the boundary allows (about a microsecond)."""
         if self._closed:
-            raise ResolverClosed("the resolver is closed", code="CLOSED")
+            raise self._unusable()
         s = session_id.encode("utf-8")
         a = action_id.encode("utf-8")
         out = _verdict_new("CraVerdict *")
@@ -569,6 +637,58 @@ class Resolver:
         if fn is None:
             return govern(self, action_id, session=session, agent=agent, parameters=parameters)
         return govern(self, action_id, fn, session=session, agent=agent, parameters=parameters)
+
+
+def _config_object(config: Optional[JSONInput]) -> Dict[str, Any]:
+    """The ``config`` argument as a new dict: a mapping, or JSON text of an object (empty text
+    means defaults). :class:`~cra.InvalidConfig` naming the problem otherwise."""
+    if config is None:
+        return {}
+    parsed: Any = config
+    if isinstance(config, (str, bytes)):
+        if not config.strip():
+            return {}
+        try:
+            parsed = _json.loads(config)
+        except (ValueError, RecursionError) as e:  # JSONDecodeError (both backends), UnicodeDecodeError
+            shown = repr(config if len(config) <= 60 else config[:60])
+            raise InvalidConfig(f"the config {shown} is not valid JSON: {e}", pointer="") from None
+    return _section(parsed, "", "the config")
+
+
+def _section(value: Any, pointer: str, what: str) -> Dict[str, Any]:
+    """A configuration object (``None`` is empty) copied into a dict, or :class:`~cra.InvalidConfig`."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidConfig(
+            f"{what} must be a JSON object (a mapping), not {type(value).__name__} {value!r:.60}",
+            pointer=pointer,
+        )
+    return dict(value)
+
+
+def unencodable(value: Any) -> Dict[str, str]:
+    """What :meth:`Resolver.report` sends for a result that cannot be written as JSON: the
+    type's ``module.qualname`` and the SHA-256 of the value's ``repr`` (as UTF-8, lone
+    surrogates backslash-escaped; ``object.__repr__`` when ``repr`` fails). The core hashes it
+    like any result; the value itself still goes back to the caller unchanged."""
+    try:
+        shown = repr(value)
+    except Exception:  # noqa: BLE001 - a repr may raise anything (or an int be too long to print)
+        shown = object.__repr__(value)
+    kind = type(value)
+    digest = hashlib.sha256(shown.encode("utf-8", "backslashreplace")).hexdigest()
+    return {"unencodable": f"{kind.__module__}.{kind.__qualname__}", "repr_sha256": digest}
+
+
+def _message(error: BaseException) -> str:
+    """An exception's message as text JSON can carry (its type name when ``str`` fails or is empty)."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - a __str__ may raise anything
+        text = ""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") or type(error).__name__
 
 
 _NULL = ffi.NULL

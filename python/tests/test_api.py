@@ -277,7 +277,8 @@ def test_trace_file_verify_and_replay(tmp_path: Path) -> None:
     assert cra.verify_trace(str(path)).events == report.events
     same = cra.replay(path, [DEVOPS])
     assert same and same.replayed == 2 and same.unchanged == 2 and not same.changed
-    stricter = cra.trace.atlas_document(DEVOPS)  # context files inlined
+    with pytest.deprecated_call():
+        stricter = cra.trace.atlas_document(DEVOPS)  # context files inlined
     assert "files" not in stricter["context_packs"][0]
     stricter["policies"].insert(0, {"policy_id": "freeze", "type": "deny", "actions": ["k8s.deployments.*"]})
     changed = cra.replay(path.read_bytes(), [stricter])
@@ -305,6 +306,55 @@ def test_config_options(tmp_path: Path) -> None:
     r3 = cra.Resolver(atlases=[SUPPORT, DEVOPS])
     assert r3.stats()["atlases"] == 2
     r3.close()
+
+
+@pytest.mark.parametrize(
+    "config, pointer, needle",
+    [
+        ("{not json", "", "is not valid JSON"),
+        (b"{\xff}", "", "is not valid JSON"),
+        (123, "", "not int 123"),
+        ("[1, 2]", "", "not list"),
+        ({"trace": {"capacity": object()}}, "/trace/capacity", "object at /trace/capacity"),
+        ({"trace": {"path": "t\ud800"}}, "/trace/path", "str at /trace/path"),
+        ({"deterministic": {(1, 2): 3}}, "/deterministic/(1, 2)", "tuple at"),
+        ({"trace": "memory"}, "/trace", "not str 'memory'"),
+    ],
+)
+def test_bad_config_raises_invalid_config(config: object, pointer: str, needle: str, tmp_path: Path) -> None:
+    with pytest.raises(cra.InvalidConfig) as e:
+        cra.Resolver(config=config, trace_file=tmp_path / "t.jsonl" if pointer == "/trace" else None)  # type: ignore[arg-type]
+    assert e.value.code == "INVALID_CONFIG" and e.value.pointer == pointer
+    assert needle in e.value.message, e.value.message
+    assert isinstance(e.value, cra.InvalidRequest) and isinstance(e.value, ValueError)
+
+
+def test_bad_keyword_options_raise_invalid_config() -> None:
+    cases = [
+        ({"deterministic": "yes"}, "/deterministic"),
+        ({"trace": 5}, "/trace"),
+        ({"trace_file": 5}, "/trace/path"),
+    ]
+    for kwargs, pointer in cases:
+        with pytest.raises(cra.InvalidConfig) as e:
+            cra.Resolver(**kwargs)  # type: ignore[arg-type]
+        assert e.value.pointer == pointer, kwargs
+
+
+def test_values_that_are_not_json_are_named_by_pointer(resolver: cra.Resolver, support: cra.Resolution) -> None:
+    with pytest.raises(cra.InvalidRequest) as e:
+        resolver.authorize("orders.lookup", {"order_id": {1, 2}}, resolution=support)
+    assert e.value.pointer == "/execution/parameters/order_id" and "set at /execution/parameters/order_id" in e.value.message
+
+
+def test_verify_bytes_reports_bad_utf8_like_the_file(resolver: cra.Resolver, support: cra.Resolution, tmp_path: Path) -> None:
+    lines = resolver.drain_trace().splitlines(keepends=True)
+    bad = lines[0] + b'{"x": "\xff\xfe"}\n' + b"\xc3(\n" + b"".join(lines[1:])
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(bad)
+    from_file = cra.verify_trace(path)
+    assert from_file.malformed_lines == 2 and from_file.errors[0]["code"] == "malformed_event"
+    assert cra.verify_trace(bad).raw == from_file.raw
 
 
 def test_closed_resolver_refuses_every_call() -> None:

@@ -103,6 +103,109 @@ def test_unserializable_result_is_reported_by_repr(resolver: cra.Resolver, suppo
     assert tool() is sentinel
 
 
+def _result_hashes(r: cra.Resolver) -> List[str]:
+    events = [json.loads(x) for x in r.drain_trace().splitlines()]
+    return [e["payload"]["result_hash"] for e in events if e["event_type"] == "action.executed"]
+
+
+def _deep(depth: int) -> List[Any]:
+    v: List[Any] = []
+    for _ in range(depth):
+        v = [v]
+    return v
+
+
+class _BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+UNENCODABLE = [
+    pytest.param(lambda: 2**70, id="int-beyond-64-bits"),
+    pytest.param(lambda: 10**5000, id="int-too-long-to-repr"),
+    pytest.param(lambda: {(1, 2): "tuple key"}, id="tuple-key"),
+    pytest.param(lambda: {"text": "lone \ud800 surrogate"}, id="lone-surrogate"),
+    pytest.param(lambda: [_BadRepr()], id="object-whose-repr-raises"),
+    pytest.param(lambda: _deep(200), id="nested-deeper-than-the-core-reads"),
+]
+
+
+@pytest.mark.parametrize("backend", ["orjson", "json"])
+@pytest.mark.parametrize("make", UNENCODABLE)
+def test_unencodable_result_runs_once_is_reported_and_returned(
+    resolver: cra.Resolver, support: cra.Resolution, make: Any, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend == "json":  # the standard library's encoder, as used without orjson
+        enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=repr)
+        monkeypatch.setattr(cra._json, "dumps_lenient", lambda obj: enc.encode(obj).encode("utf-8"))
+    value = make()
+    runs: List[int] = []
+
+    @resolver.governed("tickets.close", session="s-1")
+    def close(ticket_id: str) -> Any:
+        runs.append(1)
+        return value
+
+    assert close(ticket_id="T-1") is value  # no exception after the side effect, the value unchanged
+    assert runs == [1]
+    assert resolver.stats()["reports"] == 1
+    assert len(_result_hashes(resolver)) == 1
+
+
+def test_unencodable_result_is_reported_as_documented(resolver: cra.Resolver, support: cra.Resolution) -> None:
+    import hashlib
+
+    value = {(1, 2): "tuple key"}
+    tool = resolver.governed("tickets.close", lambda ticket_id: value, session="s-1")
+    assert tool(ticket_id="T-1") is value
+    stand_in = {"unencodable": "builtins.dict", "repr_sha256": hashlib.sha256(repr(value).encode()).hexdigest()}
+    auth = resolver.authorize("tickets.close", {"ticket_id": "T-2"}, session="s-1")
+    resolver.report({"execution_id": auth.execution_id, "result": stand_in})  # the wire body, as is
+    governed_hash, documented_hash = _result_hashes(resolver)
+    assert governed_hash == documented_hash
+
+
+def test_async_tool_with_unencodable_result(resolver: cra.Resolver, support: cra.Resolution) -> None:
+    value = 2**70
+
+    @resolver.governed("tickets.close", session="s-1")
+    async def close(ticket_id: str) -> int:
+        await asyncio.sleep(0)
+        return value
+
+    class Tools:
+        @resolver.governed("tickets.close", session="s-1")
+        async def close(self, ticket_id: str) -> Dict[Any, str]:
+            return {(1, 2): ticket_id}
+
+    async def main() -> None:
+        assert await close(ticket_id="T-1") == value
+        assert await Tools().close("T-2") == {(1, 2): "T-2"}
+
+    asyncio.run(main())
+    assert len(_result_hashes(resolver)) == 2
+
+
+def test_exception_with_unencodable_message_is_reraised(resolver: cra.Resolver, support: cra.Resolution) -> None:
+    class Odd(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+    @resolver.governed("tickets.reply", session="s-1")
+    def reply(ticket_id: str, body: str) -> None:
+        raise ValueError("lone \udc80 surrogate")
+
+    @resolver.governed("tickets.reply", session="s-1")
+    def reply_odd(ticket_id: str, body: str) -> None:
+        raise Odd()
+
+    with pytest.raises(ValueError, match="surrogate"):
+        reply(ticket_id="T-1", body="hello")
+    with pytest.raises(Odd):
+        reply_odd(ticket_id="T-1", body="hello")
+    assert _events(resolver).count("action.failed") == 2
+
+
 def test_parameters_callable_and_session_object(resolver: cra.Resolver) -> None:
     with resolver.session("support-bot-1", "s-2") as s:
         s.resolve("look up an order", atlas_ids=["com.example.customer-support"])
@@ -124,7 +227,7 @@ def test_session_without_resolution_and_errors(resolver: cra.Resolver) -> None:
         lookup(order_id="ORD-1234")
     with resolver.session("support-bot-1", "never-resolved"):
         pass  # ending a session that never started is not an error on exit
-    resolver.resolve(agent="support-bot-1", session="owned", goal="x")
+    resolver.resolve(agent="support-bot-1", session="owned", goal="x", atlas_ids=["com.example.customer-support"])
     with pytest.raises(cra.InvalidRequest):
         resolver.authorize("orders.lookup", session="owned", agent="someone-else")
 
