@@ -29,6 +29,8 @@ __all__ = [
     "Verdict",
     "VerifyReport",
     "VerifyErrorEntry",
+    "VerifyHead",
+    "VerifyTraceSummary",
     "ReplayReport",
     "ReplayChange",
     "AtlasInfo",
@@ -355,13 +357,33 @@ class Verdict(str, enum.Enum):
 
 
 class VerifyErrorEntry(TypedDict):
-    """The first failure of one session in a trace."""
+    """The first failure of one chain in a trace."""
 
     session_id: Optional[str]
+    trace_id: NotRequired[Optional[str]]
     line: int
     sequence: Optional[int]
     code: str
     message: str
+
+
+class VerifyHead(TypedDict):
+    """The last verified event of a chain: where the next event must link."""
+
+    sequence: int
+    event_hash: str
+
+
+class VerifyTraceSummary(TypedDict):
+    """One chain of a verified input (listed when ``heads`` is given)."""
+
+    trace_id: str
+    session_id: str
+    events: int
+    first_line: int
+    ok: bool
+    head: Optional[VerifyHead]
+    ended: NotRequired[bool]
 
 
 class VerifyReport(_View):
@@ -393,6 +415,12 @@ class VerifyReport(_View):
     def errors(self) -> List[VerifyErrorEntry]:
         """One entry per broken session (its first failure), in line order."""
         return self.raw["errors"]  # type: ignore[no-any-return]
+
+    @property
+    def traces(self) -> List[VerifyTraceSummary]:
+        """Every chain with its events, first line (0-based), status and new head; listed when
+        ``heads`` was given, empty otherwise."""
+        return self.raw.get("traces") or []
 
     def __bool__(self) -> bool:
         return self.ok

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import warnings
-from typing import Any, Dict, Iterable, List, Mapping, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 from . import _json
 from ._lowlevel import call, encode, lib, native_function, text
@@ -19,30 +19,50 @@ TraceInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 AtlasInput = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 
 
-def verify_trace(trace: TraceInput, *, require_session_end: bool = False) -> VerifyReport:
+def verify_trace(
+    trace: TraceInput,
+    *,
+    heads: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    require_session_end: bool = False,
+) -> VerifyReport:
     """Verifies a TRACE: a JSONL file path (streamed) or the JSONL bytes themselves.
 
-    Returns a :class:`~cra.VerifyReport`, truthy when every session's chain is intact; a
-    broken chain is a report, not an exception. With ``require_session_end=True`` a session
-    whose last event is not ``session.ended`` is reported too (code ``missing_session_end``).
+    Returns a :class:`~cra.VerifyReport`, truthy when every chain is intact; a broken chain is a
+    report, not an exception. With ``require_session_end=True`` a chain whose last event is not
+    ``session.ended`` is reported too (code ``missing_session_end``).
+
+    ``heads`` (``{trace_id: {"sequence": n, "event_hash": hex}}``) continues chains verified
+    earlier, e.g. by an ingest service checking batch after batch: the first event of such a
+    trace must follow its head instead of being a genesis event. With ``heads`` (even empty) the
+    report lists every chain with its new head in :attr:`~cra.VerifyReport.traces`.
+
     Raises :class:`~cra.CraIOError` when the file cannot be read, and :class:`~cra.CraError`
     with code ``UNSUPPORTED`` when an option is asked of a libcra too old to take options.
 
     >>> report = cra.verify_trace("trace.jsonl")
     >>> if not report: print(report.errors[0]["code"])   # e.g. "hash_mismatch"
     """
-    options = _json.dumps({"require_session_end": True}) if require_session_end else None
+    if heads is None and not require_session_end:
+        if isinstance(trace, (bytes, bytearray, memoryview)):
+            data = bytes(trace)
+            return VerifyReport(call(lib.cra_trace_verify, data, len(data)))
+        p = text(trace)
+        return VerifyReport(call(lib.cra_trace_verify_file, p, len(p)))
+    options: Dict[str, Any] = {"require_session_end": bool(require_session_end)}
+    if heads is not None:
+        options["summaries"] = True
+        options["heads"] = {
+            str(t): {"sequence": int(h["sequence"]), "event_hash": str(h["event_hash"])} for t, h in heads.items()
+        }
+    opts = encode(options, "verify options")
+    feature = "heads" if heads is not None else "require_session_end"
     if isinstance(trace, (bytes, bytearray, memoryview)):
         data = bytes(trace)
-        if options is None:
-            return VerifyReport(call(lib.cra_trace_verify, data, len(data)))
-        fn = native_function("cra_trace_verify_with", "require_session_end")
-        return VerifyReport(call(fn, data, len(data), options, len(options)))
+        fn = native_function("cra_trace_verify_with", feature)
+        return VerifyReport(call(fn, data, len(data), opts, len(opts)))
     p = text(trace)
-    if options is None:
-        return VerifyReport(call(lib.cra_trace_verify_file, p, len(p)))
-    fn = native_function("cra_trace_verify_file_with", "require_session_end")
-    return VerifyReport(call(fn, p, len(p), options, len(options)))
+    fn = native_function("cra_trace_verify_file_with", feature)
+    return VerifyReport(call(fn, p, len(p), opts, len(opts)))
 
 
 def replay(trace: TraceInput, atlases: Iterable[AtlasInput]) -> ReplayReport:

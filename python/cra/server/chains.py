@@ -1,0 +1,328 @@
+"""Chain bookkeeping shared by the ingest path, held-event release and gap expiry.
+
+Within one write transaction: lock the traces a batch touches, run lines through libcra against
+the stored heads, store what verified (raw bytes plus index columns), reject the rest as
+integrity alerts, and move each trace's head. Nothing is stored that libcra did not accept as
+the continuation of the stored head (or, after an expired hold, of a recorded gap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+
+from .db import Tx
+from .events import Line, agent_of, atlases_of, decision_of, trace_atlases_of, MAX_ID
+from .verify import Head, verify_batch
+
+__all__ = ["TraceState", "Rejection", "Chains", "RAW_PREFIX", "INTEGRITY_RANK"]
+
+#: Bytes of a rejected line kept in its alert (enough to see what it was, bounded).
+RAW_PREFIX = 4096
+INTEGRITY_RANK = {"intact": 0, "gap": 1, "broken": 2}
+_CHUNK = 500
+
+
+@dataclass
+class TraceState:
+    """A locked trace row as this transaction sees and changes it."""
+
+    trace_id: str
+    head: Optional[Head]
+    integrity: str
+    agent_id: Optional[str]
+    session_id: Optional[str]
+    events: int
+    ended: bool
+    first_ts_us: int
+    last_ts_us: int
+    actions: Optional[Dict[str, str]] = None  # action -> atlas, loaded when needed
+    atlases: Set[str] = field(default_factory=set)
+    changed: bool = False
+    backfill_agent: bool = False  # the agent became known after events were stored without it
+
+    def worsen(self, integrity: str) -> None:
+        """Integrity only gets worse: intact < gap < broken."""
+        if INTEGRITY_RANK[integrity] > INTEGRITY_RANK[self.integrity]:
+            self.integrity = integrity
+            self.changed = True
+
+
+@dataclass
+class Rejection:
+    """A line that was not stored (answered and recorded as an alert)."""
+
+    line: Optional[int]  # 1-based batch line, None for held events
+    trace_id: Optional[str]
+    event_id: Optional[str]
+    code: str
+    message: str
+
+    def to_json(self) -> Dict[str, object]:
+        """The answer's form."""
+        return {"line": self.line, "trace_id": self.trace_id, "event_id": self.event_id, "code": self.code,
+                "message": self.message}
+
+
+def chunks(seq: Sequence[str], n: int = _CHUNK) -> Iterable[Sequence[str]]:
+    """``seq`` in slices of at most ``n`` (bounded IN lists)."""
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+class Chains:
+    """The traces one transaction works on, for one tenant."""
+
+    def __init__(self, tx: Tx, tenant: str, now_us: int) -> None:
+        self.tx = tx
+        self.tenant = tenant
+        self.now_us = now_us
+        self.traces: Dict[str, TraceState] = {}
+        self.rejections: List[Rejection] = []
+        self.rejected = 0
+        self.alerts = 0
+        self.newest_ts_us: Optional[int] = None
+
+    # -- locking ---------------------------------------------------------------------------
+    def lock(self, first_seen: Mapping[str, Tuple[str, int]]) -> None:
+        """Creates missing trace rows and locks them all (sorted, so concurrent batches cannot
+        deadlock). ``first_seen``: trace_id -> (session_id, timestamp of its first line)."""
+        ids = sorted(t for t in first_seen if t not in self.traces)
+        if not ids:
+            return
+        self.tx.many(
+            "INSERT INTO traces (tenant, trace_id, session_id, first_ts_us, last_ts_us, first_received_us, last_received_us)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(self.tenant, t, first_seen[t][0], first_seen[t][1], first_seen[t][1], self.now_us, self.now_us) for t in ids],
+        )
+        for part in chunks(ids):
+            marks = ", ".join("?" for _ in part)
+            rows = self.tx.q(
+                "SELECT trace_id, head_sequence, head_hash, integrity, agent_id, session_id, events, ended, first_ts_us,"
+                f" last_ts_us FROM traces WHERE tenant = ? AND trace_id IN ({marks}) ORDER BY trace_id{self.tx.for_update}",
+                (self.tenant, *part),
+            )
+            for r in rows:
+                head = Head(int(r[1]), str(r[2])) if r[1] is not None else None
+                self.traces[r[0]] = TraceState(r[0], head, r[3], r[4], r[5], int(r[6]), bool(r[7]), int(r[8]), int(r[9]))
+
+    # -- verification and storage ----------------------------------------------------------
+    def verify_and_store(self, lines: Sequence[Line], heads: Mapping[str, Head], batch_lines: bool,
+                         synthetic: Sequence[str] = ()) -> int:
+        """Verifies ``lines`` (several traces, each in chain order) continuing ``heads``; stores
+        the lines that verify, rejects the rest of each broken trace. Returns events stored.
+        Raises :class:`~.events.BadLine` (1-based batch line) when libcra finds a malformed line."""
+        from .events import BadLine
+
+        if not lines:
+            return 0
+        data = b"".join(x.raw + b"\n" for x in lines)
+        verdict = verify_batch(data, heads, stored=self._stored_lines, synthetic=synthetic)
+        bad_from: Dict[str, int] = {}
+        why: Dict[str, Tuple[str, str]] = {}
+        for f in verdict.failures:
+            if f.code == "malformed_event" or f.trace_id is None:
+                ln = lines[f.line].index + 1 if (batch_lines and f.line < len(lines)) else 0
+                raise BadLine(ln, f.message, f.code)
+            if f.trace_id not in bad_from:
+                bad_from[f.trace_id] = f.line
+                why[f.trace_id] = (f.code, f.message)
+        accepted: List[Line] = []
+        for pos, ln in enumerate(lines):
+            start = bad_from.get(ln.trace_id)
+            if start is None or pos < start:
+                accepted.append(ln)
+            elif pos == start:
+                code, msg = why[ln.trace_id]
+                self.reject(ln, code, msg, batch_lines)
+            else:
+                self.reject(ln, "after_broken_event", "an earlier event of this trace in the batch was rejected",
+                            batch_lines, alert=False)
+        for tid in bad_from:
+            self.traces[tid].worsen("broken")
+        self._store(accepted)
+        for tid, chain in verdict.chains.items():
+            st = self.traces.get(tid)
+            if st is None:  # pragma: no cover - libcra reports only traces of the input
+                continue
+            last = [x for x in accepted if x.trace_id == tid]
+            expect = Head(last[-1].sequence, last[-1].event_hash) if last else st.head
+            if last and chain.head != expect:  # fail closed if we disagree with libcra about the head
+                raise RuntimeError(f"libcra's head for trace {tid} ({chain.head}) differs from the stored lines ({expect})")
+            if last:
+                st.head = expect
+                st.ended = chain.ended
+                st.changed = True
+        return len(accepted)
+
+    def _stored_lines(self, trace_id: str) -> List[bytes]:
+        rows = self.tx.q("SELECT raw FROM events WHERE tenant = ? AND trace_id = ? ORDER BY sequence", (self.tenant, trace_id))
+        return [bytes(r[0]) for r in rows]
+
+    def reject(self, ln: Line, code: str, message: str, batch_line: bool, alert: bool = True) -> None:
+        """Counts a rejected line, answers it, and records an integrity alert when ``alert``."""
+        self.rejected += 1
+        r = Rejection(ln.index + 1 if batch_line else None, ln.trace_id, ln.event_id, code, message)
+        if len(self.rejections) < 100:
+            self.rejections.append(r)
+        if alert:
+            self.alerts += 1
+            self.tx.x(
+                "INSERT INTO alerts (tenant, trace_id, session_id, event_id, sequence, line, code, message, raw_prefix,"
+                " received_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.tenant, ln.trace_id, ln.session_id, ln.event_id, ln.sequence, r.line, code, message[:1000],
+                 ln.raw[:RAW_PREFIX], self.now_us),
+            )
+
+    def _actions(self, st: TraceState) -> Dict[str, str]:
+        if st.actions is None:
+            rows = self.tx.q("SELECT action_id, atlas_id FROM trace_actions WHERE tenant = ? AND trace_id = ?",
+                             (self.tenant, st.trace_id))
+            st.actions = {r[0]: r[1] for r in rows}
+        return st.actions
+
+    def _store(self, accepted: Sequence[Line]) -> None:
+        rows = []
+        new_actions: List[Tuple[str, str, str, str]] = []
+        new_atlases: Set[Tuple[str, str]] = set()
+        for ln in accepted:
+            st = self.traces[ln.trace_id]
+            p = ln.payload
+            agent = agent_of(ln)
+            if agent and not st.agent_id:
+                st.agent_id = agent
+                st.changed = True
+                st.backfill_agent = st.events > 0
+            for action, atlas in atlases_of(ln).items():
+                known = self._actions(st)
+                if action not in known:
+                    known[action] = atlas
+                    new_actions.append((self.tenant, ln.trace_id, action, atlas))
+            for atlas in trace_atlases_of(ln):
+                if atlas not in st.atlases:
+                    st.atlases.add(atlas)
+                    new_atlases.add((ln.trace_id, atlas))
+            action_id = p.get("action_id")
+            if not isinstance(action_id, str):
+                acts = p.get("actions")
+                action_id = acts[0] if isinstance(acts, list) and len(acts) == 1 and isinstance(acts[0], str) else None
+            action_id = action_id[:MAX_ID] if action_id else None
+            atlas_id = p.get("atlas_id") if isinstance(p.get("atlas_id"), str) else None
+            if atlas_id is None and action_id is not None:
+                atlas_id = self._actions(st).get(action_id)
+            policy = p.get("policy_id") if isinstance(p.get("policy_id"), str) else None
+            reason = p.get("reason_code") if isinstance(p.get("reason_code"), str) else None
+            rows.append((self.tenant, ln.trace_id, ln.sequence, ln.event_id, ln.session_id, ln.event_type, ln.ts_us,
+                         agent or st.agent_id, atlas_id, action_id, decision_of(ln), policy and policy[:MAX_ID],
+                         reason and reason[:MAX_ID], ln.event_hash, ln.raw, self.now_us))
+            if st.events == 0:
+                st.first_ts_us = ln.ts_us
+                st.last_ts_us = ln.ts_us
+            st.first_ts_us = min(st.first_ts_us, ln.ts_us)
+            st.last_ts_us = max(st.last_ts_us, ln.ts_us)
+            if not st.session_id:
+                st.session_id = ln.session_id
+            st.events += 1
+            st.changed = True
+            if self.newest_ts_us is None or ln.ts_us > self.newest_ts_us:
+                self.newest_ts_us = ln.ts_us
+        self.tx.copy("events", ("tenant", "trace_id", "sequence", "event_id", "session_id", "event_type", "ts_us",
+                                "agent_id", "atlas_id", "action_id", "decision", "policy_id", "reason_code",
+                                "event_hash", "raw", "received_us"), rows)
+        self.tx.many("INSERT INTO trace_actions (tenant, trace_id, action_id, atlas_id) VALUES (?, ?, ?, ?)"
+                     " ON CONFLICT DO NOTHING", new_actions)
+        self.tx.many("INSERT INTO trace_atlases (tenant, trace_id, atlas_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                     [(self.tenant, t, a) for t, a in sorted(new_atlases)])
+
+    # -- held events -----------------------------------------------------------------------
+    def release_held(self, trace_id: str) -> int:
+        """Stores held events of ``trace_id`` that now continue its head; returns how many."""
+        released = 0
+        while True:
+            st = self.traces[trace_id]
+            expected = 0 if st.head is None else st.head.sequence + 1
+            run = self._held_run(trace_id, expected)
+            if not run:
+                return released
+            released += self._apply_held(st, run, {} if st.head is None else {trace_id: st.head}, ())
+
+    def _held_run(self, trace_id: str, expected: Optional[int]) -> List[Line]:
+        """The held events of a trace from ``expected`` on without a hole (None: from the first held)."""
+        from .events import parse_line
+
+        rows = self.tx.q("SELECT sequence, raw FROM held_events WHERE tenant = ? AND trace_id = ? ORDER BY sequence, event_id"
+                         " LIMIT 100000", (self.tenant, trace_id))
+        run: List[Line] = []
+        for seq, raw in rows:
+            seq = int(seq)
+            if expected is None:
+                expected = seq
+            if seq != expected + len(run):
+                if seq < expected + len(run):
+                    continue  # a second event claiming a position already in the run: left held, expires
+                break
+            run.append(parse_line(len(run), bytes(raw)))
+        return run
+
+    def _apply_held(self, st: TraceState, run: List[Line], heads: Mapping[str, Head], synthetic: Sequence[str]) -> int:
+        from .events import BadLine
+
+        try:
+            stored = self.verify_and_store(run, heads, batch_lines=False, synthetic=synthetic)
+        except BadLine as e:  # cannot happen for lines that passed the batch checks; fail closed all the same
+            for ln in run:
+                self.reject(ln, e.code, e.message, False)
+            st.worsen("broken")
+            stored = 0
+        ids = [x.event_id for x in run]
+        for part in chunks(ids):
+            marks = ", ".join("?" for _ in part)
+            self.tx.x(f"DELETE FROM held_events WHERE tenant = ? AND event_id IN ({marks})", (self.tenant, *part))
+        return stored
+
+    def expire_held(self, trace_id: str) -> Tuple[int, int]:
+        """Gives up waiting for a trace's missing events: records the gap, marks the trace ``gap``
+        and stores the held events that verify from there. Returns (events stored, gaps)."""
+        from .events import parse_line
+
+        st = self.traces[trace_id]
+        start = 0 if st.head is None else st.head.sequence + 1
+        stale = self.tx.q("SELECT raw FROM held_events WHERE tenant = ? AND trace_id = ? AND sequence < ?",
+                          (self.tenant, trace_id, start))
+        for (raw,) in stale:  # positions stored meanwhile by other events: a fork, never stored
+            ln = parse_line(0, bytes(raw))
+            self.reject(ln, "conflict", f"another event is stored at sequence {ln.sequence} of this trace", False)
+            st.worsen("broken")
+        if stale:
+            self.tx.x("DELETE FROM held_events WHERE tenant = ? AND trace_id = ? AND sequence < ?",
+                      (self.tenant, trace_id, start))
+        run = self._held_run(trace_id, None)
+        if not run:
+            return 0, 0
+        first = run[0]
+        if first.sequence == start:
+            return self.release_held(trace_id), 0
+        self.tx.x("INSERT INTO gaps (tenant, trace_id, from_sequence, to_sequence, recorded_us) VALUES (?, ?, ?, ?, ?)",
+                  (self.tenant, trace_id, start, first.sequence - 1, self.now_us))
+        st.worsen("gap")
+        synthetic = Head(first.sequence - 1, first.previous_hash)
+        stored = self._apply_held(st, run, {trace_id: synthetic}, (trace_id,))
+        return stored + self.release_held(trace_id), 1
+
+    # -- write back ------------------------------------------------------------------------
+    def save(self) -> None:
+        """Writes every changed trace row back."""
+        for st in self.traces.values():
+            if not st.changed:
+                continue
+            self.tx.x(
+                "UPDATE traces SET head_sequence = ?, head_hash = ?, integrity = ?, agent_id = ?, session_id = ?,"
+                " events = ?, ended = ?, first_ts_us = ?, last_ts_us = ?, last_received_us = ?"
+                " WHERE tenant = ? AND trace_id = ?",
+                (st.head.sequence if st.head else None, st.head.event_hash if st.head else None, st.integrity,
+                 st.agent_id, st.session_id, st.events, int(st.ended), st.first_ts_us, st.last_ts_us, self.now_us,
+                 self.tenant, st.trace_id),
+            )
+            if st.backfill_agent and st.agent_id:
+                self.tx.x("UPDATE events SET agent_id = ? WHERE tenant = ? AND trace_id = ? AND agent_id IS NULL",
+                          (st.agent_id, self.tenant, st.trace_id))

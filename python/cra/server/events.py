@@ -1,0 +1,194 @@
+"""Reading a batch: split JSONL into lines and pull out the columns the store indexes.
+
+Parsing here only finds where each event goes (trace, sequence, id) and what to index; whether an
+event is valid is libcra's answer (:mod:`.verify`). Index columns are taken from a line only after
+libcra has verified it, so they describe exactly the stored bytes.
+
+Decision vocabulary of the ``decision`` column (documented in docs/ingest.md):
+``allowed``/``pending`` (``action.requested`` authorized / pending_approval), ``denied`` and
+``rate_limited`` (``action.denied`` by a policy or a rate limit), ``approved``/``rejected`` (an
+approver's decision), ``executed``/``failed`` (the reported outcome), and for
+``carp.resolution.completed`` the resolution's own decision: ``allow``, ``deny``, ``partial``,
+``requires_approval``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from .. import _json
+
+__all__ = ["Line", "BadLine", "split_lines", "parse_line", "timestamp_us", "MAX_ID"]
+
+#: Longest id (trace, session, event, agent, atlas, action, policy) the store indexes, in characters.
+MAX_ID = 512
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_MAX_SEQ = 2**63 - 1
+
+
+class BadLine(Exception):
+    """A line that is not an event; ``line`` is 1-based."""
+
+    def __init__(self, line: int, message: str, code: str = "malformed_event") -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Line:
+    """One event of a batch: where it is, where it goes, what to index."""
+
+    index: int  # 0-based in the batch
+    raw: bytes  # without its LF
+    event_id: str
+    trace_id: str
+    session_id: str
+    sequence: int
+    event_type: str
+    timestamp: str
+    ts_us: int
+    previous_hash: str
+    event_hash: str
+    payload: Dict[str, Any]
+
+
+def split_lines(body: bytes, max_lines: int, max_line: int) -> List[bytes]:
+    """The lines of a JSONL batch (LF-terminated each); raises :class:`BadLine` (1-based)."""
+    if not body:
+        raise BadLine(1, "the batch is empty", "empty_batch")
+    if not body.endswith(b"\n"):
+        n = body.count(b"\n") + 1
+        raise BadLine(n, "the last line has no LF (a torn or truncated batch)")
+    lines = body[:-1].split(b"\n")
+    if len(lines) > max_lines:
+        raise BadLine(max_lines + 1, f"the batch has more than {max_lines} lines", "too_many_lines")
+    for i, raw in enumerate(lines):
+        if not raw:
+            raise BadLine(i + 1, "empty line")
+        if len(raw) > max_line:
+            raise BadLine(i + 1, f"the line is longer than {max_line} bytes", "line_too_long")
+    return lines
+
+
+def timestamp_us(ts: str) -> int:
+    """Microseconds since the epoch of an RFC 3339 UTC timestamp (``...Z``)."""
+    dt = _dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        raise ValueError("no time zone")
+    return (dt - _EPOCH) // _dt.timedelta(microseconds=1)
+
+
+def _str(ev: Dict[str, Any], key: str, n: int) -> str:
+    v = ev.get(key)
+    if not isinstance(v, str) or not v:
+        raise BadLine(n, f"{key} must be a non-empty string")
+    if len(v) > MAX_ID:
+        raise BadLine(n, f"{key} is longer than {MAX_ID} characters", "id_too_long")
+    return v
+
+
+def parse_line(index: int, raw: bytes) -> Line:
+    """Where an event goes; raises :class:`BadLine` when the line cannot be an event at all."""
+    n = index + 1
+    try:
+        ev = _json.loads(raw)
+    except Exception as e:  # orjson.JSONDecodeError or ValueError
+        raise BadLine(n, f"not JSON: {e}") from None
+    if not isinstance(ev, dict):
+        raise BadLine(n, "not a JSON object")
+    seq = ev.get("sequence")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= _MAX_SEQ:
+        raise BadLine(n, "sequence must be an integer from 0 to 2^63-1")
+    payload = ev.get("payload")
+    if not isinstance(payload, dict):
+        raise BadLine(n, "payload must be an object")
+    ts = _str(ev, "timestamp", n)
+    try:
+        us = timestamp_us(ts)
+    except (ValueError, OverflowError):
+        raise BadLine(n, f"timestamp {ts[:40]!r} is not RFC 3339") from None
+    return Line(
+        index=index,
+        raw=raw,
+        event_id=_str(ev, "event_id", n),
+        trace_id=_str(ev, "trace_id", n),
+        session_id=_str(ev, "session_id", n),
+        sequence=seq,
+        event_type=_str(ev, "event_type", n),
+        timestamp=ts,
+        ts_us=us,
+        previous_hash=_str(ev, "previous_event_hash", n),
+        event_hash=_str(ev, "event_hash", n),
+        payload=payload,
+    )
+
+
+def _opt(v: Any) -> Optional[str]:
+    return v[:MAX_ID] if isinstance(v, str) and v else None
+
+
+def agent_of(line: Line) -> Optional[str]:
+    """The agent an event names itself (``session.started``, a resolve request, any ``agent_id``)."""
+    p = line.payload
+    if isinstance(p.get("agent_id"), str):
+        return _opt(p["agent_id"])
+    req = p.get("request")
+    if isinstance(req, dict) and isinstance(req.get("requester"), dict):
+        return _opt(req["requester"].get("agent_id"))
+    return None
+
+
+def decision_of(line: Line) -> Optional[str]:
+    """The normalized decision of an event (see the module docstring), or None."""
+    t, p = line.event_type, line.payload
+    if t == "action.requested":
+        return {"authorized": "allowed", "pending_approval": "pending"}.get(str(p.get("status")), _opt(p.get("status")))
+    if t == "action.denied":
+        if p.get("decision") == "rejected":
+            return "rejected"
+        return "rate_limited" if p.get("reason_code") == "rate_limit_exceeded" else "denied"
+    if t == "action.approved":
+        return "approved"
+    if t == "action.executed":
+        return "executed"
+    if t == "action.failed":
+        return "failed"
+    if t == "carp.resolution.completed":
+        return _opt(p.get("decision"))
+    return None
+
+
+def atlases_of(line: Line) -> Dict[str, Optional[str]]:
+    """What an event says about atlases: ``{action_id: atlas_id}`` from verdicts, and atlas ids
+    (key ``""`` maps to nothing; every value is an atlas the trace used)."""
+    p = line.payload
+    out: Dict[str, Optional[str]] = {}
+    verdicts = p.get("verdicts")
+    if isinstance(verdicts, list):
+        for v in verdicts:
+            if isinstance(v, dict):
+                a, at = _opt(v.get("action_id")), _opt(v.get("atlas_id"))
+                if a and at:
+                    out[a] = at
+    return out
+
+
+def trace_atlases_of(line: Line) -> List[str]:
+    """Atlas ids an event names (resolution ``atlases``, verdicts, or its own ``atlas_id``)."""
+    p = line.payload
+    found: List[str] = []
+    for key in ("atlases",):
+        v = p.get(key)
+        if isinstance(v, list):
+            for a in v:
+                if isinstance(a, dict) and _opt(a.get("atlas_id")):
+                    found.append(str(a["atlas_id"])[:MAX_ID])
+    found.extend(x for x in atlases_of(line).values() if x)
+    own = _opt(p.get("atlas_id"))
+    if own:
+        found.append(own)
+    return found

@@ -1,0 +1,138 @@
+"""Versioned schema migrations, the same tables on SQLite and PostgreSQL.
+
+``schema_version`` holds one row per applied migration. On start every process applies the
+missing ones in order inside one transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: under an
+advisory lock), so several processes starting together apply each migration once. A database
+whose version is newer than this code knows is refused (fail closed), never written.
+
+Layout (docs/ingest.md has the table by table description):
+
+* ``traces``: one row per (tenant, trace_id): its head (last stored sequence and hash), integrity
+  (``intact`` / ``gap`` / ``broken``), agent, session, counts and times.
+* ``events``: the raw line byte for byte plus the indexed columns; unique per (tenant, event_id)
+  and per (tenant, trace_id, sequence).
+* ``trace_atlases`` / ``trace_actions``: which atlases a trace used and which atlas owns each
+  action it saw, so every event is attributable to an agent and an atlas at query time.
+* ``held_events``: events that arrived ahead of a missing one, waiting (bounded) for it.
+* ``gaps`` and ``alerts``: recorded gaps and integrity alerts (rejected events).
+"""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+__all__ = ["MIGRATIONS", "LATEST", "statements"]
+
+_V1 = """
+CREATE TABLE traces (
+    tenant TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    session_id TEXT,
+    agent_id TEXT,
+    head_sequence BIGINT,
+    head_hash TEXT,
+    integrity TEXT NOT NULL DEFAULT 'intact',
+    events BIGINT NOT NULL DEFAULT 0,
+    ended INTEGER NOT NULL DEFAULT 0,
+    first_ts_us BIGINT NOT NULL,
+    last_ts_us BIGINT NOT NULL,
+    first_received_us BIGINT NOT NULL,
+    last_received_us BIGINT NOT NULL,
+    PRIMARY KEY (tenant, trace_id)
+);
+CREATE INDEX traces_by_time ON traces (tenant, first_ts_us, trace_id);
+CREATE INDEX traces_by_agent ON traces (tenant, agent_id);
+CREATE INDEX traces_by_session ON traces (tenant, session_id);
+CREATE INDEX traces_by_received ON traces (last_received_us);
+CREATE TABLE events (
+    tenant TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    sequence BIGINT NOT NULL,
+    event_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    ts_us BIGINT NOT NULL,
+    agent_id TEXT,
+    atlas_id TEXT,
+    action_id TEXT,
+    decision TEXT,
+    policy_id TEXT,
+    reason_code TEXT,
+    event_hash TEXT NOT NULL,
+    raw {BLOB} NOT NULL,
+    received_us BIGINT NOT NULL,
+    PRIMARY KEY (tenant, trace_id, sequence)
+);
+CREATE UNIQUE INDEX events_by_id ON events (tenant, event_id);
+CREATE INDEX events_by_time ON events (tenant, ts_us);
+CREATE INDEX events_by_action ON events (tenant, action_id);
+CREATE INDEX events_by_decision ON events (tenant, decision, ts_us);
+CREATE INDEX events_by_type ON events (tenant, event_type);
+CREATE TABLE trace_atlases (
+    tenant TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    atlas_id TEXT NOT NULL,
+    PRIMARY KEY (tenant, trace_id, atlas_id)
+);
+CREATE INDEX trace_atlases_by_atlas ON trace_atlases (tenant, atlas_id);
+CREATE TABLE trace_actions (
+    tenant TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    action_id TEXT NOT NULL,
+    atlas_id TEXT NOT NULL,
+    PRIMARY KEY (tenant, trace_id, action_id)
+);
+CREATE TABLE held_events (
+    tenant TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    sequence BIGINT NOT NULL,
+    event_hash TEXT NOT NULL,
+    previous_hash TEXT NOT NULL,
+    raw {BLOB} NOT NULL,
+    received_us BIGINT NOT NULL,
+    PRIMARY KEY (tenant, event_id)
+);
+CREATE INDEX held_by_trace ON held_events (tenant, trace_id, sequence);
+CREATE INDEX held_by_received ON held_events (received_us);
+CREATE TABLE gaps (
+    id {ID},
+    tenant TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    from_sequence BIGINT NOT NULL,
+    to_sequence BIGINT NOT NULL,
+    recorded_us BIGINT NOT NULL
+);
+CREATE INDEX gaps_by_trace ON gaps (tenant, trace_id);
+CREATE TABLE alerts (
+    id {ID},
+    tenant TEXT NOT NULL,
+    trace_id TEXT,
+    session_id TEXT,
+    event_id TEXT,
+    sequence BIGINT,
+    line BIGINT,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    raw_prefix {BLOB},
+    received_us BIGINT NOT NULL
+);
+CREATE INDEX alerts_by_tenant ON alerts (tenant, id);
+CREATE INDEX alerts_by_trace ON alerts (tenant, trace_id);
+CREATE INDEX alerts_by_received ON alerts (received_us)
+"""
+
+#: (version, SQL template); templates use {BLOB} and {ID} for the dialect's spellings.
+MIGRATIONS: List[Tuple[int, str]] = [(1, _V1)]
+LATEST = MIGRATIONS[-1][0]
+
+_DIALECT = {
+    "sqlite": {"BLOB": "BLOB", "ID": "INTEGER PRIMARY KEY"},
+    "postgresql": {"BLOB": "BYTEA", "ID": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"},
+}
+
+
+def statements(template: str, dialect: str) -> List[str]:
+    """The migration's statements for ``dialect`` (``sqlite`` or ``postgresql``)."""
+    sql = template.format(**_DIALECT[dialect])
+    return [s.strip() for s in sql.split(";") if s.strip()]
