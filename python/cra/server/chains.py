@@ -13,7 +13,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from .db import Tx
 from .events import Line, agent_of, atlases_of, decision_of, trace_atlases_of, MAX_ID
-from .verify import Head, verify_batch
+from .events import BadLine
+from .verify import Head, Verdict, verify_batch
 
 __all__ = ["TraceState", "Rejection", "Chains", "RAW_PREFIX", "INTEGRITY_RANK"]
 
@@ -107,57 +108,50 @@ class Chains:
                 self.traces[r[0]] = TraceState(r[0], head, r[3], r[4], r[5], int(r[6]), bool(r[7]), int(r[8]), int(r[9]))
 
     # -- verification and storage ----------------------------------------------------------
-    def verify_and_store(self, lines: Sequence[Line], heads: Mapping[str, Head], batch_lines: bool,
-                         synthetic: Sequence[str] = ()) -> int:
-        """Verifies ``lines`` (several traces, each in chain order) continuing ``heads``; stores
-        the lines that verify, rejects the rest of each broken trace. Returns events stored.
-        Raises :class:`~.events.BadLine` (1-based batch line) when libcra finds a malformed line."""
-        from .events import BadLine
-
-        if not lines:
-            return 0
+    def check(self, lines: Sequence[Line], heads: Mapping[str, Head], batch_lines: bool) -> Tuple[List[Line], Verdict]:
+        """Runs ``lines`` (several traces, each in chain order) through libcra continuing
+        ``heads``. Returns the lines that verified; the first failing line of each trace is
+        rejected with an alert, the later lines of that trace are rejected too (they cannot link)
+        and the trace is marked ``broken``. Raises :class:`~.events.BadLine` (1-based batch line)
+        when libcra finds a malformed line."""
         data = b"".join(x.raw + b"\n" for x in lines)
-        verdict = verify_batch(data, heads, stored=self._stored_lines, synthetic=synthetic)
+        verdict = verify_batch(data, heads)
         bad_from: Dict[str, int] = {}
-        why: Dict[str, Tuple[str, str]] = {}
         for f in verdict.failures:
             if f.code == "malformed_event" or f.trace_id is None:
                 ln = lines[f.line].index + 1 if (batch_lines and f.line < len(lines)) else 0
                 raise BadLine(ln, f.message, f.code)
             if f.trace_id not in bad_from:
                 bad_from[f.trace_id] = f.line
-                why[f.trace_id] = (f.code, f.message)
+                self.reject(lines[f.line], f.code, f.message, batch_lines)
+                self.traces[f.trace_id].worsen("broken")
         accepted: List[Line] = []
         for pos, ln in enumerate(lines):
             start = bad_from.get(ln.trace_id)
             if start is None or pos < start:
                 accepted.append(ln)
-            elif pos == start:
-                code, msg = why[ln.trace_id]
-                self.reject(ln, code, msg, batch_lines)
-            else:
+            elif pos > start:
                 self.reject(ln, "after_broken_event", "an earlier event of this trace in the batch was rejected",
                             batch_lines, alert=False)
-        for tid in bad_from:
-            self.traces[tid].worsen("broken")
-        self._store(accepted)
-        for tid, chain in verdict.chains.items():
-            st = self.traces.get(tid)
-            if st is None:  # pragma: no cover - libcra reports only traces of the input
-                continue
-            last = [x for x in accepted if x.trace_id == tid]
-            expect = Head(last[-1].sequence, last[-1].event_hash) if last else st.head
-            if last and chain.head != expect:  # fail closed if we disagree with libcra about the head
-                raise RuntimeError(f"libcra's head for trace {tid} ({chain.head}) differs from the stored lines ({expect})")
-            if last:
-                st.head = expect
-                st.ended = chain.ended
-                st.changed = True
-        return len(accepted)
+        return accepted, verdict
 
-    def _stored_lines(self, trace_id: str) -> List[bytes]:
-        rows = self.tx.q("SELECT raw FROM events WHERE tenant = ? AND trace_id = ? ORDER BY sequence", (self.tenant, trace_id))
-        return [bytes(r[0]) for r in rows]
+    def verify_and_store(self, lines: Sequence[Line], heads: Mapping[str, Head], batch_lines: bool) -> int:
+        """:meth:`check`, then stores what verified and moves the heads. Returns events stored."""
+        if not lines:
+            return 0
+        accepted, verdict = self.check(lines, heads, batch_lines)
+        self._store(accepted)
+        last: Dict[str, Line] = {x.trace_id: x for x in accepted}
+        for tid, ln in last.items():
+            st = self.traces[tid]
+            chain = verdict.chains.get(tid)
+            expect = Head(ln.sequence, ln.event_hash)
+            if chain is None or chain.head != expect:  # fail closed if we disagree with libcra about the head
+                raise RuntimeError(f"libcra's head for trace {tid} ({chain}) differs from the stored lines ({expect})")
+            st.head = expect
+            st.ended = chain.ended
+            st.changed = True
+        return len(accepted)
 
     def reject(self, ln: Line, code: str, message: str, batch_line: bool, alert: bool = True) -> None:
         """Counts a rejected line, answers it, and records an integrity alert when ``alert``."""
@@ -244,7 +238,7 @@ class Chains:
             run = self._held_run(trace_id, expected)
             if not run:
                 return released
-            released += self._apply_held(st, run, {} if st.head is None else {trace_id: st.head}, ())
+            released += self._apply_held(st, run, {} if st.head is None else {trace_id: st.head})
 
     def _held_run(self, trace_id: str, expected: Optional[int]) -> List[Line]:
         """The held events of a trace from ``expected`` on without a hole (None: from the first held)."""
@@ -264,11 +258,9 @@ class Chains:
             run.append(parse_line(len(run), bytes(raw)))
         return run
 
-    def _apply_held(self, st: TraceState, run: List[Line], heads: Mapping[str, Head], synthetic: Sequence[str]) -> int:
-        from .events import BadLine
-
+    def _apply_held(self, st: TraceState, run: List[Line], heads: Mapping[str, Head]) -> int:
         try:
-            stored = self.verify_and_store(run, heads, batch_lines=False, synthetic=synthetic)
+            stored = self.verify_and_store(run, heads, batch_lines=False)
         except BadLine as e:  # cannot happen for lines that passed the batch checks; fail closed all the same
             for ln in run:
                 self.reject(ln, e.code, e.message, False)
@@ -306,7 +298,7 @@ class Chains:
                   (self.tenant, trace_id, start, first.sequence - 1, self.now_us))
         st.worsen("gap")
         synthetic = Head(first.sequence - 1, first.previous_hash)
-        stored = self._apply_held(st, run, {trace_id: synthetic}, (trace_id,))
+        stored = self._apply_held(st, run, {trace_id: synthetic})
         return stored + self.release_held(trace_id), 1
 
     # -- write back ------------------------------------------------------------------------

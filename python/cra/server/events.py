@@ -25,7 +25,7 @@ __all__ = ["Line", "BadLine", "split_lines", "parse_line", "timestamp_us", "MAX_
 #: Longest id (trace, session, event, agent, atlas, action, policy) the store indexes, in characters.
 MAX_ID = 512
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-_MAX_SEQ = 2**63 - 1
+_MAX_SEQ = 2**53 - 1  # libcra refuses larger integers (not exactly hashable as RFC 8785 numbers)
 
 
 class BadLine(Exception):
@@ -102,7 +102,7 @@ def parse_line(index: int, raw: bytes) -> Line:
         raise BadLine(n, "not a JSON object")
     seq = ev.get("sequence")
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= _MAX_SEQ:
-        raise BadLine(n, "sequence must be an integer from 0 to 2^63-1")
+        raise BadLine(n, "sequence must be an integer from 0 to 2^53-1")
     payload = ev.get("payload")
     if not isinstance(payload, dict):
         raise BadLine(n, "payload must be an object")

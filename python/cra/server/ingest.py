@@ -24,7 +24,7 @@ from .chains import Chains, Rejection, RAW_PREFIX, chunks
 from .db import Database, now_us
 from .events import BadLine, Line, parse_line, split_lines
 from .settings import Settings
-from .verify import NATIVE_CONTINUATION, Head, verify_batch
+from .verify import Head
 
 __all__ = ["Ingestor", "Outcome", "HeldFull", "BadLine"]
 
@@ -151,30 +151,12 @@ class Ingestor:
         return fresh
 
     def _hold(self, chains: Chains, groups: Dict[str, List[Line]]) -> int:
-        """Holds lines that start past their trace's head. With a libcra that verifies
-        continuations, each group is first checked from its own first line (hashes and links
-        within the group), so a tampered event is rejected now rather than held."""
+        """Holds lines that start past their trace's head. Each group is first checked from its
+        own first line (hashes and links within the group), so a tampered event is rejected now
+        rather than held."""
         lines = [x for g in groups.values() for x in g]
-        if NATIVE_CONTINUATION:
-            synthetic = {tid: Head(g[0].sequence - 1, g[0].previous_hash) for tid, g in groups.items()}
-            verdict = verify_batch(b"".join(x.raw + b"\n" for x in lines), synthetic)
-            bad: Dict[str, int] = {}
-            for f in verdict.failures:
-                if f.code == "malformed_event" or f.trace_id is None:
-                    raise BadLine(lines[f.line].index + 1, f.message, f.code)
-                bad.setdefault(f.trace_id, f.line)
-                if bad[f.trace_id] == f.line:
-                    chains.reject(lines[f.line], f.code, f.message, True)
-                    chains.traces[f.trace_id].worsen("broken")
-            keep: List[Line] = []
-            for pos, ln in enumerate(lines):
-                start = bad.get(ln.trace_id)
-                if start is None or pos < start:
-                    keep.append(ln)
-                elif pos > start:
-                    chains.reject(ln, "after_broken_event", "an earlier event of this trace in the batch was rejected",
-                                  True, alert=False)
-            lines = keep
+        synthetic = {tid: Head(g[0].sequence - 1, g[0].previous_hash) for tid, g in groups.items()}
+        lines, _ = chains.check(lines, synthetic, batch_lines=True)
         held = chains.tx.q("SELECT COUNT(*) FROM held_events WHERE tenant = ?", (chains.tenant,))[0][0]
         if int(held) + len(lines) > self.settings.max_held_events:
             raise HeldFull(f"{held} events are already held for this tenant (limit {self.settings.max_held_events})")

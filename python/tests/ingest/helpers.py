@@ -66,3 +66,10 @@ def tamper(line: bytes, old: bytes, new: bytes) -> bytes:
     """The line with one byte string replaced (its hash no longer matches)."""
     assert old in line, (old, line[:120])
     return line.replace(old, new, 1)
+
+
+def retime(line: bytes) -> bytes:
+    """The line with its timestamp's last microsecond digit changed (still canonical, hash stale)."""
+    ts = str(field(line, "timestamp"))
+    new = ts[:-2] + str((int(ts[-2]) + 1) % 10) + "Z"
+    return tamper(line, ts.encode(), new.encode())

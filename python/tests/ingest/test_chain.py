@@ -14,11 +14,8 @@ from cra.server.events import BadLine
 from cra.server.ingest import HeldFull, Ingestor
 from cra.server.maintenance import expire_held
 from cra.server.query import TraceFilter, export_lines, get_trace, list_alerts, list_traces
-from cra.server.verify import NATIVE_CONTINUATION
 
 from .helpers import SUPPORT, by_trace, field, lines, many_traces, tamper
-
-needs_native = pytest.mark.skipif(not NATIVE_CONTINUATION, reason="needs libcra's cra_trace_verify_with")
 
 
 def one(db: Database, sql: str, args: Sequence[Any] = ()) -> Any:
@@ -87,7 +84,6 @@ def test_a_new_trace_waits_for_its_genesis(ingestor: Ingestor, db: Database, sev
     assert cra.verify_trace(exported(db, "acme", tid)).ok
 
 
-@needs_native
 def test_an_expired_hold_records_a_gap_and_keeps_what_verifies(ingestor: Ingestor, db: Database, several: bytes) -> None:
     tid, tl = next(iter(by_trace(several).items()))
     ingestor.ingest("acme", b"".join(tl[:2]))
@@ -104,7 +100,6 @@ def test_an_expired_hold_records_a_gap_and_keeps_what_verifies(ingestor: Ingesto
     assert late.accepted == 0 and late.rejected == 1
 
 
-@needs_native
 def test_a_tampered_held_event_is_rejected_when_it_arrives(ingestor: Ingestor, db: Database, several: bytes) -> None:
     tid, tl = next(iter(by_trace(several).items()))
     bad = tamper(tl[3], b'"sequence":3', b'"sequence":3 ')
