@@ -17,7 +17,7 @@ __all__ = ["BodyError", "read_limited", "decompress", "ZSTD_AVAILABLE", "ZSTD_MA
 try:
     import zstandard as _zstd
 except ImportError:  # pragma: no cover - the server extra installs it
-    _zstd = None
+    _zstd = None  # type: ignore[assignment]
 
 ZSTD_AVAILABLE = _zstd is not None
 #: Largest zstd window accepted (bounds the decoder's memory; the sink's default levels use far less).

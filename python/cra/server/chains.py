@@ -119,8 +119,8 @@ class Chains:
         bad_from: Dict[str, int] = {}
         for f in verdict.failures:
             if f.code == "malformed_event" or f.trace_id is None:
-                ln = lines[f.line].index + 1 if (batch_lines and f.line < len(lines)) else 0
-                raise BadLine(ln, f.message, f.code)
+                n = lines[f.line].index + 1 if (batch_lines and f.line < len(lines)) else 0
+                raise BadLine(n, f.message, f.code)
             if f.trace_id not in bad_from:
                 bad_from[f.trace_id] = f.line
                 self.reject(lines[f.line], f.code, f.message, batch_lines)

@@ -113,6 +113,7 @@ class Database:
 
     # -- connections -----------------------------------------------------------------------
     def _connect(self) -> Any:
+        c: Any
         if self.dialect == "sqlite":
             c = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False)
             c.execute("PRAGMA journal_mode=WAL")

@@ -162,11 +162,11 @@ def decision_of(line: Line) -> Optional[str]:
     return None
 
 
-def atlases_of(line: Line) -> Dict[str, Optional[str]]:
-    """What an event says about atlases: ``{action_id: atlas_id}`` from verdicts, and atlas ids
-    (key ``""`` maps to nothing; every value is an atlas the trace used)."""
+def atlases_of(line: Line) -> Dict[str, str]:
+    """Which atlas owns each action an event judged: ``{action_id: atlas_id}`` from the verdicts
+    of ``policy.evaluated``."""
     p = line.payload
-    out: Dict[str, Optional[str]] = {}
+    out: Dict[str, str] = {}
     verdicts = p.get("verdicts")
     if isinstance(verdicts, list):
         for v in verdicts:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from typing import Dict, List
+from typing import Any, Dict, List, Mapping, Union
 
 import cra
 from cra.demo import run_demo
@@ -26,7 +26,7 @@ def demo_trace(path: str) -> bytes:
 
 
 def many_traces(path: str, sessions: int, calls: int = 3, agent: str = "support-bot-1",
-                deterministic: object = None, end: bool = True) -> bytes:
+                deterministic: Union[None, int, Mapping[str, Any]] = None, end: bool = True) -> bytes:
     """``sessions`` support sessions of ``calls`` authorized lookups each (plus one denied call),
     recorded to ``path``; returns the bytes."""
     with cra.Resolver(trace_file=path, deterministic=deterministic) as r:

@@ -10,7 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from typing import Any, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 import zstandard
@@ -149,6 +149,8 @@ def test_held_events_then_gap_and_429_past_the_bound(server: Server, several: by
 
 def test_busy_database_answers_503_with_retry_after(server: Server, several: bytes) -> None:
     batch = b"".join(lines(several)[:8])
+    lock: Any
+    release: Callable[[], object]
     if server.db_url.startswith("sqlite"):
         lock = sqlite3.connect(server.db_url[len("sqlite:///"):], isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")
@@ -173,7 +175,9 @@ def test_query_filters_pagination_events_and_stats(server: Server, demo: bytes) 
     assert server.post(demo, "all-query")[0] == 202
     traces = by_trace(demo)
     support = [t for t, tl in traces.items() if b"support-bot-1" in tl[0]][0]
-    q = lambda path: server.get_json(path, "all-query")[1]  # noqa: E731
+    def q(path: str) -> Any:
+        return server.get_json(path, "all-query")[1]
+
     assert [t["trace_id"] for t in q("/v1/traces?agent=support-bot-1")["traces"]] == [support]
     assert [t["trace_id"] for t in q("/v1/traces?atlas=com.example.customer-support")["traces"]] == [support]
     assert [t["trace_id"] for t in q("/v1/traces?action=orders.refund_large&decision=approved")["traces"]] == [support]
