@@ -21,7 +21,6 @@ __all__ = ["TraceState", "Rejection", "Chains", "RAW_PREFIX", "INTEGRITY_RANK"]
 #: Bytes of a rejected line kept in its alert (enough to see what it was, bounded).
 RAW_PREFIX = 4096
 INTEGRITY_RANK = {"intact": 0, "gap": 1, "broken": 2}
-_CHUNK = 500
 
 
 @dataclass
@@ -65,12 +64,6 @@ class Rejection:
                 "message": self.message}
 
 
-def chunks(seq: Sequence[str], n: int = _CHUNK) -> Iterable[Sequence[str]]:
-    """``seq`` in slices of at most ``n`` (bounded IN lists)."""
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]
-
-
 class Chains:
     """The traces one transaction works on, for one tenant."""
 
@@ -96,16 +89,35 @@ class Chains:
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(self.tenant, t, first_seen[t][0], first_seen[t][1], first_seen[t][1], self.now_us, self.now_us) for t in ids],
         )
-        for part in chunks(ids):
-            marks = ", ".join("?" for _ in part)
+        for cond, part in self.tx.among("trace_id", ids):
             rows = self.tx.q(
                 "SELECT trace_id, head_sequence, head_hash, integrity, agent_id, session_id, events, ended, first_ts_us,"
-                f" last_ts_us FROM traces WHERE tenant = ? AND trace_id IN ({marks}) ORDER BY trace_id{self.tx.for_update}",
+                f" last_ts_us FROM traces WHERE tenant = ? AND {cond} ORDER BY trace_id{self.tx.for_update}",
                 (self.tenant, *part),
             )
             for r in rows:
                 head = Head(int(r[1]), str(r[2])) if r[1] is not None else None
-                self.traces[r[0]] = TraceState(r[0], head, r[3], r[4], r[5], int(r[6]), bool(r[7]), int(r[8]), int(r[9]))
+                st = TraceState(r[0], head, r[3], r[4], r[5], int(r[6]), bool(r[7]), int(r[8]), int(r[9]))
+                st.actions = None if st.events else {}  # nothing stored yet: no action -> atlas rows
+                self.traces[r[0]] = st
+        stored = sorted(t for t in ids if self.traces[t].actions is None)
+        for t in stored:
+            self.traces[t].actions = {}
+        for cond, part in self.tx.among("trace_id", stored):  # the known actions of every trace with events
+            for tid, action, atlas in self.tx.q(f"SELECT trace_id, action_id, atlas_id FROM trace_actions WHERE tenant = ?"
+                                                f" AND {cond}", (self.tenant, *part)):
+                acts = self.traces[tid].actions
+                assert acts is not None
+                acts[action] = atlas
+
+    def with_held(self, trace_ids: Sequence[str]) -> List[str]:
+        """Those of ``trace_ids`` that have held events (one query per 500)."""
+        ids = sorted(set(trace_ids))
+        out: List[str] = []
+        for cond, part in self.tx.among("trace_id", ids):
+            out += [r[0] for r in self.tx.q(f"SELECT DISTINCT trace_id FROM held_events WHERE tenant = ? AND {cond}",
+                                            (self.tenant, *part))]
+        return sorted(out)
 
     # -- verification and storage ----------------------------------------------------------
     def check(self, lines: Sequence[Line], heads: Mapping[str, Head], batch_lines: bool) -> Tuple[List[Line], Verdict]:
@@ -267,9 +279,8 @@ class Chains:
             st.worsen("broken")
             stored = 0
         ids = [x.event_id for x in run]
-        for part in chunks(ids):
-            marks = ", ".join("?" for _ in part)
-            self.tx.x(f"DELETE FROM held_events WHERE tenant = ? AND event_id IN ({marks})", (self.tenant, *part))
+        for cond, part in self.tx.among("event_id", ids):
+            self.tx.x(f"DELETE FROM held_events WHERE tenant = ? AND {cond}", (self.tenant, *part))
         return stored
 
     def expire_held(self, trace_id: str) -> Tuple[int, int]:
@@ -303,18 +314,15 @@ class Chains:
 
     # -- write back ------------------------------------------------------------------------
     def save(self) -> None:
-        """Writes every changed trace row back."""
-        for st in self.traces.values():
-            if not st.changed:
-                continue
-            self.tx.x(
-                "UPDATE traces SET head_sequence = ?, head_hash = ?, integrity = ?, agent_id = ?, session_id = ?,"
-                " events = ?, ended = ?, first_ts_us = ?, last_ts_us = ?, last_received_us = ?"
-                " WHERE tenant = ? AND trace_id = ?",
-                (st.head.sequence if st.head else None, st.head.event_hash if st.head else None, st.integrity,
-                 st.agent_id, st.session_id, st.events, int(st.ended), st.first_ts_us, st.last_ts_us, self.now_us,
-                 self.tenant, st.trace_id),
-            )
-            if st.backfill_agent and st.agent_id:
-                self.tx.x("UPDATE events SET agent_id = ? WHERE tenant = ? AND trace_id = ? AND agent_id IS NULL",
-                          (st.agent_id, self.tenant, st.trace_id))
+        """Writes every changed trace row back (one pipelined statement)."""
+        changed = [st for st in self.traces.values() if st.changed]
+        self.tx.many(
+            "UPDATE traces SET head_sequence = ?, head_hash = ?, integrity = ?, agent_id = ?, session_id = ?,"
+            " events = ?, ended = ?, first_ts_us = ?, last_ts_us = ?, last_received_us = ?"
+            " WHERE tenant = ? AND trace_id = ?",
+            [(st.head.sequence if st.head else None, st.head.event_hash if st.head else None, st.integrity,
+              st.agent_id, st.session_id, st.events, int(st.ended), st.first_ts_us, st.last_ts_us, self.now_us,
+              self.tenant, st.trace_id) for st in changed],
+        )
+        self.tx.many("UPDATE events SET agent_id = ? WHERE tenant = ? AND trace_id = ? AND agent_id IS NULL",
+                     [(st.agent_id, self.tenant, st.trace_id) for st in changed if st.backfill_agent and st.agent_id])

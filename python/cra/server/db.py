@@ -46,6 +46,19 @@ class Tx:
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.pg else sql
 
+    def among(self, column: str, values: Sequence[Any]) -> Iterator[Tuple[str, List[Any]]]:
+        """``column`` among ``values`` as (SQL condition, parameters) slices: one ``= ANY(?)``
+        with an array on PostgreSQL, ``IN (...)`` lists of at most 500 on SQLite (its variable
+        limit). Nothing for no values."""
+        if not values:
+            return
+        if self.pg:
+            yield f"{column} = ANY(?)", [list(values)]
+            return
+        for i in range(0, len(values), 500):
+            part = list(values[i:i + 500])
+            yield f"{column} IN ({', '.join('?' for _ in part)})", part
+
     def q(self, sql: str, params: Sequence[Any] = ()) -> List[Row]:
         """Runs a query and returns every row."""
         cur = self.conn.execute(self._sql(sql), tuple(params))

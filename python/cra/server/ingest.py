@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from .chains import Chains, Rejection, RAW_PREFIX, chunks
+from .chains import Chains, Rejection, RAW_PREFIX
 from .db import Database, now_us
 from .events import BadLine, Line, parse_line, split_lines
 from .settings import Settings
@@ -108,9 +108,8 @@ class Ingestor:
         if to_hold:
             out.held = self._hold(chains, to_hold)
         out.accepted = chains.verify_and_store(to_verify, heads, batch_lines=True)
-        for tid in pending:
-            if tid not in to_hold:
-                out.released += chains.release_held(tid)
+        for tid in chains.with_held([t for t in pending if t not in to_hold]):
+            out.released += chains.release_held(tid)
         out.rejected += chains.rejected
         out.alerts = chains.alerts
         out.errors = chains.rejections
@@ -122,10 +121,9 @@ class Ingestor:
         ids = sorted({x.event_id for x in lines})
         known: Dict[str, Tuple[str, int, str]] = {}
         for table in ("events", "held_events"):
-            for part in chunks(ids):
-                marks = ", ".join("?" for _ in part)
+            for cond, part in chains.tx.among("event_id", ids):
                 for r in chains.tx.q(f"SELECT event_id, trace_id, sequence, event_hash FROM {table}"
-                                     f" WHERE tenant = ? AND event_id IN ({marks})", (chains.tenant, *part)):
+                                     f" WHERE tenant = ? AND {cond}", (chains.tenant, *part)):
                     known[r[0]] = (r[1], int(r[2]), r[3])
         fresh: List[Line] = []
         seen: Dict[str, bytes] = {}

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .chains import Chains, chunks
+from .chains import Chains
 from .db import Busy, Database, now_us
 
 __all__ = ["expire_held", "apply_retention", "Sweeper", "RetentionResult"]
@@ -91,13 +91,12 @@ def apply_retention(db: Database, days: float, tenant: Optional[str] = None, now
             for t, tr in rows:
                 by_tenant.setdefault(t, []).append(tr)
             for t, traces in by_tenant.items():
-                for part in chunks(sorted(traces)):
-                    marks = ", ".join("?" for _ in part)
+                for cond, part in tx.among("trace_id", sorted(traces)):
                     for table in _TRACE_TABLES:
-                        n = tx.x(f"DELETE FROM {table} WHERE tenant = ? AND trace_id IN ({marks})", (t, *part))
+                        n = tx.x(f"DELETE FROM {table} WHERE tenant = ? AND {cond}", (t, *part))
                         if table == "events":
                             res.events += n
-                    res.traces += tx.x(f"DELETE FROM traces WHERE tenant = ? AND trace_id IN ({marks})", (t, *part))
+                    res.traces += tx.x(f"DELETE FROM traces WHERE tenant = ? AND {cond}", (t, *part))
     with db.write() as tx:
         sql = "DELETE FROM alerts WHERE received_us < ?"
         args2: List[object] = [cutoff]

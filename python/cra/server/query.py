@@ -132,10 +132,10 @@ def _atlases(tx: Any, tenant: str, ids: List[str]) -> Dict[str, List[str]]:
     out: Dict[str, List[str]] = {i: [] for i in ids}
     if not ids:
         return out
-    marks = ", ".join("?" for _ in ids)
-    for tid, atlas in tx.q(f"SELECT trace_id, atlas_id FROM trace_atlases WHERE tenant = ? AND trace_id IN ({marks})"
-                           " ORDER BY trace_id, atlas_id", (tenant, *ids)):
-        out[tid].append(atlas)
+    for cond, part in tx.among("trace_id", ids):
+        for tid, atlas in tx.q(f"SELECT trace_id, atlas_id FROM trace_atlases WHERE tenant = ? AND {cond}"
+                               " ORDER BY trace_id, atlas_id", (tenant, *part)):
+            out[tid].append(atlas)
     return out
 
 
