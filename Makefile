@@ -5,7 +5,7 @@ CARGO ?= cargo
 
 .PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo doc clean \
         cbindgen header check-header build-ffi test-c test-go test-ruby \
-        python-venv python-install test-python bench-python
+        python-venv python-install test-python bench-python test-ingest bench-ingest
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ conformance: build-ffi ## The shared corpus through every binding's runner (core
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-node-gyp fuzz-smoke ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python, fuzz smoke)
+test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-ingest test-node-gyp fuzz-smoke ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python, ingest service, fuzz smoke)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
@@ -102,6 +102,9 @@ python-venv: ## Virtualenv .venv with the Python build and test tools (maturin, 
 	@echo '*' > $(VENV)/.gitignore
 	@$(VPY) -c 'import maturin, cffi, pytest, mypy, orjson' 2>/dev/null || \
 		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "cffi>=1.15" "pytest>=7" "mypy>=1.8" "orjson>=3.9"
+	@# the server extra (cra serve, docs/ingest.md): FastAPI, uvicorn, psycopg 3, zstandard
+	@$(VPY) -c 'import fastapi, uvicorn, psycopg, zstandard' 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "fastapi>=0.110" "uvicorn>=0.29" "psycopg[binary]>=3.1" "zstandard>=0.22"
 
 python-install: python-venv ## pip install ./python into .venv (maturin builds libcra into the wheel)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
@@ -113,7 +116,14 @@ test-python: python-install ## Python: pytest (API, governed tools, threads, CLI
 	@nm -D --defined-only $(PY_TESTING_LIB) | grep -q ' cra_testing_panic$$' || \
 		{ echo "test-python: target/debug/libcra.so lacks the testing feature (overwritten by a concurrent build?)" >&2; exit 1; }
 	@# pytest exits 5 when it collects no test: that fails here like any other non-zero status
-	CRA_TESTING_LIBRARY=$(CURDIR)/$(PY_TESTING_LIB) CRA_REQUIRE_PANIC_TEST=1 $(VENV)/bin/pytest python/tests -q -p no:cacheprovider
+	@# python/tests/ingest runs in test-ingest (it starts servers and PostgreSQL)
+	CRA_TESTING_LIBRARY=$(CURDIR)/$(PY_TESTING_LIB) CRA_REQUIRE_PANIC_TEST=1 $(VENV)/bin/pytest python/tests -q -p no:cacheprovider --ignore=python/tests/ingest
+
+test-ingest: python-install ## Ingest service (cra serve): SQLite and a real PostgreSQL (installed from apt when missing, started in a temp dir), real uvicorn on 127.0.0.1
+	$(VENV)/bin/pytest python/tests/ingest -q -p no:cacheprovider
+
+bench-ingest: python-install ## Ingest events/s with verification: batches of 100/1,000/10,000, SQLite and PostgreSQL, in-process and HTTP
+	cd python/tests && $(CURDIR)/$(VPY) -m ingest.bench
 
 bench-python: python-install ## Python boundary percentiles (resolve, fast path) beside the Rust harness of the same run
 	@mkdir -p target/bench
@@ -128,6 +138,7 @@ bench: ## Benchmarks (criterion + percentile harness); figures in docs/performan
 	$(CARGO) bench -p cra-core --bench trace
 	$(MAKE) --no-print-directory bench-js
 	$(MAKE) bench-python
+	$(MAKE) bench-ingest
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -33,7 +33,7 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default 8787)")
     s.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body (default 16 MiB)")
-    s.add_argument("--max-decompressed", type=int, metavar="BYTES", help="largest batch once decompressed (default 64 MiB)")
+    s.add_argument("--max-decompressed", type=int, metavar="BYTES", help="largest batch once decompressed (default 32 MiB)")
     s.add_argument("--retention-days", type=float, metavar="DAYS", help="delete traces idle this long (default: keep)")
     s.add_argument("--hold-seconds", type=float, metavar="S", help="hold out-of-order events this long before a gap (300)")
     s.add_argument("--max-held-events", type=int, metavar="N", help="held events per tenant before 429 (100000)")

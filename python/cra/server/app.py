@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Dict, List, Optional
+from typing import Any, AsyncIterator, Dict, Optional
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -126,6 +126,11 @@ def create_app(settings: Settings, tokens: TokenStore, db: Optional[Database] = 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, e: ApiError) -> Response:
         return _json_response({"error": {"code": e.code, "message": e.message, **e.extra}}, e.status, e.headers)
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, e: Exception) -> Response:
+        log.exception("internal error: %s", e)  # nothing of the request was stored (its transaction rolled back)
+        return _json_response({"error": {"code": "internal", "message": "internal error; nothing was stored"}}, 500)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_params(_: Request, e: RequestValidationError) -> Response:
@@ -328,5 +333,3 @@ def _busy(fn: Any, state: _State) -> Any:
     except QueryError as e:
         raise ApiError(400, "bad_query", str(e)) from None
 
-
-_ = List  # typing re-export guard

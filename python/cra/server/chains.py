@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from .db import Tx
-from .events import Line, agent_of, atlases_of, decision_of, trace_atlases_of, MAX_ID
+from .events import Line
 from .events import BadLine
 from .verify import Head, Verdict, verify_batch
 
@@ -193,34 +193,24 @@ class Chains:
         new_atlases: Set[Tuple[str, str]] = set()
         for ln in accepted:
             st = self.traces[ln.trace_id]
-            p = ln.payload
-            agent = agent_of(ln)
-            if agent and not st.agent_id:
-                st.agent_id = agent
+            f = ln.facts
+            if f.agent_id and not st.agent_id:
+                st.agent_id = f.agent_id
                 st.changed = True
                 st.backfill_agent = st.events > 0
-            for action, atlas in atlases_of(ln).items():
-                known = self._actions(st)
+            known = self._actions(st)
+            for action, atlas in f.action_atlases.items():
                 if action not in known:
                     known[action] = atlas
                     new_actions.append((self.tenant, ln.trace_id, action, atlas))
-            for atlas in trace_atlases_of(ln):
+            for atlas in f.atlases:
                 if atlas not in st.atlases:
                     st.atlases.add(atlas)
                     new_atlases.add((ln.trace_id, atlas))
-            action_id = p.get("action_id")
-            if not isinstance(action_id, str):
-                acts = p.get("actions")
-                action_id = acts[0] if isinstance(acts, list) and len(acts) == 1 and isinstance(acts[0], str) else None
-            action_id = action_id[:MAX_ID] if action_id else None
-            atlas_id = p.get("atlas_id") if isinstance(p.get("atlas_id"), str) else None
-            if atlas_id is None and action_id is not None:
-                atlas_id = self._actions(st).get(action_id)
-            policy = p.get("policy_id") if isinstance(p.get("policy_id"), str) else None
-            reason = p.get("reason_code") if isinstance(p.get("reason_code"), str) else None
+            atlas_id = f.atlas_id or (known.get(f.action_id) if f.action_id else None)
             rows.append((self.tenant, ln.trace_id, ln.sequence, ln.event_id, ln.session_id, ln.event_type, ln.ts_us,
-                         agent or st.agent_id, atlas_id, action_id, decision_of(ln), policy and policy[:MAX_ID],
-                         reason and reason[:MAX_ID], ln.event_hash, ln.raw, self.now_us))
+                         f.agent_id or st.agent_id, atlas_id, f.action_id, f.decision, f.policy_id, f.reason_code,
+                         ln.event_hash, ln.raw, self.now_us))
             if st.events == 0:
                 st.first_ts_us = ln.ts_us
                 st.last_ts_us = ln.ts_us

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 
 from .. import _json
 
-__all__ = ["Line", "BadLine", "split_lines", "parse_line", "timestamp_us", "MAX_ID"]
+__all__ = ["Line", "Facts", "BadLine", "split_lines", "parse_line", "facts", "timestamp_us", "MAX_ID"]
 
 #: Longest id (trace, session, event, agent, atlas, action, policy) the store indexes, in characters.
 MAX_ID = 512
@@ -39,6 +39,23 @@ class BadLine(Exception):
 
 
 @dataclass
+class Facts:
+    """What the store indexes about an event, read from its payload when the line is parsed (the
+    payload itself is not kept, so a batch costs little more memory than its bytes)."""
+
+    agent_id: Optional[str]
+    decision: Optional[str]
+    action_id: Optional[str]
+    atlas_id: Optional[str]
+    policy_id: Optional[str]
+    reason_code: Optional[str]
+    #: action -> owning atlas, from ``policy.evaluated`` verdicts
+    action_atlases: Dict[str, str]
+    #: every atlas the event names
+    atlases: List[str]
+
+
+@dataclass
 class Line:
     """One event of a batch: where it is, where it goes, what to index."""
 
@@ -49,11 +66,10 @@ class Line:
     session_id: str
     sequence: int
     event_type: str
-    timestamp: str
     ts_us: int
     previous_hash: str
     event_hash: str
-    payload: Dict[str, Any]
+    facts: Facts
 
 
 def split_lines(body: bytes, max_lines: int, max_line: int) -> List[bytes]:
@@ -111,6 +127,7 @@ def parse_line(index: int, raw: bytes) -> Line:
         us = timestamp_us(ts)
     except (ValueError, OverflowError):
         raise BadLine(n, f"timestamp {ts[:40]!r} is not RFC 3339") from None
+    event_type = _str(ev, "event_type", n)
     return Line(
         index=index,
         raw=raw,
@@ -118,12 +135,11 @@ def parse_line(index: int, raw: bytes) -> Line:
         trace_id=_str(ev, "trace_id", n),
         session_id=_str(ev, "session_id", n),
         sequence=seq,
-        event_type=_str(ev, "event_type", n),
-        timestamp=ts,
+        event_type=event_type,
         ts_us=us,
         previous_hash=_str(ev, "previous_event_hash", n),
         event_hash=_str(ev, "event_hash", n),
-        payload=payload,
+        facts=facts(event_type, payload),
     )
 
 
@@ -131,9 +147,26 @@ def _opt(v: Any) -> Optional[str]:
     return v[:MAX_ID] if isinstance(v, str) and v else None
 
 
-def agent_of(line: Line) -> Optional[str]:
+def facts(event_type: str, p: Dict[str, Any]) -> Facts:
+    """The index columns of an event (see the module docstring for the decision vocabulary)."""
+    action = p.get("action_id")
+    if not isinstance(action, str):
+        acts = p.get("actions")
+        action = acts[0] if isinstance(acts, list) and len(acts) == 1 and isinstance(acts[0], str) else None
+    verdicts = _action_atlases(p)
+    atlases = [str(a["atlas_id"])[:MAX_ID] for a in p.get("atlases") or () if isinstance(a, dict) and _opt(a.get("atlas_id"))] \
+        if isinstance(p.get("atlases"), list) else []
+    atlases += [x for x in verdicts.values() if x not in atlases]
+    own = _opt(p.get("atlas_id"))
+    if own and own not in atlases:
+        atlases.append(own)
+    return Facts(agent_id=_agent(p), decision=_decision(event_type, p), action_id=_opt(action), atlas_id=own,
+                 policy_id=_opt(p.get("policy_id")), reason_code=_opt(p.get("reason_code")),
+                 action_atlases=verdicts, atlases=atlases)
+
+
+def _agent(p: Dict[str, Any]) -> Optional[str]:
     """The agent an event names itself (``session.started``, a resolve request, any ``agent_id``)."""
-    p = line.payload
     if isinstance(p.get("agent_id"), str):
         return _opt(p["agent_id"])
     req = p.get("request")
@@ -142,9 +175,7 @@ def agent_of(line: Line) -> Optional[str]:
     return None
 
 
-def decision_of(line: Line) -> Optional[str]:
-    """The normalized decision of an event (see the module docstring), or None."""
-    t, p = line.event_type, line.payload
+def _decision(t: str, p: Dict[str, Any]) -> Optional[str]:
     if t == "action.requested":
         return {"authorized": "allowed", "pending_approval": "pending"}.get(str(p.get("status")), _opt(p.get("status")))
     if t == "action.denied":
@@ -162,10 +193,7 @@ def decision_of(line: Line) -> Optional[str]:
     return None
 
 
-def atlases_of(line: Line) -> Dict[str, str]:
-    """Which atlas owns each action an event judged: ``{action_id: atlas_id}`` from the verdicts
-    of ``policy.evaluated``."""
-    p = line.payload
+def _action_atlases(p: Dict[str, Any]) -> Dict[str, str]:
     out: Dict[str, str] = {}
     verdicts = p.get("verdicts")
     if isinstance(verdicts, list):
@@ -175,20 +203,3 @@ def atlases_of(line: Line) -> Dict[str, str]:
                 if a and at:
                     out[a] = at
     return out
-
-
-def trace_atlases_of(line: Line) -> List[str]:
-    """Atlas ids an event names (resolution ``atlases``, verdicts, or its own ``atlas_id``)."""
-    p = line.payload
-    found: List[str] = []
-    for key in ("atlases",):
-        v = p.get(key)
-        if isinstance(v, list):
-            for a in v:
-                if isinstance(a, dict) and _opt(a.get("atlas_id")):
-                    found.append(str(a["atlas_id"])[:MAX_ID])
-    found.extend(x for x in atlases_of(line).values() if x)
-    own = _opt(p.get("atlas_id"))
-    if own:
-        found.append(own)
-    return found

@@ -17,16 +17,19 @@ Steps, all in one write transaction (nothing of a batch is stored unless all of 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from .chains import Chains, Rejection, RAW_PREFIX
-from .db import Database, now_us
+from .db import Busy, Database, now_us
 from .events import BadLine, Line, parse_line, split_lines
 from .settings import Settings
 from .verify import Head
 
 __all__ = ["Ingestor", "Outcome", "HeldFull", "BadLine"]
+
+log = logging.getLogger("cra.server")
 
 
 class HeldFull(Exception):
@@ -79,9 +82,12 @@ class Ingestor:
         if e.line >= 1:
             parts = body.split(b"\n", e.line)
             raw = parts[e.line - 1] if len(parts) >= e.line else b""
-        with self.db.write() as tx:
-            tx.x("INSERT INTO alerts (tenant, line, code, message, raw_prefix, received_us) VALUES (?, ?, ?, ?, ?, ?)",
-                 (tenant, e.line, e.code, e.message[:1000], raw[:RAW_PREFIX], now_us()))
+        try:
+            with self.db.write() as tx:
+                tx.x("INSERT INTO alerts (tenant, line, code, message, raw_prefix, received_us) VALUES (?, ?, ?, ?, ?, ?)",
+                     (tenant, e.line, e.code, e.message[:1000], raw[:RAW_PREFIX], now_us()))
+        except Busy as b:  # the batch is refused all the same; the alert is only lost, and logged
+            log.warning("could not record the alert for a refused batch (%s line %d): %s", e.code, e.line, b)
 
     def _ingest(self, chains: Chains, lines: List[Line]) -> Outcome:
         out = Outcome()

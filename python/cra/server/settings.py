@@ -33,8 +33,9 @@ class Settings:
     port: int = 8787
     #: Largest request body as sent (compressed or not).
     max_body: int = 16 * MIB
-    #: Largest batch after decompression (a zip bomb stops here).
-    max_decompressed: int = 64 * MIB
+    #: Largest batch after decompression (a zip bomb stops here). A batch in work takes about 4x
+    #: this in memory, so the worst case is ``4 * max_decompressed * max_concurrent_ingests``.
+    max_decompressed: int = 32 * MIB
     #: Most lines (events) in one batch.
     max_lines: int = 100_000
     #: Longest single line (one event).
