@@ -264,6 +264,8 @@ def _first_line(e: BaseException) -> str:
 def _busy(e: BaseException) -> Optional[Busy]:
     if isinstance(e, Busy):
         return e
+    if isinstance(e, sqlite3.IntegrityError):
+        return Busy(f"a concurrent batch stored some of these events first; retry: {e}")
     if isinstance(e, sqlite3.OperationalError):
         msg = str(e).lower()
         if "locked" in msg or "busy" in msg:
@@ -277,6 +279,8 @@ def _busy(e: BaseException) -> Optional[Busy]:
     if isinstance(e, (pe.LockNotAvailable, pe.DeadlockDetected, pe.SerializationFailure, pe.QueryCanceled,
                       pe.AdminShutdown, pe.CannotConnectNow)):
         return Busy(f"the database is busy: {_first_line(e)}")
+    if isinstance(e, psycopg.IntegrityError):
+        return Busy(f"a concurrent batch stored some of these events first; retry: {_first_line(e)}")
     if isinstance(e, psycopg.OperationalError):
         return Busy(f"the database is unavailable: {_first_line(e)}")
     return None

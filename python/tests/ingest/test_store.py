@@ -63,3 +63,28 @@ def test_events_are_attributed_and_counted(ingestor: Ingestor, db: Database, dem
     total = stats(db, "acme", 0, now_us() + 10**9, 86400 * 365 * 100)
     assert total["totals"]["allowed"] > s["totals"]["allowed"] > 0
     assert len(lines(demo)) == sum(int(t["events"]) for t in list_traces(db, "acme", TraceFilter())["traces"])
+
+
+def test_the_sweep_timer_expires_held_events(ingestor: Ingestor, db: Database, several: bytes) -> None:
+    import time
+
+    from cra.server.maintenance import Sweeper
+    from cra.server.query import get_trace
+
+    tid, tl = next(iter(by_trace(several).items()))
+    ingestor.ingest("acme", tl[0])
+    assert ingestor.ingest("acme", b"".join(tl[2:])).held == len(tl) - 2
+    sweeper = Sweeper(db, interval=0.05, hold_seconds=0.0, retention_days=0.0)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 60  # a bound on waiting, not an assertion about time
+        while time.monotonic() < deadline:
+            t = get_trace(db, "acme", tid)
+            if t is not None and t["integrity"] == "gap":
+                break
+            time.sleep(0.05)
+    finally:
+        sweeper.stop()
+    t = get_trace(db, "acme", tid)
+    assert t is not None and t["integrity"] == "gap" and t["held"] == 0 and t["events"] == len(tl) - 1
+    assert sweeper.gaps == 1
