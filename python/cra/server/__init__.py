@@ -15,15 +15,38 @@ __all__ = ["Settings", "SettingsError", "serve"]
 
 
 def serve(settings: Settings) -> None:
-    """Runs the service with uvicorn until interrupted (SIGINT/SIGTERM shut it down cleanly)."""
+    """Runs the service with uvicorn until interrupted (SIGINT/SIGTERM shut it down cleanly).
+
+    The tokens file and the database are opened (and migrated) first, so a bad file, an
+    unreachable database or a schema newer than this code stop it with a clear
+    :class:`SettingsError` before it listens."""
     import uvicorn
 
     from .app import create_app
+    from .db import Busy, SchemaError, open_database
     from .tokens import TokenStore
 
     if not settings.tokens:
         raise SettingsError("a tokens file is required (--tokens FILE or CRA_INGEST_TOKENS)")
     tokens = TokenStore.from_file(settings.tokens)
-    app = create_app(settings, tokens)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False,
-                limit_concurrency=max(64, settings.max_concurrent_ingests * 16), timeout_keep_alive=30)
+    try:
+        db = open_database(settings.db, settings.pool_size, settings.lock_timeout_seconds)
+    except (Busy, SchemaError, OSError) as e:
+        raise SettingsError(f"cannot open the database {_redact(settings.db)}: {e}") from None
+    except ImportError as e:
+        raise SettingsError(f"the database driver is missing ({e}); install the server extra") from None
+    except Exception as e:  # sqlite3.DatabaseError (not a database), psycopg errors...
+        raise SettingsError(f"cannot open the database {_redact(settings.db)}: {e}") from None
+    try:
+        app = create_app(settings, tokens, db=db)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False,
+                    limit_concurrency=max(64, settings.max_concurrent_ingests * 16), timeout_keep_alive=30)
+    finally:
+        db.close()
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password."""
+    import re
+
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)

@@ -298,7 +298,10 @@ def create_app(settings: Settings, tokens: TokenStore, db: Optional[Database] = 
         """Held events of this tenant waiting longer than ``older_than`` seconds: gap recorded,
         the events that verify from there stored."""
         p = _auth(state, request, "admin")
-        return _json_response(_busy(lambda: expire_held(state.database(), older_than, p.tenant), state))
+        res = _busy(lambda: expire_held(state.database(), older_than, p.tenant), state)
+        if state.sweeper is not None:
+            state.sweeper.gaps += res["gaps"]
+        return _json_response(res)
 
     # -- operations ------------------------------------------------------------------------
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")

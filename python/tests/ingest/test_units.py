@@ -136,3 +136,31 @@ def test_time_parameters() -> None:
     for bad in ("soon", "12", "2026-11-25T12:00:00", "-3h"):
         with pytest.raises(TimeError):
             parse_time(bad, "since")
+
+
+def test_cra_serve_refuses_bad_configuration_before_listening(tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from cra.cli import main
+
+    for k in ("CRA_INGEST_TOKENS", "CRA_INGEST_DB"):
+        monkeypatch.delenv(k, raising=False)
+    good = tmp_path / "tokens.json"
+    good.write_text(json.dumps({"t": {"tenant": "a", "rights": ["read"]}}))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    notdb = tmp_path / "not.sqlite3"
+    notdb.write_bytes(b"this is not a database" * 100)
+    cases = [
+        (["serve"], "tokens file is required"),
+        (["serve", "--tokens", str(bad)], "non-empty"),
+        (["serve", "--tokens", str(tmp_path / "none.json")], "cannot read"),
+        (["serve", "--tokens", str(good), "--db", "mysql://x"], "sqlite:///PATH or postgresql"),
+        (["serve", "--tokens", str(good), "--db", f"sqlite:///{tmp_path}/no/such/dir/x.db"], "does not exist"),
+        (["serve", "--tokens", str(good), "--db", f"sqlite:///{notdb}"], "cannot open the database"),
+        (["serve", "--tokens", str(good), "--db", "postgresql://u:secret@127.0.0.1:1/x"], "u:***@"),
+        (["serve", "--tokens", str(good), "--port", "99999"], "port"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "secret" not in err, (argv, err)
