@@ -16,6 +16,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from .. import _json
 from .body import BodyError, decompress, read_limited
@@ -175,6 +176,9 @@ def create_app(settings: Settings, tokens: TokenStore, db: Optional[Database] = 
         except BodyError as e:
             status = e.status
             raise ApiError(e.status, e.code, e.message) from None
+        except ClientDisconnect:
+            status = 499  # counted as the client going away; nothing was stored
+            raise ApiError(400, "client_disconnected", "the client went away before the body was read") from None
         except BadLine as e:
             status = 400
             raise ApiError(400, e.code, f"line {e.line}: {e.message}", line=e.line) from None
