@@ -17,7 +17,7 @@ import zstandard
 
 import cra
 
-from .helpers import DEVOPS, SUPPORT, by_trace, field, lines, retime
+from .helpers import DEVOPS, SUPPORT, atlas_doc, by_trace, field, lines, retime
 from .pg import Cluster
 from .server import Server, write_tokens
 
@@ -212,10 +212,10 @@ def test_query_filters_pagination_events_and_stats(server: Server, demo: bytes) 
 
 def test_replay_against_a_candidate_atlas(server: Server, demo: bytes) -> None:
     assert server.post(demo, "all-replay")[0] == 202
-    doc = cra.trace.atlas_document(SUPPORT)
+    doc = atlas_doc(SUPPORT)
     doc["policies"].append({"policy_id": "freeze-refunds", "type": "deny", "actions": ["orders.refund"],
                             "reason": "refunds are frozen"})
-    devops = cra.trace.atlas_document(DEVOPS)
+    devops = atlas_doc(DEVOPS)
     status, _, body = server.request("POST", "/v1/replay", json.dumps({"atlases": [doc, devops],
                                      "filter": {"agent": "support-bot-1"}}).encode(), token="all-replay")
     assert status == 200, body
@@ -223,7 +223,7 @@ def test_replay_against_a_candidate_atlas(server: Server, demo: bytes) -> None:
     assert rep["traces"] == 1 and rep["replayed"] >= 1
     assert any("orders.refund" in c["no_longer_allowed"] for c in rep["changed"]), rep
     assert all(c["trace_id"] in by_trace(demo) for c in rep["changed"])
-    same = json.loads(server.request("POST", "/v1/replay", json.dumps({"atlases": [cra.trace.atlas_document(SUPPORT), devops],
+    same = json.loads(server.request("POST", "/v1/replay", json.dumps({"atlases": [atlas_doc(SUPPORT), devops],
                                      "filter": {}}).encode(), token="all-replay")[2])
     assert same["traces"] == 2 and same["changed"] == []
     status, _, body = server.request("POST", "/v1/replay", b'{"atlases": [{"atlas_id": 1}]}', token="all-replay")
