@@ -175,6 +175,13 @@ pub fn verify_trace_file_with(path: &[u8], options: &[u8]) -> Result<Vec<u8>> {
     )?)
 }
 
+/// Explains the verdict on `action_id` for a resolve request → explanation JSON
+/// (docs/protocol.md "Explain"). Records and consumes nothing.
+pub fn explain(r: &Resolver, request: &[u8], action_id: &[u8]) -> Result<Vec<u8>> {
+    let req = CarpRequest::from_json(request)?;
+    to_bytes(&r.explain(&req, utf8(action_id, "the action id")?)?)
+}
+
 /// The approvals a filter selects (`{"session_id"?, "status"?: [...]}`; empty = every pending
 /// one) → JSON array.
 pub fn approvals(r: &Resolver, filter: &[u8]) -> Result<Vec<u8>> {

@@ -200,6 +200,26 @@ func (r *Resolver) Check(sessionID, actionID string) (Verdict, error) {
 	return Verdict(v), err
 }
 
+// Explain says why actionID gets its verdict for a resolve request (JSON): every policy of
+// the action's atlas in ladder order, each condition with what it saw, which policy decided.
+// It records and consumes nothing. Errors: CodeInvalidRequest, CodeAtlasNotFound.
+func (r *Resolver) Explain(request []byte, actionID string) (json.RawMessage, error) {
+	var answer []byte
+	err := r.with(func(h *C.CraResolver) error {
+		var out C.CraBuffer
+		defer freeBuffer(&out)
+		var cerr *C.CraError
+		qp, qn := input(request)
+		ap, an := inputString(actionID)
+		if err := check(C.cra_resolver_explain(h, qp, qn, ap, an, &out, &cerr), cerr); err != nil {
+			return err
+		}
+		answer = takeBuffer(&out)
+		return nil
+	})
+	return answer, err
+}
+
 // Flush waits until every trace event recorded before the call is in the sink.
 // Errors: CodeTimeout after timeout, CodeIOError.
 func (r *Resolver) Flush(timeout time.Duration) error {

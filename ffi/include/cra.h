@@ -550,6 +550,25 @@ CraStatus cra_resolver_check(const struct CraResolver *r,
                              struct CraError **err);
 
 /**
+ * Explains the verdict on one action for a resolve request (JSON): every policy of the
+ * action's atlas in ladder order, whether it matched, each condition with what it saw, which
+ * policy decided and why the others did not. `*out` gets the explanation JSON. Records and
+ * consumes nothing; not for the hot path. Errors: `CRA_STATUS_INVALID_REQUEST` (pointer
+ * `/action_id` when no loaded atlas declares it), `CRA_STATUS_ATLAS_NOT_FOUND`, ABI statuses.
+ * Thread-safe.
+ *
+ * # Safety
+ * `r` NULL or live; both input pairs readable; `out` writable; `err` NULL or writable.
+ */
+CraStatus cra_resolver_explain(const struct CraResolver *r,
+                               const uint8_t *request,
+                               size_t request_len,
+                               const uint8_t *action_id,
+                               size_t action_id_len,
+                               struct CraBuffer *out,
+                               struct CraError **err);
+
+/**
  * Waits until every trace event recorded before the call is in the sink (and synced per the
  * fsync policy). Errors: `CRA_STATUS_TIMEOUT` after `timeout_ms`, `CRA_STATUS_IO_ERROR`, ABI
  * statuses. Thread-safe (blocks only the calling thread).

@@ -456,6 +456,45 @@ pub unsafe extern "C" fn cra_resolver_check(
     }
 }
 
+/// Explains the verdict on one action for a resolve request (JSON): every policy of the
+/// action's atlas in ladder order, whether it matched, each condition with what it saw, which
+/// policy decided and why the others did not. `*out` gets the explanation JSON. Records and
+/// consumes nothing; not for the hot path. Errors: `CRA_STATUS_INVALID_REQUEST` (pointer
+/// `/action_id` when no loaded atlas declares it), `CRA_STATUS_ATLAS_NOT_FOUND`, ABI statuses.
+/// Thread-safe.
+///
+/// # Safety
+/// `r` NULL or live; both input pairs readable; `out` writable; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_resolver_explain(
+    r: *const CraResolver,
+    request: *const u8,
+    request_len: usize,
+    action_id: *const u8,
+    action_id_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: caller guarantees `out` is NULL or writable.
+    unsafe { write_buffer(out, CraBuffer::empty()) };
+    // SAFETY: caller guarantees on `r` and `err`.
+    unsafe {
+        guard::run_on(r, err, |h| {
+            if out.is_null() {
+                return Err(CraError::null("out"));
+            }
+            // SAFETY: caller guarantees both pairs are readable during the call.
+            let q = input::text(request, request_len, "the request")?;
+            // SAFETY: as above.
+            let a = input::text(action_id, action_id_len, "the action id")?;
+            let bytes = api::explain(h.resolver(), q.as_bytes(), a.as_bytes())?;
+            // SAFETY: `out` is non-NULL and writable.
+            write_buffer(out, CraBuffer::from_vec(bytes));
+            Ok(())
+        })
+    }
+}
+
 /// Waits until every trace event recorded before the call is in the sink (and synced per the
 /// fsync policy). Errors: `CRA_STATUS_TIMEOUT` after `timeout_ms`, `CRA_STATUS_IO_ERROR`, ABI
 /// statuses. Thread-safe (blocks only the calling thread).

@@ -279,10 +279,28 @@ class Resolver:
 
     def unload_atlas(self, atlas_id: str) -> Dict[str, Any]:
         """Unloads an atlas by id (:class:`~cra.AtlasNotFound` when none has it) and returns
-        ``{"atlas_id", "unloaded": True}``. Resolutions made before keep working against the
-        snapshot they were made with."""
+        ``{"atlas_id", "unloaded": True}``. Revocation is immediate: its actions are denied
+        from the next call on, in resolutions made before as well."""
         b = text(atlas_id)
         out: Dict[str, Any] = call(lib.cra_resolver_unload_atlas, self._handle(), b, len(b))
+        return out
+
+    def explain(
+        self,
+        request: JSONInput,
+        action_id: str,
+    ) -> Dict[str, Any]:
+        """Why ``action_id`` gets its verdict for a resolve ``request`` (a mapping or JSON text),
+        judged against the atlases loaded now: every policy of the action's atlas in ladder
+        order with ``pattern_matched``, each condition (``held``, ``expected``, ``saw``),
+        ``applies``, ``decided`` and a ``note``; plus ``verdict``, ``reason_code`` and
+        ``policy_id``. Records and consumes nothing (not for the hot path).
+
+        Raises :class:`~cra.InvalidRequest` (pointer ``/action_id`` when no loaded atlas
+        declares the action) or :class:`~cra.AtlasNotFound`."""
+        body = encode(request)
+        a = text(action_id)
+        out: Dict[str, Any] = call(lib.cra_resolver_explain, self._handle(), body, len(body), a, len(a))
         return out
 
     # -- resolve -----------------------------------------------------------------------------
@@ -504,17 +522,27 @@ class Resolver:
         :meth:`approve`."""
         return self._decide(lib.cra_resolver_reject, approval_id, approver, reason)
 
-    def approvals(self, session_id: Optional[str] = None, status: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+    def approvals(
+        self,
+        session_id: Optional[str] = None,
+        status: Optional[Sequence[str]] = None,
+        *,
+        filter: Optional[JSONInput] = None,
+    ) -> List[Dict[str, Any]]:
         """The approvals waiting for a human (or, with ``status``, those in any of
         ``pending``/``approved``/``rejected``/``consumed``/``expired``), oldest first, each with
         agent, action, parameters, policy, reason and expiry, so an approval UI can show
-        exactly what is asked. ``session_id`` narrows to one session."""
-        f: Dict[str, Any] = {}
-        if session_id is not None:
-            f["session_id"] = session_id
-        if status is not None:
-            f["status"] = list(status)
-        body = _json.dumps(f)
+        exactly what is asked. ``session_id`` narrows to one session. ``filter`` is the whole
+        wire filter ``{"session_id"?, "status"?}`` instead (a mapping or JSON text)."""
+        if filter is not None:
+            body = encode(filter, "filter")
+        else:
+            f: Dict[str, Any] = {}
+            if session_id is not None:
+                f["session_id"] = session_id
+            if status is not None:
+                f["status"] = list(status)
+            body = _json.dumps(f)
         out: List[Dict[str, Any]] = call(lib.cra_resolver_list_approvals, self._handle(), body, len(body))
         return out
 

@@ -265,6 +265,11 @@ def _call(op: str, step: Dict[str, Any], r: "cra.Resolver", fixtures: Dict[str, 
         return r.reject(_body(step, "decision"))
     if op == "end_session":
         return r.end_session(_body(step, "body"))
+    if op == "approvals":
+        given = "filter" in step or "filter_text" in step
+        return r.approvals(filter=_body(step, "filter") if given else None)
+    if op == "explain":
+        return r.explain(_body(step, "request"), _str(step, "action_id"))
     if op == "check":
         return r.check(_str(step, "session_id"), _str(step, "action_id")).value
     if op == "advance_clock":

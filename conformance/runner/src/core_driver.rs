@@ -53,6 +53,8 @@ impl Driver for CoreDriver {
             "approve" => api::approve(r, arg(args, 0)),
             "reject" => api::reject(r, arg(args, 0)),
             "end_session" => api::end_session(r, arg(args, 0)),
+            "approvals" => api::approvals(r, arg(args, 0)),
+            "explain" => api::explain(r, arg(args, 0), arg(args, 1)),
             "check" => api::check(r, arg(args, 0), arg(args, 1))
                 .map(|v| format!("\"{}\"", v.as_str()).into_bytes()),
             "flush" => api::flush(r, 10_000).map(|_| b"null".to_vec()),

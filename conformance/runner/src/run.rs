@@ -355,6 +355,22 @@ pub fn run_case(
             "report" => driver.call(op, &[&body(step, "report")]),
             "approve" | "reject" => driver.call(op, &[&body(step, "decision")]),
             "end_session" => driver.call(op, &[&body(step, "body")]),
+            "approvals" => {
+                let given = step.get("filter").is_some() || step.get("filter_text").is_some();
+                let filter = if given {
+                    body(step, "filter")
+                } else {
+                    b"{}".to_vec()
+                };
+                driver.call(op, &[&filter])
+            }
+            "explain" => driver.call(
+                op,
+                &[
+                    &body(step, "request"),
+                    step["action_id"].as_str().unwrap_or("").as_bytes(),
+                ],
+            ),
             "check" => driver.call(
                 op,
                 &[

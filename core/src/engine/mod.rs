@@ -5,6 +5,7 @@ mod approvals;
 pub mod conditions;
 pub mod config;
 mod execute;
+mod explain;
 mod fast;
 pub mod params;
 pub mod pattern;

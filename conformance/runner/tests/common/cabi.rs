@@ -50,6 +50,15 @@ type JsonFn = unsafe extern "C" fn(
     *mut *mut Error,
 ) -> Status;
 type OutFn = unsafe extern "C" fn(*const Resolver, *mut CraBuffer, *mut *mut Error) -> Status;
+type Json2Fn = unsafe extern "C" fn(
+    *const Resolver,
+    *const u8,
+    usize,
+    *const u8,
+    usize,
+    *mut CraBuffer,
+    *mut *mut Error,
+) -> Status;
 
 /// The `cra_*` functions, copied out of the library (valid while `_lib` lives).
 struct Api {
@@ -66,6 +75,8 @@ struct Api {
     approve: JsonFn,
     reject: JsonFn,
     end_session: JsonFn,
+    list_approvals: JsonFn,
+    explain: Json2Fn,
     check: unsafe extern "C" fn(
         *const Resolver,
         *const u8,
@@ -172,6 +183,8 @@ impl CabiDriver {
             approve: sym!("cra_resolver_approve"),
             reject: sym!("cra_resolver_reject"),
             end_session: sym!("cra_resolver_end_session"),
+            list_approvals: sym!("cra_resolver_list_approvals"),
+            explain: sym!("cra_resolver_explain"),
             check: sym!("cra_resolver_check"),
             flush: sym!("cra_resolver_flush"),
             drain_trace: sym!("cra_resolver_drain_trace"),
@@ -320,6 +333,27 @@ impl Driver for CabiDriver {
             "approve" => self.json(self.api.approve, arg(args, 0)),
             "reject" => self.json(self.api.reject, arg(args, 0)),
             "end_session" => self.json(self.api.end_session, arg(args, 0)),
+            "approvals" => self.json(self.api.list_approvals, arg(args, 0)),
+            "explain" => {
+                let r = self.resolver()?;
+                let (q, act) = (arg(args, 0), arg(args, 1));
+                let mut out = CraBuffer::empty();
+                let mut err = ptr::null_mut();
+                // SAFETY: `r` is live; both inputs are borrowed for the call; out-params valid.
+                let st = unsafe {
+                    (self.api.explain)(
+                        r,
+                        q.as_ptr(),
+                        q.len(),
+                        act.as_ptr(),
+                        act.len(),
+                        &mut out,
+                        &mut err,
+                    )
+                };
+                self.status(st, err)?;
+                Ok(self.take(out))
+            }
             "drain_trace" => self.output(self.api.drain_trace),
             "stats" => self.output(self.api.stats),
             "check" => {

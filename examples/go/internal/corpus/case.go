@@ -167,6 +167,14 @@ func call(r *cra.Resolver, op string, step any, fixtures map[string]any, root st
 		out, err = r.Reject(body(step, "decision"))
 	case "end_session":
 		out, err = r.EndSession(body(step, "body"))
+	case "approvals":
+		filter := []byte("{}")
+		if get(step, "filter") != nil || get(step, "filter_text") != nil {
+			filter = body(step, "filter")
+		}
+		out, err = r.Approvals(filter)
+	case "explain":
+		out, err = r.Explain(body(step, "request"), sget("action_id"))
 	case "check":
 		var v cra.Verdict
 		if v, err = r.Check(sget("session_id"), sget("action_id")); err == nil {

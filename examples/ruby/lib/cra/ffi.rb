@@ -62,6 +62,7 @@ module Cra
     attach_function :cra_resolver_list_approvals, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_reject, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_end_session, JSON_IN, :status, blocking: true
+    attach_function :cra_resolver_explain, [:resolver, :bytes, :size_t, :bytes, :size_t, Buffer.by_ref, :error_out], :status, blocking: true
     attach_function :cra_resolver_check, [:resolver, :bytes, :size_t, :bytes, :size_t, :pointer, :error_out], :status
     attach_function :cra_resolver_flush, [:resolver, :uint64, :error_out], :status, blocking: true
     attach_function :cra_resolver_drain_trace, [:resolver, Buffer.by_ref, :error_out], :status, blocking: true

@@ -83,6 +83,17 @@ module Cra
 
     # The fast path: may the session run the action now? Answers :allowed, :denied,
     # :pending_approval, :rate_limited or :no_resolution. Consumes and records nothing.
+    # Why action_id gets its verdict for a resolve request: every policy of its atlas in ladder
+    # order, each condition with what it saw, which policy decided. Records nothing.
+    def explain(request, action_id, raw: false)
+      text = with_handle do |h|
+        qmem, qlen = Native.input(Native.json_input(request))
+        amem, alen = Native.input(action_id)
+        Native.call_buffer(:cra_resolver_explain, h, qmem, qlen, amem, alen)
+      end
+      raw ? text : JSON.parse(text)
+    end
+
     def check(session_id, action_id)
       with_handle do |h|
         smem, slen = Native.input(session_id)
