@@ -43,6 +43,23 @@ pub fn load_atlas_dir(r: &Resolver, path: &[u8]) -> Result<Vec<u8>> {
     to_bytes(&r.load_atlas_dir(utf8(path, "the atlas path")?)?)
 }
 
+/// Loads an atlas (JSON text) as the shadow of the live atlas with its `atlas_id` → `AtlasInfo`.
+pub fn load_shadow(r: &Resolver, atlas: &[u8]) -> Result<Vec<u8>> {
+    to_bytes(&r.load_shadow_json(atlas)?)
+}
+
+/// Loads a shadow atlas from a directory (UTF-8 path) → `AtlasInfo`.
+pub fn load_shadow_dir(r: &Resolver, path: &[u8]) -> Result<Vec<u8>> {
+    to_bytes(&r.load_shadow_dir(utf8(path, "the atlas path")?)?)
+}
+
+/// Unloads the shadow of an atlas → `{"atlas_id", "unloaded": true}`.
+pub fn unload_shadow(r: &Resolver, atlas_id: &[u8]) -> Result<Vec<u8>> {
+    let id = utf8(atlas_id, "the atlas id")?;
+    r.unload_shadow(id)?;
+    to_bytes(&json!({"atlas_id": id, "unloaded": true}))
+}
+
 /// Unloads an atlas by id → `{"atlas_id": ..., "unloaded": true}`.
 pub fn unload_atlas(r: &Resolver, atlas_id: &[u8]) -> Result<Vec<u8>> {
     let id = utf8(atlas_id, "the atlas id")?;

@@ -200,6 +200,19 @@ func (r *Resolver) Check(sessionID, actionID string) (Verdict, error) {
 	return Verdict(v), err
 }
 
+// LoadShadow loads a candidate atlas (JSON) as the shadow of the live atlas with the same
+// atlas_id: resolves and executes are also judged by it, the live decision is enforced, and
+// differences are recorded (policy.shadow_diff) and counted. Errors: CodeInvalidAtlas,
+// CodeAtlasNotFound.
+func (r *Resolver) LoadShadow(atlas []byte) (json.RawMessage, error) {
+	return r.callJSON(C.cra_json_fn(C.cra_resolver_load_shadow), atlas)
+}
+
+// UnloadShadow unloads the shadow of an atlas. Errors: CodeAtlasNotFound.
+func (r *Resolver) UnloadShadow(atlasID string) (json.RawMessage, error) {
+	return r.callJSON(C.cra_json_fn(C.cra_resolver_unload_shadow), []byte(atlasID))
+}
+
 // Explain says why actionID gets its verdict for a resolve request (JSON): every policy of
 // the action's atlas in ladder order, each condition with what it saw, which policy decided.
 // It records and consumes nothing. Errors: CodeInvalidRequest, CodeAtlasNotFound.

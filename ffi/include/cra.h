@@ -550,6 +550,49 @@ CraStatus cra_resolver_check(const struct CraResolver *r,
                              struct CraError **err);
 
 /**
+ * Loads an atlas (JSON text) as the *shadow* of the live atlas with the same `atlas_id`: every
+ * resolve and execute is also judged by it, the live decision is enforced, and each difference
+ * is recorded in TRACE (`policy.shadow_diff`) and counted (`stats.shadow_diffs`). `*out` gets
+ * the `AtlasInfo` JSON. Errors: `CRA_STATUS_INVALID_ATLAS`, `CRA_STATUS_ATLAS_NOT_FOUND` (no
+ * live atlas with that id), ABI statuses. Thread-safe.
+ *
+ * # Safety
+ * `r` NULL or live; `atlas` readable for `atlas_len` bytes; `out` writable; `err` NULL or writable.
+ */
+CraStatus cra_resolver_load_shadow(const struct CraResolver *r,
+                                   const uint8_t *atlas,
+                                   size_t atlas_len,
+                                   struct CraBuffer *out,
+                                   struct CraError **err);
+
+/**
+ * Loads a shadow atlas from a directory (as `cra_resolver_load_atlas_dir`); see
+ * `cra_resolver_load_shadow`. Thread-safe.
+ *
+ * # Safety
+ * `r` NULL or live; `path` readable for `path_len` bytes; `out` writable; `err` NULL or writable.
+ */
+CraStatus cra_resolver_load_shadow_dir(const struct CraResolver *r,
+                                       const uint8_t *path,
+                                       size_t path_len,
+                                       struct CraBuffer *out,
+                                       struct CraError **err);
+
+/**
+ * Unloads the shadow of an atlas (by atlas id); `*out` gets `{"atlas_id", "unloaded": true}`.
+ * Errors: `CRA_STATUS_ATLAS_NOT_FOUND`, ABI statuses. Thread-safe.
+ *
+ * # Safety
+ * `r` NULL or live; `atlas_id` readable for `atlas_id_len` bytes; `out` writable; `err` NULL or
+ * writable.
+ */
+CraStatus cra_resolver_unload_shadow(const struct CraResolver *r,
+                                     const uint8_t *atlas_id,
+                                     size_t atlas_id_len,
+                                     struct CraBuffer *out,
+                                     struct CraError **err);
+
+/**
  * Explains the verdict on one action for a resolve request (JSON): every policy of the
  * action's atlas in ladder order, whether it matched, each condition with what it saw, which
  * policy decided and why the others did not. `*out` gets the explanation JSON. Records and

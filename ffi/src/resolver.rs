@@ -456,6 +456,81 @@ pub unsafe extern "C" fn cra_resolver_check(
     }
 }
 
+/// Loads an atlas (JSON text) as the *shadow* of the live atlas with the same `atlas_id`: every
+/// resolve and execute is also judged by it, the live decision is enforced, and each difference
+/// is recorded in TRACE (`policy.shadow_diff`) and counted (`stats.shadow_diffs`). `*out` gets
+/// the `AtlasInfo` JSON. Errors: `CRA_STATUS_INVALID_ATLAS`, `CRA_STATUS_ATLAS_NOT_FOUND` (no
+/// live atlas with that id), ABI statuses. Thread-safe.
+///
+/// # Safety
+/// `r` NULL or live; `atlas` readable for `atlas_len` bytes; `out` writable; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_resolver_load_shadow(
+    r: *const CraResolver,
+    atlas: *const u8,
+    atlas_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe { json_op(r, atlas, atlas_len, "the atlas", out, err, api::load_shadow) }
+}
+
+/// Loads a shadow atlas from a directory (as `cra_resolver_load_atlas_dir`); see
+/// `cra_resolver_load_shadow`. Thread-safe.
+///
+/// # Safety
+/// `r` NULL or live; `path` readable for `path_len` bytes; `out` writable; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_resolver_load_shadow_dir(
+    r: *const CraResolver,
+    path: *const u8,
+    path_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        json_op(
+            r,
+            path,
+            path_len,
+            "the path",
+            out,
+            err,
+            api::load_shadow_dir,
+        )
+    }
+}
+
+/// Unloads the shadow of an atlas (by atlas id); `*out` gets `{"atlas_id", "unloaded": true}`.
+/// Errors: `CRA_STATUS_ATLAS_NOT_FOUND`, ABI statuses. Thread-safe.
+///
+/// # Safety
+/// `r` NULL or live; `atlas_id` readable for `atlas_id_len` bytes; `out` writable; `err` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_resolver_unload_shadow(
+    r: *const CraResolver,
+    atlas_id: *const u8,
+    atlas_id_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        json_op(
+            r,
+            atlas_id,
+            atlas_id_len,
+            "the atlas id",
+            out,
+            err,
+            api::unload_shadow,
+        )
+    }
+}
+
 /// Explains the verdict on one action for a resolve request (JSON): every policy of the
 /// action's atlas in ladder order, whether it matched, each condition with what it saw, which
 /// policy decided and why the others did not. `*out` gets the explanation JSON. Records and

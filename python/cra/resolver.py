@@ -277,6 +277,25 @@ class Resolver:
         p = text(path)
         return AtlasInfo(call(lib.cra_resolver_load_atlas_dir, r, p, len(p)))
 
+    def load_shadow(self, atlas: Union[PathLike, Mapping[str, Any], bytes, str]) -> AtlasInfo:
+        """Loads a candidate atlas as the *shadow* of the live atlas with the same ``atlas_id``:
+        every resolve and execute is also judged by it, the live decision is enforced, and each
+        difference is recorded in the trace (``policy.shadow_diff``) and counted in
+        ``stats()["shadow_diffs"]``. ``atlas`` as in :meth:`load_atlas`. Raises
+        :class:`~cra.InvalidAtlas` or :class:`~cra.AtlasNotFound` (no live atlas with that id)."""
+        r = self._handle()
+        if isinstance(atlas, (Mapping, bytes)) or (isinstance(atlas, str) and atlas.lstrip().startswith("{")):
+            doc = encode(atlas, "atlas")
+            return AtlasInfo(call(lib.cra_resolver_load_shadow, r, doc, len(doc)))
+        p = text(atlas)
+        return AtlasInfo(call(lib.cra_resolver_load_shadow_dir, r, p, len(p)))
+
+    def unload_shadow(self, atlas_id: str) -> Dict[str, Any]:
+        """Unloads the shadow of ``atlas_id`` (:class:`~cra.AtlasNotFound` when none)."""
+        b = text(atlas_id)
+        out: Dict[str, Any] = call(lib.cra_resolver_unload_shadow, self._handle(), b, len(b))
+        return out
+
     def unload_atlas(self, atlas_id: str) -> Dict[str, Any]:
         """Unloads an atlas by id (:class:`~cra.AtlasNotFound` when none has it) and returns
         ``{"atlas_id", "unloaded": True}``. Revocation is immediate: its actions are denied

@@ -265,6 +265,10 @@ def _call(op: str, step: Dict[str, Any], r: "cra.Resolver", fixtures: Dict[str, 
         return r.reject(_body(step, "decision"))
     if op == "end_session":
         return r.end_session(_body(step, "body"))
+    if op == "load_shadow":
+        return r.load_shadow(_atlas(step.get("atlas"), fixtures)).raw
+    if op == "unload_shadow":
+        return r.unload_shadow(_str(step, "atlas_id"))
     if op == "approvals":
         given = "filter" in step or "filter_text" in step
         return r.approvals(filter=_body(step, "filter") if given else None)

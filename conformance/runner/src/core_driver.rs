@@ -54,6 +54,8 @@ impl Driver for CoreDriver {
             "reject" => api::reject(r, arg(args, 0)),
             "end_session" => api::end_session(r, arg(args, 0)),
             "approvals" => api::approvals(r, arg(args, 0)),
+            "load_shadow" => api::load_shadow(r, arg(args, 0)),
+            "unload_shadow" => api::unload_shadow(r, arg(args, 0)),
             "explain" => api::explain(r, arg(args, 0), arg(args, 1)),
             "check" => api::check(r, arg(args, 0), arg(args, 1))
                 .map(|v| format!("\"{}\"", v.as_str()).into_bytes()),

@@ -348,9 +348,10 @@ pub fn run_case(
                 let p = root.join(step["path"].as_str().unwrap_or(""));
                 driver.call(op, &[p.to_string_lossy().as_bytes()])
             }
-            "unload_atlas" => {
+            "unload_atlas" | "unload_shadow" => {
                 driver.call(op, &[step["atlas_id"].as_str().unwrap_or("").as_bytes()])
             }
+            "load_shadow" => driver.call(op, &[&atlas_arg(step, fixtures, "atlas").map_err(at)?]),
             "resolve" | "execute" => driver.call(op, &[&body(step, "request")]),
             "report" => driver.call(op, &[&body(step, "report")]),
             "approve" | "reject" => driver.call(op, &[&body(step, "decision")]),

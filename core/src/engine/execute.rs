@@ -305,6 +305,15 @@ impl Resolver {
             }
             Judged::Verdict(atlas, v) => (atlas, v),
         };
+        self.shadow_execute(
+            res,
+            &atlas,
+            &ex.action_id,
+            &verdict,
+            &session.trace,
+            span,
+            now,
+        );
         let idx = verdict.action;
         let action = &atlas.actions[idx as usize];
         answer.policy_id = (verdict.policy != NO_POLICY)

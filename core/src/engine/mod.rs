@@ -17,6 +17,7 @@ mod resolve;
 #[cfg(any(test, not(feature = "json-schema")))]
 mod schema_lite;
 mod session;
+mod shadow;
 pub mod store;
 mod wire;
 
@@ -118,6 +119,7 @@ struct Counters {
     authorized: AtomicU64,
     denied: AtomicU64,
     reports: AtomicU64,
+    shadow_diffs: AtomicU64,
 }
 
 /// The CRA resolver. `Send + Sync`: share one per process (or per tenant) behind an `Arc`.
@@ -126,6 +128,8 @@ struct Counters {
 /// only the sharded session and resolution maps.
 pub struct Resolver {
     atlases: ArcSwap<AtlasSet>,
+    /// Shadow (candidate) atlases by the live atlas id they shadow; empty: no shadow work.
+    shadows: ArcSwap<shadow::Shadows>,
     load_lock: Mutex<()>,
     clock: Clock,
     ids: IdSource,
@@ -181,6 +185,7 @@ impl Resolver {
         Ok(Resolver {
             collector: None,
             atlases: ArcSwap::from_pointee(AtlasSet::default()),
+            shadows: ArcSwap::from_pointee(shadow::Shadows::default()),
             load_lock: Mutex::new(()),
             clock,
             ids,
@@ -377,6 +382,8 @@ impl Resolver {
             "authorized": c.authorized.load(Ordering::Relaxed),
             "denied": c.denied.load(Ordering::Relaxed),
             "reports": c.reports.load(Ordering::Relaxed),
+            "shadows": self.shadows.load().len(),
+            "shadow_diffs": c.shadow_diffs.load(Ordering::Relaxed),
         })
     }
 

@@ -176,6 +176,7 @@ impl Resolver {
                 EventPayload::Lazy(src.clone()),
             );
         }
+        self.shadow_resolve(&resolution, &session.trace, &span);
         self.counters.resolves.fetch_add(1, Ordering::Relaxed);
         self.maybe_prune(now);
         Ok(resolution)

@@ -37,6 +37,8 @@ pub enum EventType {
     PolicyViolated,
     /// Events were dropped before this point (drop overflow mode).
     TraceGap,
+    /// A shadow (candidate) atlas judged an action differently from the live one.
+    PolicyShadowDiff,
 }
 
 impl EventType {
@@ -56,11 +58,12 @@ impl EventType {
             EventType::ActionFailed => "action.failed",
             EventType::PolicyViolated => "policy.violated",
             EventType::TraceGap => "trace.gap",
+            EventType::PolicyShadowDiff => "policy.shadow_diff",
         }
     }
 
     /// Every type, for parsers and docs.
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 14] = [
         EventType::SessionStarted,
         EventType::SessionEnded,
         EventType::RequestReceived,
@@ -74,6 +77,7 @@ impl EventType {
         EventType::ActionFailed,
         EventType::PolicyViolated,
         EventType::TraceGap,
+        EventType::PolicyShadowDiff,
     ];
 
     /// Parses a wire name.

@@ -279,6 +279,10 @@ module ConformanceRunner
     when "approve" then r.approve(body(step, "decision"), raw: true)
     when "reject" then r.reject(body(step, "decision"), raw: true)
     when "end_session" then r.end_session(body(step, "body"), raw: true)
+    when "load_shadow"
+      t = get(step, "atlas_text")
+      r.load_shadow(t.is_a?(String) ? t : text(resolve_atlas(get(step, "atlas"), fixtures)), raw: true)
+    when "unload_shadow" then r.unload_shadow(str(step, "atlas_id"), raw: true)
     when "approvals" then r.approvals(step.key?("filter") || step.key?("filter_text") ? body(step, "filter") : "{}", raw: true)
     when "explain" then r.explain(body(step, "request"), str(step, "action_id"), raw: true)
     when "check" then JSON.generate(r.check(str(step, "session_id"), str(step, "action_id")).to_s)

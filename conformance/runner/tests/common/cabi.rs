@@ -76,6 +76,8 @@ struct Api {
     reject: JsonFn,
     end_session: JsonFn,
     list_approvals: JsonFn,
+    load_shadow: JsonFn,
+    unload_shadow: JsonFn,
     explain: Json2Fn,
     check: unsafe extern "C" fn(
         *const Resolver,
@@ -184,6 +186,8 @@ impl CabiDriver {
             reject: sym!("cra_resolver_reject"),
             end_session: sym!("cra_resolver_end_session"),
             list_approvals: sym!("cra_resolver_list_approvals"),
+            load_shadow: sym!("cra_resolver_load_shadow"),
+            unload_shadow: sym!("cra_resolver_unload_shadow"),
             explain: sym!("cra_resolver_explain"),
             check: sym!("cra_resolver_check"),
             flush: sym!("cra_resolver_flush"),
@@ -334,6 +338,8 @@ impl Driver for CabiDriver {
             "reject" => self.json(self.api.reject, arg(args, 0)),
             "end_session" => self.json(self.api.end_session, arg(args, 0)),
             "approvals" => self.json(self.api.list_approvals, arg(args, 0)),
+            "load_shadow" => self.json(self.api.load_shadow, arg(args, 0)),
+            "unload_shadow" => self.json(self.api.unload_shadow, arg(args, 0)),
             "explain" => {
                 let r = self.resolver()?;
                 let (q, act) = (arg(args, 0), arg(args, 1));

@@ -167,6 +167,14 @@ func call(r *cra.Resolver, op string, step any, fixtures map[string]any, root st
 		out, err = r.Reject(body(step, "decision"))
 	case "end_session":
 		out, err = r.EndSession(body(step, "body"))
+	case "load_shadow":
+		a, e := atlasArg(step, fixtures)
+		if e != nil {
+			return nil, nil, e.Error()
+		}
+		out, err = r.LoadShadow(a)
+	case "unload_shadow":
+		out, err = r.UnloadShadow(sget("atlas_id"))
 	case "approvals":
 		filter := []byte("{}")
 		if get(step, "filter") != nil || get(step, "filter_text") != nil {

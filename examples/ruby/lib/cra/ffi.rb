@@ -60,6 +60,8 @@ module Cra
     attach_function :cra_resolver_report, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_approve, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_list_approvals, JSON_IN, :status, blocking: true
+    attach_function :cra_resolver_load_shadow, JSON_IN, :status, blocking: true
+    attach_function :cra_resolver_unload_shadow, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_reject, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_end_session, JSON_IN, :status, blocking: true
     attach_function :cra_resolver_explain, [:resolver, :bytes, :size_t, :bytes, :size_t, Buffer.by_ref, :error_out], :status, blocking: true

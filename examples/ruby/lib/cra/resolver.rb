@@ -71,6 +71,13 @@ module Cra
     # Approves a pending approval ({"approval_id", "approver"?, "reason"?}).
     def approve(decision = nil, raw: false, **fields) = json_call(:cra_resolver_approve, body(decision, fields), raw)
 
+    # Loads a candidate atlas (JSON text or Hash) as the shadow of the live atlas with the same
+    # atlas_id: differences are recorded (policy.shadow_diff) and counted, the live one enforces.
+    def load_shadow(atlas, raw: false) = json_call(:cra_resolver_load_shadow, Native.json_input(atlas), raw)
+
+    # Unloads the shadow of an atlas.
+    def unload_shadow(atlas_id, raw: false) = json_call(:cra_resolver_unload_shadow, atlas_id, raw)
+
     # Lists approvals ({"session_id"?, "status"?: [...]}; default every pending one), oldest
     # first, each with agent, action, parameters, policy and expiry.
     def approvals(filter = nil, raw: false, **fields) = json_call(:cra_resolver_list_approvals, body(filter, fields), raw)
