@@ -576,8 +576,13 @@ fn require_approval_without_allow_is_default_deny() {
     let info = r
         .load_atlas_json(&serde_json::to_vec(&ladder_atlas(&["approval"])).unwrap())
         .unwrap();
-    assert_eq!(info.warnings.len(), 1, "{:?}", info.warnings);
-    assert_eq!(info.warnings[0].code, "no_allow_underneath");
+    let codes: Vec<&str> = info.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(
+        codes,
+        ["no_allow_underneath", "never_allowed"],
+        "{:?}",
+        info.warnings
+    );
     let (a, d, p) = verdicts(&r, req("ag", "s", "g"));
     assert!(a.is_empty() && p.is_empty());
     assert_eq!(d, s(&["x.act"]));

@@ -402,7 +402,7 @@ impl CompiledAtlas {
         }
         packs.sort_by_key(|p| (std::cmp::Reverse(p.priority), p.decl));
         let any_keywords = packs.iter().any(|p| !p.keywords.is_empty());
-        let warnings = restrictions_without_allow(&manifest, &actions);
+        let warnings = super::lint::lint(&manifest, &actions, &policies);
         let context_validator = match &manifest.context_schema {
             Some(s) => Some(
                 params::compile(s)
@@ -426,39 +426,6 @@ impl CompiledAtlas {
             context_validator,
         })
     }
-}
-
-/// `require_approval` and `rate_limit` policies restrict what an `allow` grants and never grant
-/// (protocol.md §6): one whose actions no `allow` policy can reach has no effect, which is
-/// almost always a mistake in the atlas. One warning per such policy.
-fn restrictions_without_allow(
-    manifest: &AtlasManifest,
-    actions: &[CompiledAction],
-) -> Vec<Problem> {
-    let mut out = Vec::new();
-    for (pi, p) in manifest.policies.iter().enumerate() {
-        let candidates = |a: &CompiledAction| match p.policy_type {
-            PolicyType::RequireApproval => a.approval.contains(&(pi as u32)),
-            PolicyType::RateLimit => a.rate.contains(&(pi as u32)),
-            _ => false,
-        };
-        let mut matched = actions.iter().filter(|a| candidates(a)).peekable();
-        if matched.peek().is_none() {
-            continue;
-        }
-        if matched.all(|a| a.allow.is_empty()) {
-            out.push(Problem {
-                code: "no_allow_underneath",
-                pointer: format!("/policies/{pi}"),
-                message: format!(
-                    "{} policy {:?} covers only actions that no allow policy grants; it never applies (actions without an allow are denied by default)",
-                    p.policy_type.as_str(),
-                    p.policy_id
-                ),
-            });
-        }
-    }
-    out
 }
 
 /// Marks every action matched by `p`, using the hash map for exact ids and binary search for

@@ -1,6 +1,7 @@
 //! Atlases: the manifest model, full validation, loading (text or directory) and compilation.
 
 pub mod compile;
+mod lint;
 pub mod load;
 pub mod model;
 pub mod validate;
