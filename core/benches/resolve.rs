@@ -132,6 +132,32 @@ fn percentile_report() {
         );
         p50s.push((rules, p50, p99));
     }
+    {
+        // Shadow mode: the same resolve with a candidate atlas (one extra deny) shadowing the
+        // live one; every in-scope action is judged twice and differences are recorded.
+        let r = resolver_with(100);
+        let req = request(true);
+        let (base, _, _) = percentiles("resolve, 100 rules, no shadow (same run)", 200_000, || {
+            black_box(r.resolve(req.clone()).unwrap());
+        });
+        let mut candidate = synthetic_atlas(100);
+        candidate["version"] = json!("1.0.1");
+        candidate["policies"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"policy_id": "shadow-deny", "type": "deny", "actions": ["svc0.op1"]}));
+        r.load_shadow_json(candidate.to_string().as_bytes())
+            .unwrap();
+        let (shadowed, _, _) =
+            percentiles("resolve, 100 rules, with a shadow atlas", 200_000, || {
+                black_box(r.resolve(req.clone()).unwrap());
+            });
+        println!(
+            "{:<44} {:>9.2}x the same-run resolve without a shadow",
+            "shadow mode cost",
+            shadowed / base
+        );
+    }
     let r = resolver_with(100);
     let req = request(false);
     percentiles(

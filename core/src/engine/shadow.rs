@@ -14,7 +14,7 @@ use super::Resolver;
 use crate::atlas::compile::{CompiledAtlas, NO_POLICY};
 use crate::atlas::{manifest_from_dir, manifest_from_json, AtlasManifest};
 use crate::error::{CraError, ErrorCode, Result};
-use crate::trace::{EventPayload, EventType, SessionTrace};
+use crate::trace::{EventPayload, EventType, PayloadSource, SessionTrace};
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -98,21 +98,6 @@ impl Resolver {
         Ok(())
     }
 
-    /// The shadow verdict of one action, if its atlas has a shadow (`None` otherwise).
-    fn shadow_verdict<'s>(
-        shadows: &'s Shadows,
-        atlas_id: &str,
-        action_id: &str,
-        ctx: &EvalCtx<'_>,
-    ) -> Option<(&'s CompiledAtlas, Option<Verdict>)> {
-        let shadow = shadows.get(atlas_id)?;
-        let v = shadow
-            .action_index
-            .get(action_id)
-            .map(|&idx| super::resolve::ladder(shadow, idx, &shadow.actions[idx as usize], ctx));
-        Some((shadow, v))
-    }
-
     /// After a resolve: compares every in-scope action with the shadows; records the diffs.
     pub(crate) fn shadow_resolve(
         &self,
@@ -126,13 +111,24 @@ impl Resolver {
         }
         let ctx = res.eval_ctx();
         let mut diffs = Vec::new();
-        for (atlas, action, v) in res.iter() {
-            let Some((shadow, sv)) = Self::shadow_verdict(&shadows, &atlas.id, &action.id, &ctx)
-            else {
+        for sel in &res.selected {
+            let atlas = &res.snapshot.atlases[sel.atlas as usize];
+            let Some(shadow) = shadows.get(&atlas.id) else {
                 continue;
             };
-            if let Some(d) = diff(atlas, &action.id, &v, shadow, sv.as_ref()) {
-                diffs.push(d);
+            for v in &res.verdicts[sel.start as usize..(sel.start + sel.len) as usize] {
+                let action = &atlas.actions[v.action as usize];
+                let sv = shadow.action_index.get(&action.id).map(|&idx| {
+                    super::resolve::ladder(shadow, idx, &shadow.actions[idx as usize], &ctx)
+                });
+                if differs(v, sv.as_ref()) {
+                    diffs.push(ShadowDiff {
+                        live_atlas: atlas.clone(),
+                        shadow: shadow.clone(),
+                        live: *v,
+                        shadow_verdict: sv,
+                    });
+                }
             }
         }
         self.record_shadow_diffs(
@@ -150,7 +146,7 @@ impl Resolver {
     pub(crate) fn shadow_execute(
         &self,
         res: &Resolution,
-        atlas: &CompiledAtlas,
+        atlas: &Arc<CompiledAtlas>,
         action_id: &str,
         live: &Verdict,
         trace: &Arc<SessionTrace>,
@@ -161,23 +157,33 @@ impl Resolver {
         if shadows.is_empty() {
             return;
         }
+        let Some(shadow) = shadows.get(&atlas.id) else {
+            return;
+        };
         let ctx = EvalCtx {
             now_us: now,
             ..res.eval_ctx()
         };
-        let Some((shadow, sv)) = Self::shadow_verdict(&shadows, &atlas.id, action_id, &ctx) else {
-            return;
-        };
-        if let Some(d) = diff(atlas, action_id, live, shadow, sv.as_ref()) {
+        let sv = shadow
+            .action_index
+            .get(action_id)
+            .map(|&idx| super::resolve::ladder(shadow, idx, &shadow.actions[idx as usize], &ctx));
+        if differs(live, sv.as_ref()) {
+            let d = ShadowDiff {
+                live_atlas: atlas.clone(),
+                shadow: shadow.clone(),
+                live: *live,
+                shadow_verdict: sv,
+            };
             self.record_shadow_diffs(vec![d], &res.resolution_id, "execute", trace, span, now);
         }
     }
 
     fn record_shadow_diffs(
         &self,
-        diffs: Vec<Value>,
+        diffs: Vec<ShadowDiff>,
         resolution_id: &str,
-        operation: &str,
+        operation: &'static str,
         trace: &Arc<SessionTrace>,
         span: &Arc<str>,
         ts: i64,
@@ -188,16 +194,62 @@ impl Resolver {
         self.counters
             .shadow_diffs
             .fetch_add(diffs.len() as u64, Ordering::Relaxed);
-        let payload =
-            json!({"operation": operation, "resolution_id": resolution_id, "diffs": diffs});
+        let payload = ShadowPayload {
+            operation,
+            resolution_id: resolution_id.into(),
+            diffs,
+        };
         self.emit(
             trace,
             span,
             false,
             ts,
             EventType::PolicyShadowDiff,
-            EventPayload::Json(payload),
+            EventPayload::Lazy(Arc::new(payload)),
         );
+    }
+}
+
+/// Whether the shadow judges differently (an action the shadow lacks differs too).
+fn differs(live: &Verdict, shadow: Option<&Verdict>) -> bool {
+    shadow.is_none_or(|s| name(s) != name(live))
+}
+
+/// One difference, kept compact on the hot path and rendered by the trace thread.
+#[derive(Debug)]
+struct ShadowDiff {
+    live_atlas: Arc<CompiledAtlas>,
+    shadow: Arc<CompiledAtlas>,
+    live: Verdict,
+    shadow_verdict: Option<Verdict>,
+}
+
+/// The `policy.shadow_diff` payload, rendered off the caller's thread.
+#[derive(Debug)]
+struct ShadowPayload {
+    operation: &'static str,
+    resolution_id: Box<str>,
+    diffs: Vec<ShadowDiff>,
+}
+
+impl PayloadSource for ShadowPayload {
+    fn render(&self, _view: EventType) -> Value {
+        let diffs: Vec<Value> = self
+            .diffs
+            .iter()
+            .map(|d| {
+                let action_id = &d.live_atlas.actions[d.live.action as usize].id;
+                diff(
+                    &d.live_atlas,
+                    action_id,
+                    &d.live,
+                    &d.shadow,
+                    d.shadow_verdict.as_ref(),
+                )
+                .unwrap_or(Value::Null)
+            })
+            .collect();
+        json!({"operation": self.operation, "resolution_id": &*self.resolution_id, "diffs": diffs})
     }
 }
 
