@@ -64,11 +64,12 @@ size=$(stat -c %s "$out/web/cra_wasm_bg.wasm")
 gz=$(gzip -9 -c "$out/web/cra_wasm_bg.wasm" | wc -c)
 echo "build.sh: $out/web/cra_wasm_bg.wasm: $size bytes ($((size / 1024)) KiB), gzip -9 $gz bytes ($((gz / 1024)) KiB)"
 # The target (docs/wasm.md) is 300 KiB; the engine does not fit it yet, so this gate only stops
-# regressions past the ceiling (CRA_WASM_MAX_KIB, default 680: the module is about 640 KiB since
+# regressions past the ceiling (CRA_WASM_MAX_KIB, default 720: the module is about 640 KiB since
 # it validates parameters too, with the small validator and regex-lite, and parses numbers
-# exactly for RFC 8785 hashing).
+# exactly for RFC 8785 hashing; the trust decisions of protocol.md §6, explain, shadow mode and
+# lint added about 46 KiB, to 686 KiB).
 [ "$size" -le $((300 * 1024)) ] || echo "build.sh: note: over the 300 KiB size target"
-if [ "$size" -gt $((${CRA_WASM_MAX_KIB:-680} * 1024)) ]; then
-  echo "build.sh: the module grew past ${CRA_WASM_MAX_KIB:-680} KiB" >&2
+if [ "$size" -gt $((${CRA_WASM_MAX_KIB:-720} * 1024)) ]; then
+  echo "build.sh: the module grew past ${CRA_WASM_MAX_KIB:-720} KiB" >&2
   exit 1
 fi
