@@ -54,6 +54,7 @@ _RESOLVE_EXPECT_KEYS = ("decision", "allowed", "denied", "pending", "actions", "
 _SET_KEYS = ("allowed", "denied", "pending", "context_packs")
 _VERDICTS = ("allowed", "denied", "pending_approval", "not_in_scope")
 _CHECK_VERDICTS = ("allowed", "denied", "pending_approval", "rate_limited", "no_resolution")
+_APPROVAL_STATUSES = ("pending", "approved", "rejected", "consumed", "expired")
 _ABSENT = "<absent>"
 
 
@@ -227,7 +228,7 @@ def load_test_file(path: str, atlas_dir: Optional[str] = None) -> TestFile:
     atlases = c.strings(top.get("atlases", ["."]), "/atlases")
     if not atlases:
         raise c.fail("/atlases", "must name at least one atlas directory")
-    config = c.obj(top.get("config", {}), "/config", _CONFIG_KEYS)
+    config = _check_config(c, top.get("config", {}), "/config")
     tests_v = top["tests"]
     if not isinstance(tests_v, list) or not tests_v:
         raise c.fail("/tests", "must be a non-empty array of tests")
@@ -247,6 +248,25 @@ _CONFIG_KEYS = (
 )
 
 
+def _check_config(c: _Checker, v: Any, p: str) -> Dict[str, Any]:
+    cfg = c.obj(v, p, _CONFIG_KEYS)
+    for k, x in cfg.items():
+        kp = _ptr(p, k)
+        if k == "deterministic":
+            det = c.obj(x, kp, ("seed", "start", "step_us"))
+            for dk in ("seed", "step_us"):
+                if dk in det and (isinstance(det[dk], bool) or not isinstance(det[dk], int)):
+                    raise c.fail(_ptr(kp, dk), "must be an integer")
+            if "start" in det:
+                c.string(det["start"], _ptr(kp, "start"))
+        elif k == "default_risk_tier":
+            if x not in ("low", "medium", "high", "critical"):
+                raise c.fail(kp, "must be one of low, medium, high, critical")
+        elif isinstance(x, bool) or not isinstance(x, int) or x < 0:
+            raise c.fail(kp, "must be an integer, zero or more")
+    return cfg
+
+
 def _check_test(c: _Checker, t: Any, p: str, names: Set[str]) -> PolicyTest:
     allowed = ("name", "description", "config", "request", "expect", "expect_error", "steps")
     d = c.obj(t, p, allowed, ("name",))
@@ -255,7 +275,7 @@ def _check_test(c: _Checker, t: Any, p: str, names: Set[str]) -> PolicyTest:
         raise c.fail(_ptr(p, "name"), f"a second test named {name!r} (names are unique in a file)")
     names.add(name)
     description = c.string(d.get("description", ""), _ptr(p, "description"), non_empty=False)
-    config = c.obj(d.get("config", {}), _ptr(p, "config"), _CONFIG_KEYS)
+    config = _check_config(c, d.get("config", {}), _ptr(p, "config"))
     if ("steps" in d) == ("request" in d):
         raise c.fail(p, "a test has either request (with expect or expect_error) or steps")
     if "steps" in d:
@@ -338,7 +358,9 @@ def _check_step(c: _Checker, s: Any, p: str, labels: Dict[str, str], single: boo
         if "session_id" in e:
             c.string(e["session_id"], _ptr(op_p, "session_id"))
         if "status" in e:
-            c.strings(e["status"], _ptr(op_p, "status"))
+            for i, x in enumerate(c.strings(e["status"], _ptr(op_p, "status"))):
+                if x not in _APPROVAL_STATUSES:
+                    raise c.fail(_ptr(_ptr(op_p, "status"), i), f"must be one of {', '.join(_APPROVAL_STATUSES)}")
     elif op == "advance_clock":
         c.number(v, op_p)
     elif op == "end_session":
