@@ -276,9 +276,9 @@ def _error_json(e: CraError) -> Dict[str, Any]:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from .schemas import schema_path, tests_schema_path
+    from .schemas import schema_path, policy_tests_schema_path
 
-    path = tests_schema_path() if args.tests else schema_path()
+    path = policy_tests_schema_path() if args.tests else schema_path()
     if args.path:
         sys.stdout.write(path + "\n")
         return EXIT_OK

@@ -140,6 +140,7 @@ class AtlasWatcher:
         self._events: Deque[WatchEvent] = collections.deque(maxlen=history)
         self._errors: Deque[WatchEvent] = collections.deque(maxlen=history)
         self._count = 0
+        self._idle = 0
         self._reloads = 0
         self._last_error: Optional[WatchEvent] = None
         self._thread = threading.Thread(target=self._run, name=f"cra-watch:{os.path.basename(path)}", daemon=True)
@@ -222,6 +223,24 @@ class AtlasWatcher:
                 self._cond.wait(left)
             return self._events[-1] if self._events else None
 
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        """Waits until the watcher has handled every change made to the directory before the
+        call (a poll that began after the call found nothing new): then :attr:`events` ends
+        with the outcome of the latest edit, if it caused one. False on timeout or once
+        stopped. (Deployments and tests use it after writing files; it never waits for more
+        than two polls when nothing changes.)"""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            target = self._idle + 2  # the next idle poll may have read the disk before the call
+            while self._idle < target:
+                if self._stop.is_set():
+                    return False
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
     # -- polling -----------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -245,6 +264,9 @@ class AtlasWatcher:
             now = fingerprint(self.path)
             if now == self._loaded:
                 self._candidate = None
+                with self._cond:
+                    self._idle += 1
+                    self._cond.notify_all()
                 return True
             if now != self._candidate:
                 self._candidate = now  # changed: reload when it holds still for one more poll

@@ -13,7 +13,7 @@ import json
 import os
 from typing import Any, Dict
 
-__all__ = ["schema_path", "tests_schema_path", "atlas_schema", "tests_schema"]
+__all__ = ["schema_path", "policy_tests_schema_path", "atlas_schema", "policy_tests_schema"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -23,7 +23,7 @@ def schema_path() -> str:
     return os.path.join(_HERE, "atlas.schema.json")
 
 
-def tests_schema_path() -> str:
+def policy_tests_schema_path() -> str:
     """The installed ``atlas-tests.schema.json``."""
     return os.path.join(_HERE, "atlas-tests.schema.json")
 
@@ -35,8 +35,8 @@ def atlas_schema() -> Dict[str, Any]:
     return out
 
 
-def tests_schema() -> Dict[str, Any]:
+def policy_tests_schema() -> Dict[str, Any]:
     """The policy test file schema as a dict."""
-    with open(tests_schema_path(), encoding="utf-8") as f:
+    with open(policy_tests_schema_path(), encoding="utf-8") as f:
         out: Dict[str, Any] = json.load(f)
     return out
