@@ -43,6 +43,7 @@ SHAPE_CODES = {
 SEMANTIC_CODES = {
     "duplicate_id", "unknown_reference", "unmatched_pattern", "invalid_schema", "files_need_directory",
     "path_escape", "file_not_found", "file_too_large", "invalid_utf8", "io_error", "malformed_json",
+    "invalid_json_value",
 }
 
 

@@ -383,3 +383,19 @@ def test_explain_steps_need_the_function(atlas: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(cra._lowlevel, "lib", Older())
     code, out, _ = cli(["test", str(atlas)])
     assert code == 1 and "UNSUPPORTED" in out and "cra_resolver_explain" in out
+
+
+def test_the_documented_example_runs(atlas: Path) -> None:
+    """docs/atlas.md's policy test example passes against the customer-support atlas."""
+    import re
+
+    with open(os.path.join(REPO, "docs", "atlas.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## Policy tests"):]
+    m = re.search(r"```json\n(.*?)```", section, re.S)
+    assert m
+    doc = json.loads(m.group(1))
+    doc["$schema"] = "../../atlas-tests.schema.json"  # the example names the repository's path
+    write_tests(atlas, doc)
+    code, out, _ = cli(["test", str(atlas)])
+    assert code == 0 and "2 passed, 0 failed" in out, out

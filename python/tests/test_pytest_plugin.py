@@ -15,15 +15,20 @@ from typing import List, Tuple
 
 import pytest
 
+import cra
+
 from conftest import DEVOPS, REPO, SUPPORT
 
 PYTHON_DIR = os.path.join(REPO, "python")
+#: Where this process imported cra from (the installed package, or the source tree with its
+#: native module): the child processes import the same.
+CRA_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(cra.__file__)))
 REQ = {"requester": {"agent_id": "support-bot-1", "session_id": "s-1"}, "task": {"goal": "refund"}}
 
 
 def pytest_run(cwd: Path, *args: str) -> Tuple[int, str]:
     env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", NO_COLOR="1")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (PYTHON_DIR, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (CRA_PARENT, env.get("PYTHONPATH", "")) if p)
     p = subprocess.run([sys.executable, "-m", "pytest", "-p", "cra.pytest_plugin", "-p", "no:cacheprovider", "-rA", *args],
                        cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
     return p.returncode, p.stdout + p.stderr
