@@ -132,7 +132,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if args.atlas_command == "schema":
                 return _schema(args)
             if args.atlas_command != "validate":
-                parser.error("atlas needs a command: cra atlas validate DIR")
+                parser.error("atlas needs a command: cra atlas validate DIR, or cra atlas schema")
             return _validate(args)
         if args.command == "verify":
             return _verify(args)

@@ -117,6 +117,8 @@ class Resolver:
         trace: further trace options (``overflow``, ``fsync``, ``capacity``...), merged into the
             ``trace`` section.
         atlases: atlases to load at once (paths, mappings or JSON text).
+        watch: ``True`` or a poll interval in seconds: the ``atlases`` given as paths are
+            loaded with :meth:`watch` (reloaded when their files change) instead.
 
     The native handle is freed when the object is garbage collected; :meth:`close` (or leaving
     a ``with`` block) flushes the trace first and makes later calls raise

@@ -182,6 +182,7 @@ def test_atlas_validate_shows_lint_warnings(tmp_path: Path) -> None:
     (d / "atlas.json").write_text(json.dumps(doc))
     with cra.Resolver() as r:
         warnings = r.load_atlas(d).raw.get("warnings") or []
+    assert {w["code"] for w in warnings} >= {"never_allowed"}  # tickets.* lost their allow
     code, out, _ = cli(["atlas", "validate", str(d)])
     assert code == 0 and out.startswith("valid")
     for w in warnings:  # the core's lint (when it has one): each warning on its own line
