@@ -316,13 +316,16 @@ class Resolver:
         watcher's ``errors``; a reload is reported to ``on_reload``. The returned
         :class:`~cra.watch.AtlasWatcher` runs in a daemon thread until :meth:`close` (or its
         ``stop()``). The first load raises like :meth:`load_atlas`. See ``cra/watch.py``."""
-        from .watch import AtlasWatcher
+        from .watch import AtlasWatcher, fingerprint
 
+        if not interval > 0:
+            raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
         directory = os.fspath(path)
         if os.path.isfile(directory):
             directory = os.path.dirname(os.path.abspath(directory))
+        before = fingerprint(directory)  # taken first: an edit made while loading is reloaded
         info = self.load_atlas(directory)
-        w = AtlasWatcher(self, directory, info.atlas_id, interval, on_reload=on_reload, on_error=on_error)
+        w = AtlasWatcher(self, directory, info.atlas_id, interval, on_reload=on_reload, on_error=on_error, loaded=before)
         with self._lock:
             if self._closed:
                 raise self._unusable()

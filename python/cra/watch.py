@@ -123,6 +123,7 @@ class AtlasWatcher:
         on_reload: Optional[Callable[[WatchEvent], None]] = None,
         on_error: Optional[Callable[[WatchEvent], None]] = None,
         history: int = 64,
+        loaded: Optional[Fingerprint] = None,
     ) -> None:
         if not interval > 0:
             raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
@@ -132,7 +133,8 @@ class AtlasWatcher:
         self.on_error = on_error
         self._resolver = weakref.ref(resolver)
         self._atlas_id = atlas_id
-        self._loaded = fingerprint(path)
+        # the files as they were *before* the first load (so an edit made during it is reloaded)
+        self._loaded = fingerprint(path) if loaded is None else loaded
         self._candidate: Optional[Fingerprint] = None
         self._stop = threading.Event()
         self._cond = threading.Condition()

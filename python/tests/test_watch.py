@@ -312,6 +312,10 @@ def test_the_watcher_stops_with_the_resolver_and_on_request(watched: Path) -> No
         r.watch(watched)
     with pytest.raises(ValueError):
         AtlasWatcher(cra.Resolver(), str(watched), "x", interval=0)
+    with cra.Resolver() as r2:
+        with pytest.raises(ValueError):
+            r2.watch(watched, interval=-1)
+        assert r2.stats()["atlases"] == 0  # refused before loading anything
 
 
 def test_a_first_load_that_fails_raises_and_starts_nothing(tmp_path: Path) -> None:
