@@ -96,12 +96,12 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 PY_TESTING_LIB := target/python/testing/libcra.so
 
-python-venv: ## Virtualenv .venv with the Python build and test tools (maturin, cffi, pytest, mypy, orjson)
+python-venv: ## Virtualenv .venv with the Python build and test tools (maturin, cffi, pytest, mypy, orjson, jsonschema)
 	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); export DEBIAN_FRONTEND=noninteractive; \
 		apt-get install -y python3-venv || { apt-get update && apt-get install -y python3-venv; }; $(PYTHON) -m venv $(VENV); }
 	@echo '*' > $(VENV)/.gitignore
-	@$(VPY) -c 'import maturin, cffi, pytest, mypy, orjson' 2>/dev/null || \
-		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "cffi>=1.15" "pytest>=7" "mypy>=1.8" "orjson>=3.9"
+	@$(VPY) -c 'import maturin, cffi, pytest, mypy, orjson, jsonschema' 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "cffi>=1.15" "pytest>=7" "mypy>=1.8" "orjson>=3.9" "jsonschema>=4.18"
 	@# the server extra (cra serve, docs/ingest.md): FastAPI, uvicorn, psycopg 3, zstandard
 	@$(VPY) -c 'import fastapi, uvicorn, psycopg, zstandard' 2>/dev/null || \
 		$(VPY) -m pip install --quiet --disable-pip-version-check "fastapi>=0.110" "uvicorn>=0.29" "psycopg[binary]>=3.1" "zstandard>=0.22"

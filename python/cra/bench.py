@@ -185,9 +185,13 @@ def main(argv: Optional[Sequence[str]] = None, *, iterations: Optional[int] = No
         p.add_argument("--json", action="store_true")
         a = p.parse_args(argv)
         iterations, as_json = a.iterations, a.json
+        if iterations < 1:
+            p.error(f"argument --iterations: must be at least 1, not {iterations}")
         if a.rust:
             with open(a.rust, encoding="utf-8") as f:
                 rust_text = f.read()
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1, not {iterations}")
     rows = run(iterations)
     rust = parse_rust(rust_text)
     if as_json:

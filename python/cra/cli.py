@@ -29,6 +29,8 @@ _EPILOG = """examples:
   cra verify target/demo-trace.jsonl
   cra verify --require-session-end - < trace.jsonl
   cra replay target/demo-trace.jsonl --atlas path/to/new-version-of-the-atlas
+  cra test examples/atlases/customer-support examples/atlases/devops
+  cra explain --atlas examples/atlases/customer-support request.json customers.get_profile
 
 exit codes: 0 success, 1 refused/invalid/broken/changed, 2 usage or I/O error.
 Colour only on a terminal; set NO_COLOR=1 to turn it off."""
@@ -65,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
                          description="Validate an atlas (directory holding atlas.json, or a file). Every problem "
                                      "is listed with its code and JSON pointer. Exit 1 when invalid.")
     av.add_argument("atlas", metavar="DIR", nargs="+", help="atlas directory or atlas.json file")
+    av.add_argument("--json", action="store_true", help="print the results as JSON")
+    asc = asub.add_parser("schema", help="print the editor JSON Schema of atlas.json (or its installed path)",
+                          description="Print the JSON Schema (draft 2020-12) of atlas.json, for editors and CI. "
+                                      "Point an atlas at it with a top-level \"$schema\" (docs/atlas.md).")
+    asc.add_argument("--path", action="store_true", help="print the installed file's path instead")
+    asc.add_argument("--tests", action="store_true", help="the schema of policy test files (tests/*.json) instead")
 
     v = sub.add_parser("verify", help="verify a TRACE file's hash chains",
                        description="Verify every session's hash chain in a JSONL trace. "
@@ -83,13 +91,27 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="time resolve and the fast path through the Python API (percentiles)",
                        description="Time many individual calls and print p50/p99 per operation.")
-    b.add_argument("--iterations", type=int, default=20000, help="calls per operation (default: %(default)s)")
+    b.add_argument("--iterations", type=_positive_int, default=20000, help="calls per operation (default: %(default)s)")
     b.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     from .ingest_cli import add_commands as _add_ingest_commands
 
     _add_ingest_commands(sub)
+    from .authoring_cli import add_commands as _add_authoring_commands
+
+    _add_authoring_commands(sub)
     return p
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (a clear usage error otherwise)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -97,6 +119,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        run = getattr(args, "_run", None)
+        if run is not None:  # subcommands registered by their own modules (authoring_cli)
+            return int(run(args))
         if args.command == "demo":
             from .demo import run_demo
 
@@ -104,8 +129,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "resolve":
             return _resolve(args)
         if args.command == "atlas":
+            if args.atlas_command == "schema":
+                return _schema(args)
             if args.atlas_command != "validate":
-                parser.error("atlas needs a command: cra atlas validate DIR")
+                parser.error("atlas needs a command: cra atlas validate DIR, or cra atlas schema")
             return _validate(args)
         if args.command == "verify":
             return _verify(args)
@@ -190,12 +217,20 @@ def _validate(args: argparse.Namespace) -> int:
 
     st = Style(sys.stdout)
     worst = EXIT_OK
+    results: List[Dict[str, Any]] = []
     for path in args.atlas:
         shown = safe(path)
+        entry: Dict[str, Any] = {"path": path, "valid": False}
+        results.append(entry)
         try:
             with Resolver() as r:
                 info = r.load_atlas(path)
         except InvalidAtlas as e:
+            entry["error"] = _error_json(e)
+            entry["problems"] = [{"code": d.code, "pointer": d.pointer, "message": d.message} for d in e.details]
+            worst = max(worst, EXIT_NO)
+            if args.json:
+                continue
             n = len(e.details) or 1
             sys.stdout.write(f"{st.bad('invalid')} {shown}: {n} problem{'s' if n != 1 else ''}\n")
             width = max((len(safe(d.pointer or "(document)")) for d in e.details), default=0)
@@ -205,21 +240,55 @@ def _validate(args: argparse.Namespace) -> int:
                 sys.stdout.write(f"  {st.bold(ptr)}  {st.dim(safe(d.code).ljust(cwidth))}  {safe(d.message)}\n")
             if not e.details:
                 sys.stdout.write(f"  {safe(e.pointer or '(document)')}  {safe(e.message)}\n")
-            worst = max(worst, EXIT_NO)
             continue
         except (CraIOError, OSError) as e:
-            _err(f"{path}: {e}")
+            entry["error"] = _error_json(e) if isinstance(e, CraError) else {"code": "IO_ERROR", "message": str(e), "pointer": None}
             worst = EXIT_USAGE
+            if not args.json:
+                _err(f"{path}: {e}")
             continue
         except CraError as e:
-            sys.stdout.write(f"{st.bad('invalid')} {shown}: {safe(_describe(e))}\n")
+            entry["error"] = _error_json(e)
             worst = max(worst, EXIT_NO)
+            if not args.json:
+                sys.stdout.write(f"{st.bad('invalid')} {shown}: {safe(_describe(e))}\n")
+            continue
+        warnings = list(info.raw.get("warnings") or [])
+        entry.update(valid=True, atlas_id=info.atlas_id, version=info.version, actions=info.actions,
+                     policies=info.policies, context_packs=info.context_packs, capabilities=info.capabilities,
+                     warnings=warnings)
+        if args.json:
             continue
         sys.stdout.write(
             f"{st.ok('valid')} {shown}: {safe(info.atlas_id)} {safe(info.version)} — {info.actions} actions, "
             f"{info.policies} policies, {info.context_packs} context packs, {info.capabilities} capabilities\n"
         )
+        for w in warnings:
+            sys.stdout.write(f"  {st.warn('warning')}  {st.bold(safe(w.get('pointer') or '(document)'))}  "
+                             f"{st.dim(safe(w.get('code')))}  {safe(w.get('message'))}\n")
+    if args.json:
+        sys.stdout.write(_pretty({"ok": worst == EXIT_OK, "atlases": results}) + "\n")
     return worst
+
+
+def _error_json(e: CraError) -> Dict[str, Any]:
+    return {"code": e.code, "message": e.message, "pointer": e.pointer}
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .schemas import schema_path, policy_tests_schema_path
+
+    path = policy_tests_schema_path() if args.tests else schema_path()
+    if args.path:
+        sys.stdout.write(path + "\n")
+        return EXIT_OK
+    try:
+        with open(path, encoding="utf-8") as f:
+            sys.stdout.write(f.read())
+    except OSError as e:
+        _err(f"cannot read {path}: {e.strerror}")
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -250,7 +319,7 @@ def _verify(args: argparse.Namespace) -> int:
         _err(f"cannot verify {args.trace}: {_describe(e)}")
         return EXIT_USAGE
     if args.json:
-        sys.stdout.write(_pretty(report.raw) + "\n")
+        sys.stdout.write(_pretty(_with_line_numbers(report.raw, "errors")) + "\n")
         return EXIT_OK if report.ok else EXIT_NO
     summary = f"{report.events} events, {report.sessions} sessions, {human_bytes(size)}"
     if report.ok:
@@ -288,7 +357,7 @@ def _replay(args: argparse.Namespace) -> int:
         _details(e)
         return EXIT_USAGE
     if args.json:
-        sys.stdout.write(_pretty(report.raw) + "\n")
+        sys.stdout.write(_pretty(_with_line_numbers(report.raw, "changed")) + "\n")
         return EXIT_OK if report else EXIT_NO
     sys.stdout.write(
         f"replayed {report.replayed} request{'s' if report.replayed != 1 else ''}: "
@@ -301,21 +370,59 @@ def _replay(args: argparse.Namespace) -> int:
     for c in report.changed:
         before: Dict[str, Any] = c["before"]
         after = c.get("after")
-        what = []
-        if c.get("newly_allowed"):
-            what.append(st.warn("+ " + ", ".join(safe(a) for a in c["newly_allowed"])))
-        if c.get("no_longer_allowed"):
-            what.append(st.bad("- " + ", ".join(safe(a) for a in c["no_longer_allowed"])))
-        if c.get("error"):
-            what.append(st.bad(safe(c["error"])))
+        what = [st.bad(safe(c["error"]))] if c.get("error") else _action_changes(before, after, st)
         rows.append([
             safe(c.get("session_id") or "-"),
             safe(c["line"] + 1),
             f"{safe(before['decision'])} → {safe(after['decision']) if after else 'error'}",
-            "  ".join(what) or "(lists reordered)",
+            "; ".join(what) or "(same actions in another order)",
         ])
-    sys.stdout.write(table(["session", "line", "decision", "allowed actions"], rows, st) + "\n")
+    sys.stdout.write(table(["session", "line", "decision", "what changes (per action)"], rows, st) + "\n")
     return EXIT_NO
+
+
+_STATES = (("allowed", "allowed"), ("pending", "pending"), ("denied", "denied"))
+
+
+def _action_state(outcome: Optional[Dict[str, Any]], action: str) -> str:
+    for key, name in _STATES:
+        if outcome and action in (outcome.get(key) or ()):
+            return name
+    return "absent"
+
+
+def _action_changes(before: Dict[str, Any], after: Optional[Dict[str, Any]], st: Style) -> List[str]:
+    """Each action whose list changes, as ``action: before → after`` (allowed, pending, denied,
+    absent), in the order the actions first appear."""
+    seen: List[str] = []
+    for outcome in (before, after or {}):
+        for key, _ in _STATES:
+            for a in outcome.get(key) or ():
+                if a not in seen:
+                    seen.append(a)
+    out = []
+    for a in seen:
+        was, now = _action_state(before, a), _action_state(after, a)
+        if was == now:
+            continue
+        paint = st.warn if now == "allowed" else st.bad if was == "allowed" or now == "denied" else st.dim
+        out.append(paint(f"{safe(a)}: {was} → {now}"))
+    return out
+
+
+def _with_line_numbers(raw: Dict[str, Any], key: str) -> Dict[str, Any]:
+    """``--json`` output: each entry keeps ``line`` as the core reports it (0-based index of the
+    trace line, as in every binding) and gains ``line_number`` (1-based, as the text output and
+    editors count)."""
+    out = dict(raw)
+    entries = []
+    for e in raw.get(key) or []:
+        e = dict(e)
+        if isinstance(e.get("line"), int):
+            e["line_number"] = e["line"] + 1
+        entries.append(e)
+    out[key] = entries
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,6 +31,7 @@ from .results import AtlasInfo, Authorization, Resolution, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from .governed import GovernedTool, Session
+    from .watch import AtlasWatcher, WatchEvent
 
 __all__ = ["Resolver", "PathLike", "JSONInput", "unencodable"]
 
@@ -116,6 +117,8 @@ class Resolver:
         trace: further trace options (``overflow``, ``fsync``, ``capacity``...), merged into the
             ``trace`` section.
         atlases: atlases to load at once (paths, mappings or JSON text).
+        watch: ``True`` or a poll interval in seconds: the ``atlases`` given as paths are
+            loaded with :meth:`watch` (reloaded when their files change) instead.
 
     The native handle is freed when the object is garbage collected; :meth:`close` (or leaving
     a ``with`` block) flushes the trace first and makes later calls raise
@@ -126,7 +129,7 @@ class Resolver:
     flushed. Create a new resolver in the child.
     """
 
-    __slots__ = ("_ptr", "_closed", "_forked", "_pid", "_finalizer", "_latest", "_lock", "config", "__weakref__")
+    __slots__ = ("_ptr", "_closed", "_forked", "_pid", "_finalizer", "_latest", "_lock", "_watchers", "config", "__weakref__")
 
     def __init__(
         self,
@@ -138,8 +141,10 @@ class Resolver:
         approval_timeout: Optional[int] = None,
         trace: Optional[Mapping[str, Any]] = None,
         atlases: Iterable[Union[PathLike, Mapping[str, Any]]] = (),
+        watch: Union[bool, float] = False,
     ) -> None:
         self._ptr: Any = None
+        self._watchers: List["AtlasWatcher"] = []
         self._closed = True
         self._forked = False
         self._pid = os.getpid()
@@ -185,8 +190,12 @@ class Resolver:
         # used by governed tools that name only the session.
         self._latest: Dict[str, Tuple[str, str]] = {}
         self._lock = threading.Lock()
+        interval = 1.0 if watch is True else float(watch) if watch else 0.0
         for a in atlases:
-            self.load_atlas(a)
+            if interval and not isinstance(a, (Mapping, bytes)) and not (isinstance(a, str) and a.lstrip().startswith("{")):
+                self.watch(a, interval=interval)
+            else:
+                self.load_atlas(a)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -228,6 +237,9 @@ class Resolver:
             if self._closed:
                 return
             self._closed = True
+            watchers, self._watchers = self._watchers, []
+        for w in watchers:
+            w.stop()
         try:
             call(lib.cra_resolver_close, self._ptr, output=NOTHING)
         except ResolverPoisoned:
@@ -289,6 +301,41 @@ class Resolver:
             return AtlasInfo(call(lib.cra_resolver_load_shadow, r, doc, len(doc)))
         p = text(atlas)
         return AtlasInfo(call(lib.cra_resolver_load_shadow_dir, r, p, len(p)))
+
+    def watch(
+        self,
+        path: PathLike,
+        interval: float = 1.0,
+        *,
+        on_reload: Optional[Callable[["WatchEvent"], None]] = None,
+        on_error: Optional[Callable[["WatchEvent"], None]] = None,
+    ) -> "AtlasWatcher":
+        """Loads the atlas directory ``path`` and reloads it whenever its files change (polled
+        every ``interval`` seconds; ``tests/`` excluded), atomically: a bad edit keeps the old
+        atlas serving and is reported to ``on_error``, the ``cra.watch`` logger and the
+        watcher's ``errors``; a reload is reported to ``on_reload``. The returned
+        :class:`~cra.watch.AtlasWatcher` runs in a daemon thread until :meth:`close` (or its
+        ``stop()``). The first load raises like :meth:`load_atlas`. See ``cra/watch.py``."""
+        from .watch import AtlasWatcher, fingerprint
+
+        if not interval > 0:
+            raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
+        directory = os.fspath(path)
+        if os.path.isfile(directory):
+            directory = os.path.dirname(os.path.abspath(directory))
+        before = fingerprint(directory)  # taken first: an edit made while loading is reloaded
+        info = self.load_atlas(directory)
+        w = AtlasWatcher(self, directory, info.atlas_id, interval, on_reload=on_reload, on_error=on_error, loaded=before)
+        with self._lock:
+            if self._closed:
+                raise self._unusable()
+            self._watchers.append(w)
+        return w.start()
+
+    @property
+    def watchers(self) -> List["AtlasWatcher"]:
+        """The running atlas watchers (see :meth:`watch`)."""
+        return list(self._watchers)
 
     def unload_shadow(self, atlas_id: str) -> Dict[str, Any]:
         """Unloads the shadow of ``atlas_id`` (:class:`~cra.AtlasNotFound` when none)."""
