@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, Mapping, NamedTuple, Optional, Protocol, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Tuple, TypeVar, Union
 
 from .conversation import _CURRENT
 from .errors import ResolutionExpired, ResolutionNotFound, SessionNotBound
-from .results import Authorization
+from .results import Authorization, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from .governed import Session
     from .resolver import Resolver
 
-__all__ = ["Target", "target", "authorize", "run", "arun", "CallInfo", "CallObserver", "CallScope", "add_observer", "remove_observer"]
+__all__ = ["Target", "target", "authorize", "usable", "run", "arun", "CallInfo", "CallObserver", "CallScope", "add_observer", "remove_observer"]
 
 T = TypeVar("T")
 
@@ -78,6 +78,27 @@ def authorize(t: Target, action_id: str, parameters: Mapping[str, Any], idempote
         if t.session is not None:
             t.session.resolution = res
         return r.authorize(action_id, parameters, session=t.session_id, agent=t.agent, idempotency_key=idempotency_key)
+
+
+#: The fast-path verdicts under which a tool is shown to the model: allowed, or allowed once a
+#: human approves the call. Denied, rate-limited-now and unknown actions are not shown.
+VISIBLE = frozenset({Verdict.ALLOWED, Verdict.PENDING_APPROVAL})
+
+
+def usable(t: Target, action_ids: "Iterable[str]") -> List[str]:
+    """The actions of ``action_ids`` the session may use now (fast path, nothing consumed or
+    recorded), in order. When the session has no live resolution at all it is resolved again
+    once with its latest request, as :func:`authorize` does."""
+    ids = list(action_ids)
+    check = t.resolver.check
+    verdicts = [check(t.session_id, a) for a in ids]
+    if ids and all(v is Verdict.NO_RESOLUTION for v in verdicts):
+        res = t.resolver._resolve_again(t.session_id, t.agent)
+        if res is not None:
+            if t.session is not None:
+                t.session.resolution = res
+            verdicts = [check(t.session_id, a) for a in ids]
+    return [a for a, v in zip(ids, verdicts) if v in VISIBLE]
 
 
 # -- observers -------------------------------------------------------------------------------
