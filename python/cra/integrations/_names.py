@@ -3,7 +3,8 @@
 Action ids such as ``orders.lookup`` are not valid OpenAI function names
 (``^[a-zA-Z0-9_-]{1,64}$``). :func:`tool_name` maps one to a valid name (``orders_lookup``);
 a :class:`NameMap` remembers the mapping both ways and refuses two actions that would share a
-name, so a name the model calls always leads back to exactly one action.
+name, so a name the model calls always leads back to exactly one action (an action may have
+several names: two agents may call it differently).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def tool_name(action_id: str) -> str:
 
 
 class NameMap:
-    """Tool names to action ids and back, one to one."""
+    """Tool names to action ids (each name one action) and back (an action's first name)."""
 
     __slots__ = ("_by_name", "_by_action")
 
@@ -40,15 +41,12 @@ class NameMap:
             self.add(name, action)
 
     def add(self, name: str, action_id: str) -> None:
-        """Maps ``name`` to ``action_id``; ``ValueError`` when either is already mapped elsewhere."""
+        """Maps ``name`` to ``action_id``; ``ValueError`` when the name stands for another action."""
         known = self._by_name.get(name)
         if known is not None and known != action_id:
             raise ValueError(f"tool name {name!r} would stand for both {known!r} and {action_id!r}: name one of them")
-        other = self._by_action.get(action_id)
-        if other is not None and other != name:
-            raise ValueError(f"action {action_id!r} already has the tool name {other!r}")
         self._by_name[name] = action_id
-        self._by_action[action_id] = name
+        self._by_action.setdefault(action_id, name)
 
     def action(self, name: str) -> Optional[str]:
         """The action a tool name stands for, or ``None``."""
