@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
                        description="Time many individual calls and print p50/p99 per operation.")
     b.add_argument("--iterations", type=int, default=20000, help="calls per operation (default: %(default)s)")
     b.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+    from .integrations.mcp_cli import add_parser as add_mcp_proxy  # its own module; imports argparse only
+
+    add_mcp_proxy(sub)
     return p
 
 
@@ -111,6 +115,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .bench import main as bench_main
 
             return bench_main(iterations=args.iterations, as_json=args.json)
+        if args.command == "mcp-proxy":
+            from .integrations.mcp_cli import run as run_mcp_proxy
+
+            return run_mcp_proxy(args)
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover - `cra ... | head`
