@@ -21,8 +21,9 @@
 Requires ``langchain-core``; LangGraph only for interrupts.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: LangChain reads the annotations of ``_run`` on
+# every call (to find the RunnableConfig parameter), and string annotations would be evaluated
+# (compiled) each time.
 import contextvars
 import functools
 import inspect

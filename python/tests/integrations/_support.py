@@ -17,6 +17,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON_DIR = os.path.dirname(os.path.dirname(HERE))
 REPO = os.path.dirname(PYTHON_DIR)
 SUPPORT = os.path.join(REPO, "examples", "atlases", "customer-support")
+#: The directory the ``cra`` under test is imported from (the source tree with its native module,
+#: or site-packages after ``pip install``): put it on a subprocess's PYTHONPATH.
+CRA_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(cra.__file__)))
+
+
+def subprocess_env(**extra: str) -> Dict[str, str]:
+    """The environment for a subprocess that must import the same ``cra``."""
+    path = os.pathsep.join(p for p in (CRA_ROOT, os.environ.get("PYTHONPATH", "")) if p)
+    return dict(os.environ, PYTHONPATH=path, **extra)
 
 
 def need(module: str) -> ModuleType:

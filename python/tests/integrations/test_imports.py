@@ -10,7 +10,7 @@ from typing import List, Set
 
 import pytest
 
-from ._support import PYTHON_DIR, need
+from ._support import need, subprocess_env
 
 HEAVY = ["langchain_core", "langchain", "langgraph", "agents", "openai", "mcp", "mcp_types", "opentelemetry",
          "pydantic", "starlette", "anyio"]
@@ -19,7 +19,7 @@ HEAVY = ["langchain_core", "langchain", "langgraph", "agents", "openai", "mcp", 
 def _imported_after(statement: str) -> List[str]:
     code = (f"import sys, json\n{statement}\n"
             f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))")
-    env = dict(os.environ, PYTHONPATH=PYTHON_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = subprocess_env()
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stderr
     out: List[str] = json.loads(p.stdout.strip().splitlines()[-1])

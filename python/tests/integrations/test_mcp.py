@@ -13,7 +13,7 @@ import pytest
 
 import cra
 
-from ._support import HERE, PYTHON_DIR, SUPPORT, need, outcomes
+from ._support import HERE, SUPPORT, need, outcomes, subprocess_env
 
 need("mcp")
 
@@ -26,8 +26,7 @@ REFUND: Dict[str, Any] = {"order_id": "ORD-1234", "amount": 450.0, "reason": "wh
 
 
 def _proxy(tmp: str, *extra: str) -> StdioServerParameters:
-    env = dict(os.environ, SHOP_CALLS=os.path.join(tmp, "calls.jsonl"),
-               PYTHONPATH=PYTHON_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = subprocess_env(SHOP_CALLS=os.path.join(tmp, "calls.jsonl"))
     args = ["-m", "cra", "mcp-proxy", "--atlas", SUPPORT, "--agent", "support-bot-1", "--session", "mcp-1",
             "--goal", "refund ORD-1234", "--trace", os.path.join(tmp, "trace.jsonl"),
             "--map", "refund_big=orders.refund_large", *extra, "--", sys.executable, SERVER]
@@ -150,7 +149,7 @@ def test_a_declined_or_dismissed_approval(tmp_path: Any, mode: str, action: str)
 def test_usage_errors(tmp_path: Any) -> None:
     import subprocess
 
-    env = dict(os.environ, PYTHONPATH=PYTHON_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = subprocess_env()
     base = [sys.executable, "-m", "cra", "mcp-proxy", "--atlas", SUPPORT]
     p = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 2 and "needs the server command after --" in p.stderr
