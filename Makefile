@@ -5,7 +5,8 @@ CARGO ?= cargo
 
 .PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo doc clean \
         cbindgen header check-header build-ffi test-c test-go test-ruby \
-        python-venv python-install test-python bench-python test-ingest bench-ingest
+        python-venv python-install test-python bench-python test-ingest bench-ingest \
+        python-integrations-deps test-integrations bench-integrations
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,7 +17,7 @@ conformance: build-ffi ## The shared corpus through every binding's runner (core
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-ingest test-node-gyp fuzz-smoke ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python, ingest service, fuzz smoke)
+test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-ingest test-integrations test-node-gyp fuzz-smoke ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python, ingest service, integrations, fuzz smoke)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
@@ -109,21 +110,38 @@ python-venv: ## Virtualenv .venv with the Python build and test tools (maturin, 
 python-install: python-venv ## pip install ./python into .venv (maturin builds libcra into the wheel)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
 
-test-python: python-install ## Python: pytest (API, governed tools, threads, CLI, panic, README, conformance corpus) incl. mypy --strict
+test-python: python-install python-integrations-deps ## Python: pytest (API, governed tools, threads, CLI, panic, README, conformance corpus) incl. mypy --strict
 	$(CARGO) build -p cra-ffi --features testing
 	@# the debug cdylib path is shared by every feature set: copy it away and check it is the testing one
 	@mkdir -p $(dir $(PY_TESTING_LIB)) && cp target/debug/libcra.so $(PY_TESTING_LIB)
 	@nm -D --defined-only $(PY_TESTING_LIB) | grep -q ' cra_testing_panic$$' || \
 		{ echo "test-python: target/debug/libcra.so lacks the testing feature (overwritten by a concurrent build?)" >&2; exit 1; }
 	@# pytest exits 5 when it collects no test: that fails here like any other non-zero status
-	@# python/tests/ingest runs in test-ingest (it starts servers and PostgreSQL)
-	CRA_TESTING_LIBRARY=$(CURDIR)/$(PY_TESTING_LIB) CRA_REQUIRE_PANIC_TEST=1 $(VENV)/bin/pytest python/tests -q -p no:cacheprovider --ignore=python/tests/ingest
+	@# python/tests/ingest runs in test-ingest (it starts servers and PostgreSQL), python/tests/integrations in test-integrations
+	CRA_TESTING_LIBRARY=$(CURDIR)/$(PY_TESTING_LIB) CRA_REQUIRE_PANIC_TEST=1 $(VENV)/bin/pytest python/tests -q -p no:cacheprovider \
+		--ignore=python/tests/ingest --ignore=python/tests/integrations
 
 test-ingest: python-install ## Ingest service (cra serve): SQLite and a real PostgreSQL (installed from apt when missing, started in a temp dir), real uvicorn on 127.0.0.1
 	$(VENV)/bin/pytest python/tests/ingest -q -p no:cacheprovider
 
 bench-ingest: python-install ## Ingest events/s with verification: batches of 100/1,000/10,000, SQLite and PostgreSQL, in-process and HTTP
 	cd python/tests && $(CURDIR)/$(VPY) -m ingest.bench
+
+# The frameworks of the integration extras (cra[langchain], cra[openai-agents], cra[mcp], cra[otel]) at
+# the versions the suite runs against, plus what the tests drive them with (langchain's create_agent,
+# the OpenTelemetry SDK). mypy --strict in test-python reads them too.
+INTEGRATION_DEPS := "langchain-core>=1.8,<2" "langgraph>=1.2,<2" "langchain>=1.5,<2" "openai-agents>=0.24,<0.25" \
+	"mcp>=2.3,<3" "opentelemetry-api>=1.45,<2" "opentelemetry-sdk>=1.45,<2"
+
+python-integrations-deps: python-venv ## The integration extras' frameworks in .venv (LangChain, LangGraph, Agents SDK, MCP, OpenTelemetry)
+	@$(VPY) -c 'import langchain_core, langgraph, langchain, agents, mcp, opentelemetry.sdk' 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check $(INTEGRATION_DEPS)
+
+test-integrations: python-install python-integrations-deps ## Framework integrations against the real libraries, no network, no LLM (a missing framework fails)
+	cd python && CRA_REQUIRE_INTEGRATIONS=1 ../$(VENV)/bin/pytest tests/integrations -q -p no:cacheprovider
+
+bench-integrations: python-install python-integrations-deps ## Governed vs ungoverned tool call per framework (p50/p99)
+	$(VPY) -m cra.integrations.bench
 
 bench-python: python-install ## Python boundary percentiles (resolve, fast path) beside the Rust harness of the same run
 	@mkdir -p target/bench
@@ -139,6 +157,7 @@ bench: ## Benchmarks (criterion + percentile harness); figures in docs/performan
 	$(MAKE) --no-print-directory bench-js
 	$(MAKE) bench-python
 	$(MAKE) bench-ingest
+	$(MAKE) --no-print-directory bench-integrations
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

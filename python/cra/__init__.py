@@ -49,11 +49,14 @@ from .errors import (
     ResolverClosed,
     ResolverPoisoned,
     SessionEnded,
+    SessionNotBound,
     SessionNotFound,
     StateError,
     TraceError,
 )
-from .governed import GovernedTool, Session, govern
+from .conversation import bind, current_session
+from .governed import GovernedTool, Session, govern, tool
+from .refusal import Refusal
 from .resolver import Resolver
 from .results import AtlasInfo, Authorization, ReplayReport, Resolution, Verdict, VerifyReport
 from .trace import replay, verify_trace
@@ -68,6 +71,10 @@ __all__ = [
     "Session",
     "GovernedTool",
     "govern",
+    "tool",
+    "bind",
+    "current_session",
+    "Refusal",
     "verify_trace",
     "replay",
     "Resolution",
@@ -95,6 +102,7 @@ __all__ = [
     "ApprovalAlreadyDecided",
     "ExecutionAlreadyReported",
     "SessionEnded",
+    "SessionNotBound",
     "NotAuthorized",
     "ActionDenied",
     "ApprovalRequired",

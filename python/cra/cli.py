@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     from .authoring_cli import add_commands as _add_authoring_commands
 
     _add_authoring_commands(sub)
+    from .integrations.mcp_cli import add_parser as add_mcp_proxy  # its own module; imports argparse only
+
+    add_mcp_proxy(sub)
     return p
 
 
@@ -146,6 +149,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .ingest_cli import run as _run_ingest
 
             return _run_ingest(args)
+        if args.command == "mcp-proxy":
+            from .integrations.mcp_cli import run as run_mcp_proxy
+
+            return run_mcp_proxy(args)
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover - `cra ... | head`

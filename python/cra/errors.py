@@ -55,6 +55,7 @@ __all__ = [
     "ApprovalAlreadyDecided",
     "ExecutionAlreadyReported",
     "SessionEnded",
+    "SessionNotBound",
     "NotAuthorized",
     "ActionDenied",
     "ApprovalRequired",
@@ -300,6 +301,14 @@ class SessionEnded(StateError):
     default_code = "SESSION_ENDED"
 
 
+class SessionNotBound(StateError):
+    """A governed tool built without a session was called outside a conversation: bind one
+    with ``with resolver.conversation(agent, session_id): ...`` or :func:`cra.bind`. Raised by
+    Python (code ``SESSION_NOT_BOUND``); the tool never runs."""
+
+    default_code = "SESSION_NOT_BOUND"
+
+
 class NotAuthorized(CraError):
     """A tool call was not authorized. Raised by governed tools and
     :meth:`cra.Authorization.raise_for_status`.
@@ -365,9 +374,18 @@ class ActionDenied(NotAuthorized):
 
 
 class ApprovalRequired(NotAuthorized):
-    """The action waits for a human: approve :attr:`approval_id`, then call it again."""
+    """The action waits for a human: approve :attr:`approval_id`, then call it again.
+
+    ``approval_id`` is always a ``str`` here (the core names the approval of every call it
+    holds for a human), so ``resolver.approve(e.approval_id, approver=...)`` type-checks."""
 
     default_code = "APPROVAL_REQUIRED"
+    #: The approval of this call (action + parameters, in this session).
+    approval_id: str
+
+    def __init__(self, message: str, *, approval_id: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(message, approval_id=approval_id, **kwargs)
+        self.approval_id = approval_id or ""
 
 
 class RateLimited(NotAuthorized):

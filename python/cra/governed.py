@@ -2,17 +2,19 @@
 
 An agent framework wraps each tool once; the model only ever sees the tool::
 
-    session = resolver.session("support-bot-1", "session-42")
-    session.resolve("customer wants a refund for ORD-1234")
-
-    @session.governed("orders.refund")
+    @cra.tool("orders.refund")                      # built once; the session is bound per run
     def refund(order_id: str, amount: float, reason: str) -> dict:
         return payments.refund(order_id, amount, reason)
 
-    refund(order_id="ORD-1234", amount=20.0, reason="damaged")   # authorized, run, reported
-    # ActionDenied / ApprovalRequired(approval_id=...) / RateLimited when not authorized
+    with resolver.conversation("support-bot-1", "session-42", goal="refund ORD-1234"):
+        refund(order_id="ORD-1234", amount=20.0, reason="damaged")   # authorized, run, reported
+        # ActionDenied / ApprovalRequired(approval_id=...) / RateLimited when not authorized
+        refund.call_or_refusal(...)                 # ... or the refusal as a value for the model
 
-Async tools (``async def``) are governed the same way.
+A tool may also be bound to one session when built (``session.governed(...)``,
+``resolver.governed(..., session=...)``). Async tools (``async def``) are governed the same way.
+The governed tool keeps the function's signature (``ParamSpec``): type checkers, IDEs and
+frameworks that read signatures see the real parameters.
 """
 
 from __future__ import annotations
@@ -20,25 +22,83 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Mapping, Optional, Sequence, Tuple, TypeVar, Union, overload
+import sys
+import typing
+from typing import (TYPE_CHECKING, Any, Awaitable, Callable, Collection, Dict, FrozenSet, Generic, Mapping, Optional,
+                    Sequence, Tuple, TypeVar, Union, cast, overload)
 
+from . import calls
+from .conversation import bind as _bind
 from .errors import SessionEnded, SessionNotFound
+from .refusal import REFUSALS, Refusal
 from .results import Authorization, Resolution, Verdict
+
+if sys.version_info >= (3, 10):  # pragma: no cover - version dependent
+    from typing import ParamSpec
+else:  # pragma: no cover - version dependent
+    from typing_extensions import ParamSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from .resolver import Resolver
 
-__all__ = ["GovernedTool", "Session", "govern"]
+__all__ = ["GovernedTool", "Session", "govern", "tool", "context_parameters"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+ParametersFn = Callable[..., Mapping[str, Any]]
+
+_NO_SELF: Any = object()
+#: Type names of framework context objects (a tool's first parameter typed as one of these is
+#: never sent as a parameter): OpenAI Agents SDK, LangChain/LangGraph, MCP servers.
+_CONTEXT_TYPES = frozenset({"RunContextWrapper", "ToolContext", "ToolRuntime", "RunnableConfig", "Runtime", "Context",
+                            "ServerRequestContext"})
+_FRAMEWORKS = frozenset({"agents", "langchain", "langchain_core", "langgraph", "mcp", "fastmcp"})
+#: Names distinctive enough to recognize in an annotation that cannot be evaluated.
+_DISTINCTIVE = frozenset({"RunContextWrapper", "ToolContext", "ToolRuntime", "RunnableConfig"})
 
 
-class GovernedTool(Generic[F]):
+def _is_context_type(ann: Any) -> bool:
+    if isinstance(ann, str):
+        return ann.strip().strip("'\"").split("[", 1)[0].strip().rsplit(".", 1)[-1] in _DISTINCTIVE
+    if typing.get_origin(ann) is typing.Annotated:
+        ann = typing.get_args(ann)[0]
+    origin = typing.get_origin(ann) or ann
+    module = str(getattr(origin, "__module__", "") or "")
+    return module.split(".", 1)[0] in _FRAMEWORKS and getattr(origin, "__name__", None) in _CONTEXT_TYPES
+
+
+def context_parameters(fn: Callable[..., Any]) -> FrozenSet[str]:
+    """The parameter of ``fn`` that is a framework context object, as a set of at most one name:
+    the first parameter (after ``self``) when annotated as the Agents SDK's ``RunContextWrapper``
+    or ``ToolContext``, LangChain's ``RunnableConfig`` or ``ToolRuntime``, LangGraph's
+    ``Runtime`` or an MCP server ``Context``. Such objects are not JSON and not the model's
+    arguments: governed tools never send them as parameters."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return frozenset()
+    if params and params[0].name in ("self", "cls"):
+        params = params[1:]
+    if not params or params[0].kind not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        return frozenset()
+    first = params[0]
+    ann = first.annotation
+    if isinstance(ann, str):
+        try:
+            ann = typing.get_type_hints(fn, include_extras=True).get(first.name, ann)
+        except Exception:  # noqa: BLE001 - unresolvable forward references: match the text
+            pass
+    return frozenset({first.name}) if _is_context_type(ann) else frozenset()
+
+
+class GovernedTool(Generic[P, R]):
     """A tool function under governance. Call it like the function it wraps.
 
     Attributes:
         action_id: the action the tool runs.
+        name: the name the model knows the tool by (the function's name).
+        exclude: parameters never sent to CRA (``exclude=`` and a framework context parameter).
         last_authorization: the :class:`~cra.Authorization` of the most recent call (per tool,
             shared between threads; read it right after a call in single-threaded code).
     """
@@ -48,20 +108,27 @@ class GovernedTool(Generic[F]):
 
     def __init__(
         self,
-        resolver: "Resolver",
+        resolver: "Optional[Resolver]",
         action_id: str,
-        fn: F,
+        fn: Callable[P, R],
         *,
-        session: Union[str, "Session"],
+        session: Union[str, "Session", None] = None,
         agent: Optional[str] = None,
-        parameters: Optional[Callable[..., Mapping[str, Any]]] = None,
+        parameters: Optional[ParametersFn] = None,
+        exclude: Collection[str] = (),
+        name: Optional[str] = None,
     ) -> None:
+        if isinstance(session, str) and resolver is None:
+            raise TypeError("a governed tool bound to a session id needs its resolver")
         self.resolver = resolver
         self.action_id = action_id
         self.fn = fn
         self._session = session
         self._agent = agent
         self._parameters = parameters
+        self.exclude: FrozenSet[str] = frozenset(exclude) | context_parameters(fn)
+        fn_name = getattr(fn, "__name__", None)
+        self.name: str = name or (fn_name if fn_name and fn_name != "<lambda>" else action_id)
         self.last_authorization: Optional[Authorization] = None
         sig = inspect.signature(fn)
         self._sig = sig
@@ -84,71 +151,101 @@ class GovernedTool(Generic[F]):
 
     def parameters_of(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
         """The parameters a call is authorized with: the arguments the caller passed, by name
-        (defaults are not filled in), or what the ``parameters`` callable returns."""
+        (defaults are not filled in; excluded and context parameters left out), or what the
+        ``parameters`` callable returns."""
         if self._parameters is not None:
             return self._parameters(*args, **kwargs)
+        return self._drop(self._by_name(self._names, args, kwargs))
+
+    def _by_name(self, names: Optional[Tuple[str, ...]], args: Sequence[Any], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
         if not args:
             return kwargs
-        names = self._names
         if names is not None and len(args) <= len(names):
             params = dict(zip(names, args))
             params.update(kwargs)
             return params
         bound = self._sig.bind(*args, **kwargs)
         out: Dict[str, Any] = {}
-        for name, value in bound.arguments.items():
-            kind = self._sig.parameters[name].kind
+        for pname, value in bound.arguments.items():
+            kind = self._sig.parameters[pname].kind
             if kind is inspect.Parameter.VAR_KEYWORD:
                 out.update(value)
             elif kind is inspect.Parameter.VAR_POSITIONAL:
-                out[name] = list(value)
+                out[pname] = list(value)
             else:
-                out[name] = value
+                out[pname] = value
         return out
 
-    def authorize(self, *args: Any, **kwargs: Any) -> Authorization:
+    def _drop(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        ex = self.exclude
+        if not ex or not any(k in params for k in ex):
+            return params
+        return {k: v for k, v in params.items() if k not in ex}
+
+    def _params_for(self, obj: Any, args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+        if self._parameters is not None:
+            return self._parameters(*args, **kwargs)
+        if obj is _NO_SELF:
+            return self._drop(self._by_name(self._names, args, kwargs))
+        names = self._names[1:] if self._names else None
+        if names is None and args:
+            first = next(iter(self._sig.parameters))  # the method's self
+            return self._drop({k: v for k, v in self._by_name(None, (obj,) + args, kwargs).items() if k != first})
+        return self._drop(self._by_name(names, args, kwargs))
+
+    def target(self) -> calls.Target:
+        """Where the next call is governed: the tool's session, else the one bound here
+        (:class:`~cra.SessionNotBound` when there is none)."""
+        return calls.target(self.resolver, self._session, self._agent)
+
+    def authorize(self, *args: P.args, **kwargs: P.kwargs) -> Authorization:
         """Authorizes a call with these arguments without running the tool (the answer is
         returned, never raised; an authorized answer must still be reported)."""
-        return self._authorize(self.parameters_of(args, kwargs))
-
-    def _authorize(self, params: Mapping[str, Any]) -> Authorization:
-        s = self._session
-        if isinstance(s, Session):
-            auth = self.resolver.authorize(self.action_id, params, session=s.session_id, agent=s.agent)
-        else:
-            auth = self.resolver.authorize(self.action_id, params, session=s, agent=self._agent)
+        auth = calls.authorize(self.target(), self.action_id, self.parameters_of(args, kwargs))
         self.last_authorization = auth
         return auth
 
+    def _remember(self, auth: Authorization) -> None:
+        self.last_authorization = auth
+
     # -- calling -----------------------------------------------------------------------------
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         if self._is_async:
-            return self._acall(args, kwargs)
-        auth = self._authorize(self.parameters_of(args, kwargs))
-        if not auth.authorized:
-            auth.raise_for_status()
-        started = time.perf_counter()
-        try:
-            result = self.fn(*args, **kwargs)
-        except BaseException as e:
-            self.resolver.report(auth, error=e, duration_ms=(time.perf_counter() - started) * 1e3)
-            raise
-        self.resolver.report(auth, result, duration_ms=(time.perf_counter() - started) * 1e3)
-        return result
+            return cast(R, self._acall(_NO_SELF, args, kwargs))
+        return self._call(_NO_SELF, args, kwargs)
 
-    async def _acall(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-        auth = self._authorize(self.parameters_of(args, kwargs))
-        if not auth.authorized:
-            auth.raise_for_status()
-        started = time.perf_counter()
+    def _call(self, obj: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> R:
+        params = self._params_for(obj, args, kwargs)
+        fn: Callable[..., R] = self.fn
+        invoke = (lambda: fn(*args, **kwargs)) if obj is _NO_SELF else (lambda: fn(obj, *args, **kwargs))
+        return calls.run(self.target(), self.action_id, params, invoke, tool_name=self.name, on_authorized=self._remember)
+
+    async def _acall(self, obj: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        params = self._params_for(obj, args, kwargs)
+        fn: Callable[..., Awaitable[Any]] = cast(Callable[..., Awaitable[Any]], self.fn)
+        invoke = (lambda: fn(*args, **kwargs)) if obj is _NO_SELF else (lambda: fn(obj, *args, **kwargs))
+        return await calls.arun(self.target(), self.action_id, params, invoke, tool_name=self.name,
+                                on_authorized=self._remember)
+
+    def call_or_refusal(self, *args: P.args, **kwargs: P.kwargs) -> Union[R, Refusal]:
+        """Calls the tool; a refusal (denied, pending approval, rate limited, invalid
+        parameters) comes back as a :class:`~cra.Refusal` to hand to the model instead of an
+        exception. Other errors still raise. Async tools: :meth:`acall_or_refusal`."""
+        if self._is_async:
+            raise TypeError(f"{self.name} is async: use `await tool.acall_or_refusal(...)`")
         try:
-            result = await self.fn(*args, **kwargs)
-        except BaseException as e:
-            self.resolver.report(auth, error=e, duration_ms=(time.perf_counter() - started) * 1e3)
-            raise
-        self.resolver.report(auth, result, duration_ms=(time.perf_counter() - started) * 1e3)
-        return result
+            return self._call(_NO_SELF, args, kwargs)
+        except REFUSALS as e:
+            return Refusal.from_error(e, tool=self.name)
+
+    async def acall_or_refusal(self: "GovernedTool[P, Awaitable[T]]", *args: P.args, **kwargs: P.kwargs) -> Union[T, Refusal]:
+        """:meth:`call_or_refusal` for ``async def`` tools."""
+        try:
+            result: T = await self._acall(_NO_SELF, args, kwargs)
+            return result
+        except REFUSALS as e:
+            return Refusal.from_error(e, tool=self.name)
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         """Governed methods: bind like a function (``self`` is not sent as a parameter)."""
@@ -157,74 +254,74 @@ class GovernedTool(Generic[F]):
         return functools.partial(self._call_bound, obj)
 
     def _call_bound(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
-        params = self._parameters(*args, **kwargs) if self._parameters is not None else self._bound_params(args, kwargs)
         if self._is_async:
-            return self._acall_bound(obj, params, args, kwargs)
-        auth = self._authorize(params)
-        if not auth.authorized:
-            auth.raise_for_status()
-        started = time.perf_counter()
-        try:
-            result = self.fn(obj, *args, **kwargs)
-        except BaseException as e:
-            self.resolver.report(auth, error=e, duration_ms=(time.perf_counter() - started) * 1e3)
-            raise
-        self.resolver.report(auth, result, duration_ms=(time.perf_counter() - started) * 1e3)
-        return result
-
-    async def _acall_bound(self, obj: Any, params: Mapping[str, Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-        auth = self._authorize(params)
-        if not auth.authorized:
-            auth.raise_for_status()
-        started = time.perf_counter()
-        try:
-            result = await self.fn(obj, *args, **kwargs)
-        except BaseException as e:
-            self.resolver.report(auth, error=e, duration_ms=(time.perf_counter() - started) * 1e3)
-            raise
-        self.resolver.report(auth, result, duration_ms=(time.perf_counter() - started) * 1e3)
-        return result
-
-    def _bound_params(self, args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
-        names = self._names[1:] if self._names else None
-        if not args:
-            return kwargs
-        if names is not None and len(args) <= len(names):
-            params = dict(zip(names, args))
-            params.update(kwargs)
-            return params
-        return self.parameters_of((None,) + tuple(args), kwargs)
+            return self._acall(obj, args, kwargs)
+        return self._call(obj, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<governed {self.action_id} {getattr(self.fn, '__qualname__', self.fn)!r}>"
 
 
 @overload
-def govern(resolver: "Resolver", action_id: str, fn: F, *, session: Union[str, "Session"], agent: Optional[str] = ...,
-           parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> GovernedTool[F]: ...
+def govern(resolver: "Optional[Resolver]", action_id: str, fn: Callable[P, R], *, session: Union[str, "Session", None] = ...,
+           agent: Optional[str] = ..., parameters: Optional[ParametersFn] = ..., exclude: Collection[str] = ...,
+           name: Optional[str] = ...) -> GovernedTool[P, R]: ...
 
 
 @overload
-def govern(resolver: "Resolver", action_id: str, fn: None = ..., *, session: Union[str, "Session"],
-           agent: Optional[str] = ...,
-           parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> Callable[[F], GovernedTool[F]]: ...
+def govern(resolver: "Optional[Resolver]", action_id: str, fn: None = ..., *, session: Union[str, "Session", None] = ...,
+           agent: Optional[str] = ..., parameters: Optional[ParametersFn] = ..., exclude: Collection[str] = ...,
+           name: Optional[str] = ...) -> Callable[[Callable[P, R]], GovernedTool[P, R]]: ...
 
 
 def govern(
-    resolver: "Resolver",
+    resolver: "Optional[Resolver]",
     action_id: str,
-    fn: Optional[F] = None,
+    fn: Optional[Callable[P, R]] = None,
     *,
-    session: Union[str, "Session"],
+    session: Union[str, "Session", None] = None,
     agent: Optional[str] = None,
-    parameters: Optional[Callable[..., Mapping[str, Any]]] = None,
-) -> Union[GovernedTool[F], Callable[[F], GovernedTool[F]]]:
-    """Governs ``fn`` (or, without ``fn``, returns a decorator). See :class:`GovernedTool`."""
+    parameters: Optional[ParametersFn] = None,
+    exclude: Collection[str] = (),
+    name: Optional[str] = None,
+) -> Union[GovernedTool[P, R], Callable[[Callable[P, R]], GovernedTool[P, R]]]:
+    """Governs ``fn`` (or, without ``fn``, returns a decorator). See :class:`GovernedTool`.
+    Without ``session`` the tool is governed in the session bound where it is called."""
 
-    def wrap(f: F) -> GovernedTool[F]:
-        return GovernedTool(resolver, action_id, f, session=session, agent=agent, parameters=parameters)
+    def wrap(f: Callable[P, R]) -> GovernedTool[P, R]:
+        return GovernedTool(resolver, action_id, f, session=session, agent=agent, parameters=parameters,
+                            exclude=exclude, name=name)
 
     return wrap if fn is None else wrap(fn)
+
+
+@overload
+def tool(action_id: str, fn: Callable[P, R], *, parameters: Optional[ParametersFn] = ..., exclude: Collection[str] = ...,
+         name: Optional[str] = ...) -> GovernedTool[P, R]: ...
+
+
+@overload
+def tool(action_id: str, fn: None = ..., *, parameters: Optional[ParametersFn] = ..., exclude: Collection[str] = ...,
+         name: Optional[str] = ...) -> Callable[[Callable[P, R]], GovernedTool[P, R]]: ...
+
+
+def tool(
+    action_id: str,
+    fn: Optional[Callable[P, R]] = None,
+    *,
+    parameters: Optional[ParametersFn] = None,
+    exclude: Collection[str] = (),
+    name: Optional[str] = None,
+) -> Union[GovernedTool[P, R], Callable[[Callable[P, R]], GovernedTool[P, R]]]:
+    """A governed tool built once, governed in the session bound where it is called
+    (``with resolver.conversation(agent, session_id):`` or :func:`cra.bind`)::
+
+        @cra.tool("orders.refund")
+        def refund(order_id: str, amount: float) -> dict: ...
+    """
+    if fn is None:
+        return govern(None, action_id, parameters=parameters, exclude=exclude, name=name)
+    return govern(None, action_id, fn, parameters=parameters, exclude=exclude, name=name)
 
 
 class Session:
@@ -242,7 +339,8 @@ class Session:
         self.resolver = resolver
         self.agent = agent
         self.session_id = session_id
-        #: The latest resolution made through this object.
+        #: The latest resolution made through this object (kept current by governed tools
+        #: that resolve again after an expiry).
         self.resolution: Optional[Resolution] = None
 
     def resolve(self, goal: str, **kwargs: Any) -> Resolution:
@@ -263,25 +361,31 @@ class Session:
         """True when the fast path allows ``action_id`` now."""
         return self.resolver.allowed(self.session_id, action_id)
 
-    @overload
-    def governed(self, action_id: str, fn: F, *,
-                 parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> GovernedTool[F]: ...
+    def bind(self, *, goal: Optional[str] = None, end: bool = False, **resolve: Any) -> "_bind":
+        """Binds this session as the current one for a ``with`` block (see :func:`cra.bind`)."""
+        return _bind(self, goal=goal, end=end, **resolve)
 
     @overload
-    def governed(self, action_id: str, fn: None = ..., *,
-                 parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> Callable[[F], GovernedTool[F]]: ...
+    def governed(self, action_id: str, fn: Callable[P, R], *, parameters: Optional[ParametersFn] = ...,
+                 exclude: Collection[str] = ..., name: Optional[str] = ...) -> GovernedTool[P, R]: ...
+
+    @overload
+    def governed(self, action_id: str, fn: None = ..., *, parameters: Optional[ParametersFn] = ...,
+                 exclude: Collection[str] = ..., name: Optional[str] = ...) -> Callable[[Callable[P, R]], GovernedTool[P, R]]: ...
 
     def governed(
         self,
         action_id: str,
-        fn: Optional[F] = None,
+        fn: Optional[Callable[P, R]] = None,
         *,
-        parameters: Optional[Callable[..., Mapping[str, Any]]] = None,
-    ) -> Union[GovernedTool[F], Callable[[F], GovernedTool[F]]]:
+        parameters: Optional[ParametersFn] = None,
+        exclude: Collection[str] = (),
+        name: Optional[str] = None,
+    ) -> Union[GovernedTool[P, R], Callable[[Callable[P, R]], GovernedTool[P, R]]]:
         """Governs a tool for this session (decorator or direct call); see :class:`GovernedTool`."""
         if fn is None:
-            return govern(self.resolver, action_id, session=self, parameters=parameters)
-        return govern(self.resolver, action_id, fn, session=self, parameters=parameters)
+            return govern(self.resolver, action_id, session=self, parameters=parameters, exclude=exclude, name=name)
+        return govern(self.resolver, action_id, fn, session=self, parameters=parameters, exclude=exclude, name=name)
 
     def end(self, reason: Optional[str] = None) -> Dict[str, Any]:
         """Ends the session."""

@@ -19,7 +19,6 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
-    TypeVar,
     Union,
     overload,
 )
@@ -30,7 +29,10 @@ from .errors import CraError, InvalidConfig, InvalidRequest, ResolutionNotFound,
 from .results import AtlasInfo, Authorization, Resolution, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .governed import GovernedTool, Session
+    from typing import Collection
+
+    from .conversation import bind
+    from .governed import GovernedTool, P, R, Session
     from .watch import AtlasWatcher, WatchEvent
 
 __all__ = ["Resolver", "PathLike", "JSONInput", "unencodable"]
@@ -38,7 +40,6 @@ __all__ = ["Resolver", "PathLike", "JSONInput", "unencodable"]
 PathLike = Union[str, "os.PathLike[str]"]
 #: A JSON document given as a mapping (serialized once), or as JSON text (passed through).
 JSONInput = Union[Mapping[str, Any], str, bytes]
-F = TypeVar("F", bound=Callable[..., Any])
 
 _MISSING: Any = object()
 _VERDICTS = (
@@ -129,7 +130,7 @@ class Resolver:
     flushed. Create a new resolver in the child.
     """
 
-    __slots__ = ("_ptr", "_closed", "_forked", "_pid", "_finalizer", "_latest", "_lock", "_watchers", "config", "__weakref__")
+    __slots__ = ("_ptr", "_closed", "_forked", "_pid", "_finalizer", "_latest", "_requests", "_lock", "_watchers", "config", "__weakref__")
 
     def __init__(
         self,
@@ -189,6 +190,9 @@ class Resolver:
         # session id -> (agent id, resolution id) of the latest resolution made from Python,
         # used by governed tools that name only the session.
         self._latest: Dict[str, Tuple[str, str]] = {}
+        # session id -> (agent id, the request of that resolution without its request id): what a
+        # governed tool resolves again when the resolution expired (see cra.calls.authorize).
+        self._requests: Dict[str, Tuple[str, Dict[str, Any]]] = {}
         self._lock = threading.Lock()
         interval = 1.0 if watch is True else float(watch) if watch else 0.0
         for a in atlases:
@@ -417,9 +421,7 @@ class Resolver:
                 req["context"] = dict(context)
             if atlas_ids is not None:
                 req["atlas_ids"] = list(atlas_ids)
-            if request_id is not None:
-                req["request_id"] = request_id
-            body = encode(req)
+            body = encode({**req, "request_id": request_id} if request_id is not None else req)
         else:
             if any(
                 v is not None
@@ -428,14 +430,25 @@ class Resolver:
             ):
                 raise TypeError("resolve() takes either a request or keywords, not both")
             body = encode(request)
+            req = {}
             if isinstance(request, Mapping):
                 rq = request.get("requester")
                 if isinstance(rq, Mapping):
                     agent, session = rq.get("agent_id"), rq.get("session_id")
+                req = {k: v for k, v in request.items() if k != "request_id"}
         res = Resolution(call(lib.cra_resolver_resolve, r, body, len(body)), agent, session)
         if session is not None and agent is not None:
             self._latest[session] = (agent, res.raw["resolution_id"])
+            self._requests[session] = (agent, req)
         return res
+
+    def _resolve_again(self, session_id: str, agent: Optional[str]) -> Optional[Resolution]:
+        """Resolves the session's latest request made through this resolver again (a new request
+        id, the same goal, risk tier, context...); ``None`` when there is none to repeat."""
+        known = self._requests.get(session_id)
+        if known is None or not known[1] or (agent is not None and agent != known[0]):
+            return None
+        return self.resolve(dict(known[1]))
 
     # -- execute -----------------------------------------------------------------------------
 
@@ -641,6 +654,7 @@ class Resolver:
         sid = out.get("session_id")
         if isinstance(sid, str):
             self._latest.pop(sid, None)
+            self._requests.pop(sid, None)
         return out
 
     # -- fast path ---------------------------------------------------------------------------
@@ -700,37 +714,60 @@ class Resolver:
 
         return Session(self, agent, session_id)
 
-    @overload
-    def governed(self, action_id: str, fn: F, *, session: str, agent: Optional[str] = ...,
-                 parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> "GovernedTool[F]": ...
+    def conversation(self, agent: str, session_id: str, *, goal: Optional[str] = None, end: bool = False,
+                     **resolve: Any) -> "bind":
+        """Binds a session of this resolver for a ``with`` block: tools built without a session
+        (:func:`cra.tool`, ``resolver.governed(action_id, fn)``, the framework integrations) are
+        governed in it. ``goal`` (with ``resolve`` keywords) resolves on entry; ``end=True`` ends
+        the session on exit. ``with`` yields the :class:`~cra.Session`::
+
+            with resolver.conversation("support-bot-1", "conv-42", goal="refund ORD-1234") as s:
+                agent.invoke(...)
+        """
+        from .conversation import bind
+        from .governed import Session
+
+        return bind(Session(self, agent, session_id), goal=goal, end=end, **resolve)
 
     @overload
-    def governed(self, action_id: str, fn: None = ..., *, session: str, agent: Optional[str] = ...,
-                 parameters: Optional[Callable[..., Mapping[str, Any]]] = ...) -> "Callable[[F], GovernedTool[F]]": ...
+    def governed(self, action_id: str, fn: "Callable[P, R]", *, session: "Union[str, Session, None]" = ...,
+                 agent: Optional[str] = ..., parameters: Optional[Callable[..., Mapping[str, Any]]] = ...,
+                 exclude: "Collection[str]" = ..., name: Optional[str] = ...) -> "GovernedTool[P, R]": ...
+
+    @overload
+    def governed(self, action_id: str, fn: None = ..., *, session: "Union[str, Session, None]" = ...,
+                 agent: Optional[str] = ..., parameters: Optional[Callable[..., Mapping[str, Any]]] = ...,
+                 exclude: "Collection[str]" = ..., name: Optional[str] = ...
+                 ) -> "Callable[[Callable[P, R]], GovernedTool[P, R]]": ...
 
     def governed(
         self,
         action_id: str,
-        fn: Optional[F] = None,
+        fn: "Optional[Callable[P, R]]" = None,
         *,
-        session: str,
+        session: "Union[str, Session, None]" = None,
         agent: Optional[str] = None,
         parameters: Optional[Callable[..., Mapping[str, Any]]] = None,
-    ) -> Union["GovernedTool[F]", Callable[[F], "GovernedTool[F]"]]:
+        exclude: "Collection[str]" = (),
+        name: Optional[str] = None,
+    ) -> "Union[GovernedTool[P, R], Callable[[Callable[P, R]], GovernedTool[P, R]]]":
         """Governs a tool function: use as ``@resolver.governed("orders.refund", session="s-42")``
-        or ``resolver.governed("orders.refund", fn, session="s-42")``.
+        or ``resolver.governed("orders.refund", fn, session="s-42")``. Without ``session`` the
+        tool is governed in the session bound where it is called (``resolver.conversation``).
 
         Each call authorizes against the session's latest resolution (made through this
-        resolver), runs the function only when authorized, reports its result or exception
-        (re-raising the exception), and raises :class:`~cra.ActionDenied`,
-        :class:`~cra.ApprovalRequired` or :class:`~cra.RateLimited` otherwise. Parameters are
-        the call's arguments by name, or what ``parameters(*args, **kwargs)`` returns.
+        resolver; resolved again once, with the same request, when it expired), runs the
+        function only when authorized, reports its result or exception (re-raising the
+        exception), and raises :class:`~cra.ActionDenied`, :class:`~cra.ApprovalRequired` or
+        :class:`~cra.RateLimited` otherwise. Parameters are the call's arguments by name (less
+        ``exclude`` and a framework context parameter), or what ``parameters(*args, **kwargs)``
+        returns.
         """
         from .governed import govern
 
         if fn is None:
-            return govern(self, action_id, session=session, agent=agent, parameters=parameters)
-        return govern(self, action_id, fn, session=session, agent=agent, parameters=parameters)
+            return govern(self, action_id, session=session, agent=agent, parameters=parameters, exclude=exclude, name=name)
+        return govern(self, action_id, fn, session=session, agent=agent, parameters=parameters, exclude=exclude, name=name)
 
 
 def _config_object(config: Optional[JSONInput]) -> Dict[str, Any]:
