@@ -28,7 +28,8 @@ impl Resolver {
     /// loaded now, at the resolver's current time. Records nothing, consumes nothing.
     ///
     /// Errors: `INVALID_REQUEST` (not a resolve request; no loaded atlas declares the action,
-    /// pointer `/action_id`), `ATLAS_NOT_FOUND` (an `atlas_ids` entry is not loaded).
+    /// pointer `/action_id`; the context fails an atlas's `context_schema`, as in resolve),
+    /// `ATLAS_NOT_FOUND` (an `atlas_ids` entry is not loaded).
     pub fn explain(&self, request: &CarpRequest, action_id: &str) -> Result<Value> {
         self.check_not_forked()?;
         if request.operation != Operation::Resolve {
@@ -60,6 +61,16 @@ impl Resolver {
                 }
             }
         }
+        // The same context check as resolve: a request its atlases' context_schema refuses is
+        // refused here too, not explained as if it were valid.
+        let selected: Vec<u32> = match &request.atlas_ids {
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| snapshot.by_id.get(id.as_str()).copied())
+                .collect(),
+            None => (0..snapshot.atlases.len() as u32).collect(),
+        };
+        super::resolve::check_context(&snapshot, &selected, request.context.as_ref())?;
         let ctx = EvalCtx {
             agent_id: &request.requester.agent_id,
             tier: task.risk_tier.unwrap_or(self.config.default_risk_tier),

@@ -302,7 +302,7 @@ pub(crate) fn ladder(
 
 /// The request's `context` against the `context_schema` of every atlas in scope (an absent
 /// context is `{}`): `INVALID_REQUEST` with the pointer inside `/context` otherwise.
-fn check_context(
+pub(crate) fn check_context(
     snapshot: &AtlasSet,
     selected: &[u32],
     context: Option<&serde_json::Map<String, serde_json::Value>>,
