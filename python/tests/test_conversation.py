@@ -140,6 +140,18 @@ def test_an_expired_resolution_is_resolved_again_with_the_same_request() -> None
         assert requests[0].get("goal") == requests[1].get("goal")
 
 
+def test_a_forgotten_resolution_is_resolved_again() -> None:
+    with cra.Resolver(deterministic=1, atlases=[SUPPORT], config={"max_resolutions_per_session": 1}) as r:
+        with r.conversation("support-bot-1", "evicted", goal="look up ORD-1234"):
+            # a resolve this object does not see (JSON text) makes the core forget the one it knows
+            r.resolve('{"requester": {"agent_id": "support-bot-1", "session_id": "evicted"}, "task": {"goal": "x"}}')
+            known = r._latest["evicted"][1]
+            with pytest.raises(cra.ResolutionNotFound):
+                r.authorize("orders.lookup", {"order_id": "ORD-1234"}, session="evicted")
+            assert lookup(order_id="ORD-1234") == {"order_id": "ORD-1234"}
+            assert lookup.last_authorization is not None and lookup.last_authorization.resolution_id != known
+
+
 def test_a_session_resolved_from_json_text_is_not_resolved_again() -> None:
     with cra.Resolver(deterministic=1, resolution_ttl=60, atlases=[SUPPORT]) as r:
         r.resolve('{"requester": {"agent_id": "support-bot-1", "session_id": "txt"}, "task": {"goal": "look up"}}')

@@ -28,8 +28,17 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 from ..governed import tool as governed_tool
 from ..resolver import Resolver
 
-_ATLAS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
-                      "examples", "atlases", "customer-support")
+_EXAMPLE = os.path.join("examples", "atlases", "customer-support")
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def _atlas(given: Optional[str]) -> str:
+    """The customer-support example atlas: ``--atlas``, else from the current directory (the
+    repository root, as ``make`` runs it), else next to the source tree."""
+    for path in (given, _EXAMPLE, os.path.join(_SOURCE_ROOT, _EXAMPLE)):
+        if path and os.path.isdir(path):
+            return path
+    raise SystemExit("cannot find examples/atlases/customer-support: run from the repository root or pass --atlas")
 ARGS = {"order_id": "ORD-1234"}
 
 
@@ -149,10 +158,11 @@ CASES: Dict[str, Callable[[Resolver, int], Dict[str, Any]]] = {
 }
 
 
-def run(iterations: int) -> Dict[str, Any]:
+def run(iterations: int, atlas: Optional[str] = None) -> Dict[str, Any]:
     """Every case that can run here: ``{case: {ungoverned, governed, overhead_p50_us} or {skipped}}``."""
     results: Dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp, Resolver(trace_file=os.path.join(tmp, "bench.jsonl"), atlases=[_ATLAS]) as r:
+    path = _atlas(atlas)
+    with tempfile.TemporaryDirectory() as tmp, Resolver(trace_file=os.path.join(tmp, "bench.jsonl"), atlases=[path]) as r:
         for name, case in CASES.items():
             try:
                 out = case(r, iterations)
@@ -169,8 +179,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m cra.integrations.bench", description=__doc__.split("\n")[0])
     p.add_argument("--iterations", type=int, default=2000, help="calls per measurement (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--atlas", metavar="DIR", help="the customer-support example atlas (default: found from here)")
     args = p.parse_args(argv)
-    results = run(args.iterations)
+    results = run(args.iterations, args.atlas)
     if args.json:
         sys.stdout.write(json.dumps(results, indent=2) + "\n")
         return 0

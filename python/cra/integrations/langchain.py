@@ -134,10 +134,9 @@ class GovernedTool(BaseTool):
         """The model's arguments (never injected ones), as JSON values."""
         fields = self._model_fields
         params = {k: v for k, v in kwargs.items() if k in fields}
-        if args and fields and len(args) <= len(fields):  # a single-input tool given a string
-            params.update(zip(sorted(fields) if len(fields) > 1 else list(fields), args))
-        elif args:
-            params["input"] = args[0] if len(args) == 1 else list(args)
+        if args:  # a single-input tool given a string: named after its one field
+            key = next(iter(fields)) if len(fields) == 1 else "input"
+            params[key] = args[0] if len(args) == 1 else list(args)
         out: Dict[str, Any] = to_jsonable_python(params)
         return out
 

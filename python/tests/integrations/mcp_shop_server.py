@@ -1,7 +1,8 @@
 """A small real MCP server for the proxy tests: a shop with orders, refunds and accounts.
 
 Every call it receives is appended to the file named by ``SHOP_CALLS`` (one JSON line), so a
-test sees exactly which calls got through the proxy. Run: ``python mcp_shop_server.py``.
+test sees exactly which calls got through the proxy. Run: ``python mcp_shop_server.py`` (stdio)
+or ``python mcp_shop_server.py --http PORT`` (streamable HTTP).
 """
 
 from __future__ import annotations
@@ -65,4 +66,9 @@ def shell(command: str) -> str:
 
 
 if __name__ == "__main__":
-    shop.run()
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--http":  # streamable HTTP on 127.0.0.1:PORT/mcp
+        shop.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        shop.run()

@@ -9,9 +9,11 @@ import pytest
 
 from cra.integrations import bench
 
+from ._support import SUPPORT
+
 
 def test_the_benchmark_runs_every_installed_case(capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench.main(["--iterations", "5", "--json"]) == 0
+    assert bench.main(["--iterations", "5", "--json", "--atlas", SUPPORT]) == 0
     results: Any = json.loads(capsys.readouterr().out)
     assert set(results) == set(bench.CASES)
     for name, out in results.items():

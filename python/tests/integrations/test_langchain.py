@@ -258,6 +258,8 @@ def test_governing_existing_tools_and_errors(resolver: cra.Resolver) -> None:
     assert isinstance(gt, GovernedTool) and gt.name == "lookup" and gt.action_id == "orders.lookup"
     with resolver.conversation("support-bot-1", "existing", goal="look up"):
         assert gt.invoke({"order_id": "ORD-1234"}) == "found ORD-1234"
+        assert gt.invoke("ORD-5678") == "found ORD-5678"  # a single string input is its one field
+        assert "refused invalid arguments at /order_id" in gt.invoke("5678")
     with pytest.raises(cra.SessionNotBound):  # outside a conversation: a fault, not a tool message
         gt.invoke({"order_id": "ORD-1234"})
     with pytest.raises(TypeError):

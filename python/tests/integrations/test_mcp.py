@@ -146,6 +146,38 @@ def test_a_declined_or_dismissed_approval(tmp_path: Any, mode: str, action: str)
     assert _forwarded(tmp) == []
 
 
+def test_an_upstream_server_over_streamable_http(tmp_path: Any) -> None:
+    import socket
+    import subprocess
+    import time
+
+    tmp = os.fspath(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, SERVER, "--http", str(port)], env=subprocess_env(
+        SHOP_CALLS=os.path.join(tmp, "calls.jsonl")), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60  # readiness, not a timing assertion
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "the HTTP server did not start"
+                time.sleep(0.1)
+        params = _proxy(tmp)
+        params.args[params.args.index("--") + 1:] = [f"http://127.0.0.1:{port}/mcp"]
+        listed, (ok, denied) = asyncio.run(_session(params, "legacy", None, [
+            ("orders.lookup", {"order_id": "ORD-1234"}), ("customers_delete_account", {"customer_id": "C-1"})]))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "orders.lookup" in listed and "customers_delete_account" not in listed
+    assert not ok.is_error and denied.is_error
+    assert [c["tool"] for c in _forwarded(tmp)] == ["orders.lookup"]
+
+
 def test_usage_errors(tmp_path: Any) -> None:
     import subprocess
 

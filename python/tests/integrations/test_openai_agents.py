@@ -260,3 +260,20 @@ def test_an_existing_function_tool_keeps_its_name(resolver: cra.Resolver) -> Non
         asyncio.run(Runner.run(Agent(name="a", model=ReadingModel([("lookup_order", {"order_id": "ORD-1"}, None)]),
                                      tools=[governed]), "look up"))
     assert isinstance(e.value.__cause__, cra.SessionNotBound)
+
+
+def test_a_cra_tool_taking_the_run_context_works_under_function_tool(resolver: cra.Resolver) -> None:
+    """Issue 13: a tool whose first parameter is the SDK's context failed with "Type is not JSON
+    serializable" (the context was sent as a parameter). It is left out now."""
+
+    @cra.tool("orders.lookup")
+    def with_context(ctx: RunContextWrapper[Any], order_id: str) -> str:
+        assert isinstance(ctx, RunContextWrapper)
+        return f"found {order_id}"
+
+    sdk_tool = function_tool(with_context)
+    assert list(sdk_tool.params_json_schema["properties"]) == ["order_id"]
+    model = ReadingModel([("with_context", {"order_id": "ORD-1234"}, None)])
+    with resolver.conversation("support-bot-1", "ctx-first", goal="look up"):
+        asyncio.run(Runner.run(Agent(name="a", model=model, tools=[sdk_tool]), "look up"))
+    assert model.outputs == ["found ORD-1234"]

@@ -72,7 +72,7 @@ def test_each_governed_call_is_a_span_in_the_current_trace(resolver: cra.Resolve
         raise ConnectionError("ticket system down")
 
     with resolver.conversation("support-bot-1", "otel-1", goal="refund ORD-1234") as s:
-        with tracer.start_as_current_span("agent turn") as turn:
+        with tracer.start_as_current_span("agent turn"):
             assert lookup(order_id="ORD-1234") == "ORD-1234"
             assert isinstance(delete.call_or_refusal(customer_id="C-1"), cra.Refusal)
             assert isinstance(refund_large.call_or_refusal(order_id="ORD-1234", amount=300.0, reason="x1y"), cra.Refusal)
