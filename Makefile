@@ -138,7 +138,7 @@ python-integrations-deps: python-venv ## The integration extras' frameworks in .
 		$(VPY) -m pip install --quiet --disable-pip-version-check $(INTEGRATION_DEPS)
 
 test-integrations: python-install python-integrations-deps ## Framework integrations against the real libraries, no network, no LLM (a missing framework fails)
-	cd python && CRA_REQUIRE_INTEGRATIONS=1 ../$(VENV)/bin/pytest tests/integrations -q -p no:cacheprovider
+	CRA_REQUIRE_INTEGRATIONS=1 $(VENV)/bin/pytest python/tests/integrations -q -p no:cacheprovider
 
 bench-integrations: python-install python-integrations-deps ## Governed vs ungoverned tool call per framework (p50/p99)
 	$(VPY) -m cra.integrations.bench
