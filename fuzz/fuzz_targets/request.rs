@@ -20,7 +20,7 @@ fn resolver() -> &'static Resolver {
         // A resolution to aim executes at: 00000001-0000-7000-8000-000000000004.
         api::resolve(
             &r,
-            br#"{"requester":{"agent_id":"support-bot-1","session_id":"s"},"task":{"goal":"refund"}}"#,
+            br#"{"requester":{"agent_id":"support-bot-1","session_id":"s"},"task":{"goal":"refund"},"context":{"environment":"staging"}}"#,
         )
         .expect("seed resolve");
         r
