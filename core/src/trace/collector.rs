@@ -493,15 +493,19 @@ impl Collector {
         if s.overloaded.load(Relaxed) {
             return self.drop_counted(ev, false, true);
         }
+        if !self.threaded() {
+            // No consumer thread: make room on this thread (never waiting: wasm32 has no clock
+            // for a deadline, `Instant::now` panics there). If the sink is full too, the
+            // processor drops (counted, with a gap) rather than deadlocking.
+            pump_sync_room(s, &mut s.processor.lock());
+            if let Err(Slot::Event(ev)) = s.queue.push(Slot::Event(ev)) {
+                self.drop_counted(ev, s.closed.load(Relaxed), false);
+            }
+            return;
+        }
         let deadline = std::time::Instant::now() + s.block_timeout;
         let mut slot = Slot::Event(ev);
         loop {
-            if !self.threaded() {
-                // No consumer thread: make room on this thread. If the sink is full too, the
-                // processor drops (counted, with a gap) rather than deadlocking.
-                let mut p = s.processor.lock();
-                pump_sync_room(s, &mut p);
-            }
             match s.queue.push(slot) {
                 Ok(()) => return,
                 Err(back) => slot = back,
@@ -647,4 +651,12 @@ fn consumer_loop(s: &Shared) {
 #[cfg(feature = "threads")]
 fn has_marker_waiting(s: &Shared) -> bool {
     s.flush_done.load(Acquire) < s.flush_gen.load(SeqCst) && !s.queue.is_empty()
+}
+
+impl Collector {
+    /// Events waiting in the queue (cheap: no locks). A host without the `threads` feature
+    /// processes them a little at a time with `flush` when this grows.
+    pub fn queued(&self) -> usize {
+        self.shared.queue.len()
+    }
 }
