@@ -21,6 +21,7 @@ mod host;
 
 use cra_core::clock::Clock;
 use cra_core::trace::sink::ChunkReceipt;
+use cra_core::trace::TraceSink;
 use cra_core::{api, CraError, ErrorCode, Resolver};
 use std::cell::Cell;
 use std::sync::Arc;
@@ -82,10 +83,14 @@ pub struct WasmResolver {
 }
 
 impl WasmResolver {
-    /// Runs a call that records events, then processes the queue when enough waits.
+    /// Runs a call that records events, then processes the queue when enough waits and the
+    /// sink has room. (With a full sink, a full queue drops on its own, counted, when the next
+    /// event arrives; processing it on every call would also walk every session with a pending
+    /// gap each time.)
     fn recording(&self, r: cra_core::Result<Vec<u8>>) -> Result<String, JsValue> {
         if let Some(c) = self.inner.collector() {
-            if c.queued() >= PROCESS_AT {
+            let full = c.memory_sink().is_some_and(|m| m.room() == Some(0));
+            if c.queued() >= PROCESS_AT && !full {
                 // Best effort: a full sink is counted in stats(), not this call's error.
                 let _ = c.flush(Duration::ZERO);
             }
