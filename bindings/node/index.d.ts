@@ -653,4 +653,7 @@ export declare class CraTraceError extends CraError {}
 /** `IO_ERROR`, `TIMEOUT`, `CLOSED`, `RESOLVER_FORKED`, `TRACE_FILE_LOCKED`. */
 export declare class CraRuntimeError extends CraError {}
 /** `INTERNAL` (a bug in CRA, including a caught panic). */
-export declare class CraInternalError extends CraError {}
+export declare class CraInternalError extends CraError {
+  /** WASM: the instance trapped (a panic); every call fails until `recover()`. */
+  readonly trap?: true;
+}

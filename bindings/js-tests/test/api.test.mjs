@@ -38,7 +38,7 @@ test('parameters_schema keywords the validator cannot enforce are refused at loa
 test('load, resolve, execute, report: plain objects out', () => {
   const r = det();
   const info = r.loadAtlas(SHOP);
-  assert.deepEqual(info, { atlas_id: 'com.example.shop', version: '1.0.0', actions: 4, policies: 2, context_packs: 0, capabilities: 1, replaced: false });
+  assert.deepEqual(info, { atlas_id: 'com.example.shop', version: '1.0.0', actions: 4, policies: 2, context_packs: 0, capabilities: 1, replaced: false, warnings: [] });
   const res = r.resolve(resolveReq());
   assert.equal(Object.getPrototypeOf(res), Object.prototype);
   assert.equal(res.resolution_id, '00000001-0000-7000-8000-000000000004');

@@ -130,6 +130,7 @@ function mapError(e, onTrap) {
   if (typeof WebAssembly !== 'undefined' && WebAssembly.RuntimeError && e instanceof WebAssembly.RuntimeError) {
     if (onTrap) onTrap();
     const err = new CraInternalError(`internal panic (WebAssembly trap: ${msg}); this instance is unusable: call recover() to instantiate the module again`, { code: 'INTERNAL' });
+    err.trap = true;
     err.cause = e;
     return err;
   }
@@ -350,7 +351,9 @@ function makeApi(raw, opts = {}) {
   };
   const live = () => {
     if (trapped) {
-      throw new CraInternalError('the WebAssembly instance trapped earlier (internal panic); call recover() to instantiate the module again', { code: 'INTERNAL' });
+      const err = new CraInternalError('the WebAssembly instance trapped earlier (internal panic); call recover() to instantiate the module again', { code: 'INTERNAL' });
+      err.trap = true;
+      throw err;
     }
   };
 
