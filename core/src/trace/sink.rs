@@ -4,7 +4,7 @@
 use super::chain::{ChainHead, TraceEvent};
 use parking_lot::Mutex;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// A destination for batches of canonical event lines.
@@ -125,6 +125,7 @@ pub struct MemorySink {
     inner: Arc<Mutex<MemoryInner>>,
     limit: u64,
     limit_bytes: Arc<AtomicU64>,
+    discarding: Arc<AtomicBool>,
 }
 
 impl MemorySink {
@@ -134,7 +135,16 @@ impl MemorySink {
             inner: Arc::new(Mutex::new(MemoryInner::default())),
             limit: limit_events.max(1),
             limit_bytes: Arc::new(AtomicU64::new(u64::MAX)),
+            discarding: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// For a resolver being released, whose events nobody will drain: drops what is held, and
+    /// from now on accepts every batch and discards it, so the collector's closing flush never
+    /// waits for room.
+    pub fn discard(&self) {
+        self.discarding.store(true, Relaxed);
+        drop(self.drain());
     }
 
     /// Bounds the bytes held (every handle of this sink sees it); `u64::MAX` = no byte bound.
@@ -245,6 +255,9 @@ impl MemorySink {
 
 impl TraceSink for MemorySink {
     fn write_batch(&mut self, lines: &[u8], events: usize) -> io::Result<()> {
+        if self.discarding.load(Relaxed) {
+            return Ok(());
+        }
         let mut g = self.inner.lock();
         let bytes_full = (g.buf.len() - g.head) as u64 >= self.limit_bytes.load(Relaxed);
         if g.events + events as u64 > self.limit || bytes_full {
@@ -268,6 +281,9 @@ impl TraceSink for MemorySink {
     }
 
     fn room(&self) -> Option<u64> {
+        if self.discarding.load(Relaxed) {
+            return None;
+        }
         let g = self.inner.lock();
         if (g.buf.len() - g.head) as u64 >= self.limit_bytes.load(Relaxed) {
             return Some(0);
@@ -338,5 +354,17 @@ mod tests {
         assert_eq!(m.room(), Some(999));
         m.write_batch(b"f\n", 1).expect("room again");
         assert_eq!(m.drain(), b"de\nf\n");
+    }
+
+    #[test]
+    fn a_discarding_sink_accepts_and_drops_everything() {
+        let mut m = MemorySink::new(1);
+        m.write_batch(b"a\n", 1).expect("room");
+        assert!(m.write_batch(b"b\n", 1).is_err());
+        m.discard();
+        assert_eq!(m.room(), None);
+        m.write_batch(b"c\nd\n", 2).expect("discarded");
+        assert!(m.is_empty());
+        assert_eq!(m.drain(), b"");
     }
 }
