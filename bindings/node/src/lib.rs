@@ -22,7 +22,7 @@ use cra_core::trace::sink::ChunkReceipt;
 use cra_core::{api, CraError, ErrorCode, Resolver};
 use napi::bindgen_prelude::{AsyncTask, Env, ObjectFinalize, Task, Uint8Array};
 use napi_derive::napi;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -89,37 +89,39 @@ fn freed() -> CraError {
 /// One CRA resolver. Methods take and return JSON text; see the package's `Resolver` class.
 #[napi(custom_finalize)]
 pub struct NativeResolver {
-    /// `None` once freed.
-    inner: Option<Arc<Resolver>>,
+    /// `None` once freed. (A cell rather than `&mut self` in `free`: napi-rs refuses a mutable
+    /// borrow of the object while a `flush` promise is pending.)
+    inner: RefCell<Option<Arc<Resolver>>>,
     poisoned: Arc<AtomicBool>,
     /// The chunk the last `drain_chunk` handed out, removed by `drain_commit`.
     receipt: Cell<Option<ChunkReceipt>>,
     /// Bytes reported to V8 as held by this object (`napi_adjust_external_memory`).
-    external: i64,
+    external: Cell<i64>,
 }
 
 impl NativeResolver {
-    fn r(&self) -> Result<&Arc<Resolver>, CraError> {
-        self.inner.as_ref().ok_or_else(freed)
+    fn r(&self) -> Result<Arc<Resolver>, CraError> {
+        self.inner.borrow().clone().ok_or_else(freed)
     }
 
     fn call(&self, f: impl FnOnce(&Resolver) -> cra_core::Result<Vec<u8>>) -> napi::Result<String> {
-        guard(Some(&self.poisoned), || text(f(self.r()?)?))
+        guard(Some(&self.poisoned), || text(f(&*self.r()?)?))
     }
 
-    fn release(&mut self, env: &Env) {
-        if let Some(r) = self.inner.take() {
+    fn release(&self, env: &Env) {
+        let taken = self.inner.borrow_mut().take();
+        if let Some(r) = taken {
             host::release(&r);
         }
-        if self.external != 0 {
-            let _ = env.adjust_external_memory(-self.external);
-            self.external = 0;
+        let external = self.external.replace(0);
+        if external != 0 {
+            let _ = env.adjust_external_memory(-external);
         }
     }
 }
 
 impl ObjectFinalize for NativeResolver {
-    fn finalize(mut self, env: Env) -> napi::Result<()> {
+    fn finalize(self, env: Env) -> napi::Result<()> {
         self.release(&env);
         Ok(())
     }
@@ -141,10 +143,10 @@ impl NativeResolver {
         let external = (inner.config().trace.capacity as i64) * 128 + (512 << 10);
         let _ = env.adjust_external_memory(external);
         Ok(NativeResolver {
-            inner: Some(Arc::new(inner)),
+            inner: RefCell::new(Some(Arc::new(inner))),
             poisoned: Arc::new(AtomicBool::new(false)),
             receipt: Cell::new(None),
-            external,
+            external: Cell::new(external),
         })
     }
 
@@ -213,14 +215,14 @@ impl NativeResolver {
     #[napi]
     pub fn check(&self, session_id: String, action_id: String) -> napi::Result<&'static str> {
         guard(Some(&self.poisoned), || {
-            api::check(self.r()?, session_id.as_bytes(), action_id.as_bytes()).map(|v| v.as_str())
+            api::check(&*self.r()?, session_id.as_bytes(), action_id.as_bytes()).map(|v| v.as_str())
         })
     }
 
     /// Waits (on a libuv worker thread) until every event recorded so far is in the sink.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn flush(&self, timeout_ms: u32) -> napi::Result<AsyncTask<Flush>> {
-        let inner = guard(None, || self.r().cloned())?;
+        let inner = guard(None, || self.r())?;
         Ok(AsyncTask::new(Flush {
             inner,
             poisoned: self.poisoned.clone(),
@@ -232,7 +234,7 @@ impl NativeResolver {
     #[napi]
     pub fn flush_sync(&self, timeout_ms: u32) -> napi::Result<()> {
         guard(Some(&self.poisoned), || {
-            api::flush(self.r()?, u64::from(timeout_ms))
+            api::flush(&*self.r()?, u64::from(timeout_ms))
         })
     }
 
@@ -256,7 +258,7 @@ impl NativeResolver {
     ) -> napi::Result<String> {
         guard(Some(&self.poisoned), || {
             let chunk = api::drain_trace_chunk(
-                self.r()?,
+                &*self.r()?,
                 max_bytes as usize,
                 max_events as u64,
                 u64::from(flush_timeout_ms),
@@ -272,7 +274,7 @@ impl NativeResolver {
     #[napi]
     pub fn drain_commit(&self) -> napi::Result<()> {
         guard(Some(&self.poisoned), || match self.receipt.take() {
-            Some(receipt) => api::drain_trace_commit(self.r()?, &receipt),
+            Some(receipt) => api::drain_trace_commit(&*self.r()?, &receipt),
             None => Ok(()),
         })
     }
@@ -282,9 +284,9 @@ impl NativeResolver {
     pub fn stats(&self) -> napi::Result<String> {
         guard(Some(&self.poisoned), || {
             let r = self.r()?;
-            let mut v: serde_json::Value = serde_json::from_slice(&api::stats(r)?)
+            let mut v: serde_json::Value = serde_json::from_slice(&api::stats(&r)?)
                 .map_err(|e| CraError::new(ErrorCode::Internal, e.to_string()))?;
-            v["memory"] = host::memory_stats(r, None);
+            v["memory"] = host::memory_stats(&r, None);
             Ok(v.to_string())
         })
     }
@@ -293,20 +295,20 @@ impl NativeResolver {
     #[napi]
     pub fn advance_clock(&self, micros: f64) -> napi::Result<()> {
         guard(Some(&self.poisoned), || {
-            api::advance_clock(self.r()?, micros as i64)
+            api::advance_clock(&*self.r()?, micros as i64)
         })
     }
 
     /// Flushes and stops the trace collector (its thread ends now).
     #[napi]
     pub fn close(&self) -> napi::Result<()> {
-        guard(Some(&self.poisoned), || api::close(self.r()?))
+        guard(Some(&self.poisoned), || api::close(&*self.r()?))
     }
 
     /// Releases the resolver now: its thread ends and its memory is freed (events not yet
     /// drained go with it). Idempotent; every later call fails with `CLOSED`.
     #[napi]
-    pub fn free(&mut self, env: Env) {
+    pub fn free(&self, env: Env) {
         self.release(&env);
     }
 }
