@@ -101,3 +101,25 @@ test('config: memory_limit_bytes is checked; the JS defaults are visible in stat
   assert.equal(new cra.Resolver({ trace: { sink: 'none' } }).stats().memory.trace_buffer_bytes, null);
   assert.equal(new cra.Resolver({ trace: { sink: 'none' } }).drainTrace(), '');
 });
+
+test('a sink holding more than V8\'s longest string drains completely, in chunks (CRA_JS_HEAVY=1)', { skip: !process.env.CRA_JS_HEAVY && 'opt-in: CRA_JS_HEAVY=1 (about 700 MB of trace, a minute or more)', timeout: 1_800_000 }, async () => {
+  // 200,000 resolves make about 801,000 events, 709 MB of JSONL: more than V8's longest
+  // string (2^29 - 24 UTF-16 units), which one unchunked drain could not return.
+  const r = new cra.Resolver({ trace: { memory_limit_bytes: 2 ** 31, memory_limit_events: 4_000_000, block_timeout_ms: 600_000 } });
+  r.loadAtlas(SHOP);
+  for (let i = 0; i < 200_000; i++) r.resolve(req(`session-with-a-longer-name-${i % 1000}`));
+  await r.flush(600_000);
+  const held = r.stats().memory.trace_buffer_bytes;
+  assert.ok(held > 2 ** 29, `${held} bytes held`);
+  const v = new ChunkVerifier();
+  let bytes = 0;
+  for (let c; (c = r.drainTrace()) !== '';) {
+    bytes += Buffer.byteLength(c);
+    v.add(c);
+  }
+  const s = r.stats().trace;
+  assert.equal(bytes, held);
+  assert.equal(v.events, s.written);
+  assert.equal(s.dropped, 0);
+  r.free();
+});
