@@ -1,13 +1,71 @@
 // Type declarations of the CRA JavaScript API, shared by @cra/node (native addon) and @cra/wasm
-// (WebAssembly; its build appends `init`). Field names are the wire names of docs/protocol.md.
+// (WebAssembly; its build appends `init`, `initSync` and `recover`). Field names are the wire
+// names of docs/protocol.md. No DOM or Node types are needed (lib es2022 is enough).
+
+declare global {
+  // For `using r = new Resolver()` (TypeScript 5.2+); merges with lib.esnext.disposable and
+  // @types/node, which declare the same symbol.
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
 
 /** JSON text or a value that serializes to the expected JSON. */
 export type JsonInput<T> = T | string;
-/** Any JSON value. */
+/** Any JSON value (what answers hold). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/**
+ * A JSON object given as input: plain objects, interfaces and class instances alike
+ * (`JSON.stringify` takes their enumerable own properties, or `toJSON()`). Values with no JSON
+ * form (undefined at the top, functions, symbols, BigInt, cycles) are refused at run time with
+ * `INVALID_REQUEST`.
+ */
+export type JsonObjectInput = object;
+
+// ---------------------------------------------------------------------------------------------
+// Ids issued by the engine: branded strings, so one kind cannot be passed where another is
+// expected. An id read back from storage or the network is cast: `id as ApprovalId`.
+
+declare const brand: unique symbol;
+/** A string the engine issued as an id of kind `K`. */
+export type Id<K extends string> = string & { readonly [brand]: K };
+/** `resolution_id` of a resolution. */
+export type ResolutionId = Id<'resolution'>;
+/** `execution_id` of an authorized call. */
+export type ExecutionId = Id<'execution'>;
+/** `approval_id` of an approval. */
+export type ApprovalId = Id<'approval'>;
+/** `trace_id` of a session's trace. */
+export type TraceId = Id<'trace'>;
+/** `event_id` of a trace event. */
+export type EventId = Id<'event'>;
 
 // ---------------------------------------------------------------------------------------------
 // Configuration and atlases
+
+/** Where TRACE events go (docs/trace.md). */
+export interface TraceConfig {
+  /** `memory` (default: kept until `drainTrace`), `file` (native only) or `none`. */
+  sink?: 'memory' | 'file' | 'none';
+  /** The JSONL file (with `sink: 'file'`). */
+  path?: string;
+  /** Queue slots between the calls and the trace processing (JS default: native 8192, WASM 1024). */
+  capacity?: number;
+  /** Events per sink write (default 512). */
+  batch_size?: number;
+  /** `block` (default: lossless while the pipeline moves) or `drop` (never waits). */
+  overflow?: 'block' | 'drop';
+  /** In `block` mode, the longest a call waits for room (JS default 100 ms, at most 600000); then the event is dropped, counted and recorded as a `trace.gap`. */
+  block_timeout_ms?: number;
+  /** Longest time an event waits in the queue under light load (default 200 ms). */
+  flush_interval_ms?: number;
+  /** Memory sink bound in events not yet drained (default 1,000,000). */
+  memory_limit_events?: number;
+  /** Memory sink bound in bytes not yet drained (JS binding option; default native 256 MiB, WASM 16 MiB). */
+  memory_limit_bytes?: number;
+  /** File sink fsync policy (default `batch`). */
+  fsync?: 'never' | 'batch' | 'always';
+}
 
 /** Resolver options; every field has a default, so `{}` is valid. */
 export interface ResolverConfig {
@@ -19,18 +77,82 @@ export interface ResolverConfig {
   approval_timeout_seconds?: number;
   /** Live resolutions kept per session (default 256). */
   max_resolutions_per_session?: number;
-  /** Where TRACE events go (docs/trace.md). Default: memory, drained by the host. */
-  trace?: {
-    sink?: 'memory' | 'file' | 'none';
-    path?: string;
-    capacity?: number;
-    batch_size?: number;
-    overflow?: 'block' | 'drop';
-    flush_interval_ms?: number;
-    memory_limit_events?: number;
-    fsync?: string;
-    [key: string]: unknown;
-  };
+  /** Sessions idle longer than this are ended with reason `idle_timeout` (default 86400; 0 = never). */
+  session_idle_timeout_seconds?: number;
+  /** Decided and expired approvals are forgotten this long after their expiry (default 3600). */
+  approval_retention_seconds?: number;
+  /** Live approvals one session may hold (default 64; then `LIMIT_EXCEEDED`). */
+  max_approvals_per_session?: number;
+  /** Idempotency keys one session may hold while their resolutions live (default 4096). */
+  max_idempotency_keys_per_session?: number;
+  /** Ended sessions are remembered (requests naming them get `SESSION_ENDED`) this long (default 3600). */
+  ended_session_retention_seconds?: number;
+  /** At most this many ended sessions are remembered (default 65536). */
+  max_ended_sessions?: number;
+  /** The risk tier of a request whose task names none (default `low`). */
+  default_risk_tier?: RiskTier;
+  /** Where TRACE events go. Default: memory, drained by the host. */
+  trace?: TraceConfig;
+}
+
+/** Conditions under which a policy or context pack applies. */
+export interface Conditions {
+  risk_tiers?: RiskTier[];
+  agents?: string[];
+  capabilities?: string[];
+  context_matches?: { [key: string]: Json };
+  time_window?: { start?: string; end?: string; days?: Array<'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun'>; timezone?: string };
+}
+
+/** An action an atlas declares. */
+export interface AtlasAction {
+  action_id: string;
+  name: string;
+  description: string;
+  parameters_schema?: JsonObjectInput | boolean;
+  returns_schema?: JsonObjectInput | boolean;
+  risk_tier?: RiskTier;
+  idempotent?: boolean;
+  requires_confirmation?: boolean;
+  timeout_seconds?: number;
+  rate_limit?: { max_calls: number; window_seconds: number; per?: string };
+  examples?: unknown[];
+}
+
+/** A policy (docs/protocol.md §2). */
+export interface Policy {
+  policy_id: string;
+  type: 'allow' | 'deny' | 'require_approval' | 'rate_limit';
+  actions: string[];
+  name?: string;
+  description?: string;
+  priority?: number;
+  conditions?: Conditions;
+  parameters?: JsonObjectInput;
+  reason?: string;
+}
+
+/** A context pack: inline `content`, or `files` of the atlas directory (not in WASM: see `@cra/wasm/bundle-atlas`). */
+export interface ContextPack {
+  pack_id: string;
+  name: string;
+  description?: string;
+  content?: string;
+  content_type?: string;
+  files?: string[];
+  priority?: number;
+  conditions?: Conditions;
+  max_tokens?: number;
+  keywords?: string[];
+}
+
+/** A capability: a named group of actions and context packs. */
+export interface Capability {
+  capability_id: string;
+  name: string;
+  description?: string;
+  actions?: string[];
+  context_packs?: string[];
 }
 
 /** An atlas document (docs/protocol.md §2). */
@@ -39,12 +161,30 @@ export interface Atlas {
   atlas_id: string;
   version: string;
   name: string;
-  description?: string;
-  actions: Array<{ action_id: string; name: string; description?: string; parameters_schema?: Json; [key: string]: Json | undefined }>;
-  policies?: Json[];
-  context_packs?: Json[];
-  capabilities?: Json[];
-  [key: string]: unknown;
+  /** Required by the engine (`INVALID_ATLAS` without it). */
+  description: string;
+  actions: AtlasAction[];
+  policies?: Policy[];
+  context_packs?: ContextPack[];
+  capabilities?: Capability[];
+  /** JSON Schema for a request's `context` in this atlas's scope. */
+  context_schema?: JsonObjectInput | boolean;
+  authors?: unknown[];
+  license?: string;
+  homepage?: string;
+  repository?: string;
+  domains?: string[];
+  adapters?: unknown;
+  dependencies?: unknown;
+  metadata?: JsonObjectInput;
+  $schema?: string;
+}
+
+/** One problem found in an input (also a load warning). */
+export interface Problem {
+  code: string;
+  message: string;
+  pointer: string;
 }
 
 /** What loading an atlas did. */
@@ -57,6 +197,8 @@ export interface AtlasInfo {
   capabilities: number;
   /** An atlas with the same id was replaced. */
   replaced: boolean;
+  /** Problems that do not stop the load (e.g. a `require_approval` policy no `allow` reaches). */
+  warnings: Problem[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -64,7 +206,7 @@ export interface AtlasInfo {
 
 export type RiskTier = 'low' | 'medium' | 'high' | 'critical';
 
-/** Who is asking. */
+/** Who is asking: asserted by the host program, never by the model. */
 export interface Requester {
   agent_id: string;
   session_id: string;
@@ -86,7 +228,7 @@ export interface ResolveRequest {
     max_context_tokens?: number;
   };
   atlas_ids?: string[];
-  context?: { [key: string]: Json };
+  context?: JsonObjectInput;
 }
 
 /** An execute (authorize) request. */
@@ -97,12 +239,12 @@ export interface ExecuteRequest {
   operation?: 'execute';
   requester: Requester;
   execution: {
-    resolution_id: string;
+    resolution_id: ResolutionId;
     action_id: string;
-    parameters?: Json;
+    parameters?: JsonObjectInput;
     idempotency_key?: string;
   };
-  context?: { [key: string]: Json };
+  context?: JsonObjectInput;
 }
 
 export type DecisionType = 'allow' | 'deny' | 'partial' | 'requires_approval';
@@ -126,6 +268,17 @@ export interface DeniedAction {
   policy_id: string | null;
 }
 
+/** An action that needs a human approval per call (the resolution creates no approval). */
+export interface PendingAction {
+  action_id: string;
+  atlas_id: string;
+  name: string;
+  description: string;
+  risk_tier: RiskTier;
+  policy_id: string | null;
+  [key: string]: unknown;
+}
+
 /** A context block chosen for the agent. */
 export interface ContextBlock {
   block_id: string;
@@ -141,16 +294,16 @@ export interface ContextBlock {
 /** The answer to a resolve request. */
 export interface Resolution {
   carp_version: '1.0';
-  resolution_id: string;
+  resolution_id: ResolutionId;
   request_id: string;
   timestamp: string;
-  decision: { type: DecisionType; reason?: string; approval_id?: string; expires_at: string; [key: string]: Json | undefined };
+  decision: { type: DecisionType; reason?: string; expires_at: string; [key: string]: Json | undefined };
   context_blocks: ContextBlock[];
   allowed_actions: AllowedAction[];
   denied_actions: DeniedAction[];
-  pending_actions?: Json[];
+  pending_actions: PendingAction[];
   ttl_seconds: number;
-  trace_id: string;
+  trace_id: TraceId;
   [key: string]: unknown;
 }
 
@@ -161,50 +314,82 @@ export interface ExecuteAnswer {
   carp_version: '1.0';
   request_id: string;
   /** Present when authorized: report the tool's outcome with it. */
-  execution_id: string | null;
-  resolution_id: string;
+  execution_id: ExecutionId | null;
+  resolution_id: ResolutionId;
   action_id: string;
   status: ExecuteStatus;
   /** `policy_denied`, `default_deny`, `not_in_resolution`, `rate_limit_exceeded`, `approval_required`, `approval_rejected`, `approval_expired`. */
   reason_code: string | null;
   reason: string | null;
   policy_id: string | null;
-  approval_id: string | null;
+  /** The approval to wait for (pending), or the one that granted this call. */
+  approval_id: ApprovalId | null;
   timestamp: string;
-  trace_id: string;
+  trace_id: TraceId;
+  /** True when this answer repeats an earlier one for the same idempotency key (nothing consumed or granted again). */
+  replayed?: true;
+  /** For a replayed authorization whose execution was reported: how it went. */
+  outcome?: 'executed' | 'failed';
 }
 
 /** A tool's outcome: exactly one of `result` (may be `null`) and `error`. */
 export type ExecutionReport =
-  | { execution_id: string; result: Json; duration_ms?: number }
-  | { execution_id: string; error: { message: string; code?: string }; duration_ms?: number };
+  | { execution_id: ExecutionId; result: unknown; duration_ms?: number }
+  | { execution_id: ExecutionId; error: { message: string; code?: string }; duration_ms?: number };
 
 /** The answer to a report. */
 export interface ReportAnswer {
-  execution_id: string;
+  execution_id: ExecutionId;
   status: 'executed' | 'failed';
   action_id: string;
   [key: string]: unknown;
 }
 
-/** Approve or reject a pending approval. */
-export interface ApprovalDecision {
-  approval_id: string;
-  approver?: string;
+/** Who decides an approval, and why. The approver may not be the agent that asked. */
+export interface ApprovalOptions {
+  /** Required: recorded in the trace. */
+  approver: string;
   reason?: string;
 }
 
-/** An approval's state. */
-export interface ApprovalState {
-  approval_id: string;
-  status: string;
-  [key: string]: unknown;
+/** Approve or reject an approval. */
+export interface ApprovalDecision extends ApprovalOptions {
+  approval_id: ApprovalId;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'consumed' | 'expired';
+
+/** An approval: one call (session, action, parameters) waiting for, or given, a human decision. */
+export interface Approval {
+  approval_id: ApprovalId;
+  status: ApprovalStatus;
+  session_id: string;
+  agent_id: string;
+  atlas_id: string;
+  action_id: string;
+  /** The exact parameters the call will run with. */
+  parameters: Json;
+  parameters_hash: string;
+  policy_id: string | null;
+  policy_reason: string;
+  resolution_id: ResolutionId;
+  created_at: string;
+  expires_at: string;
+  approver: string | null;
+  reason: string | null;
+  decided_at: string | null;
+}
+
+/** Which approvals `listApprovals` returns (default: every pending one). */
+export interface ApprovalFilter {
+  session_id?: string;
+  status?: ApprovalStatus[];
 }
 
 /** The answer to ending a session. */
 export interface SessionEnded {
   session_id: string;
-  trace_id: string;
+  trace_id: TraceId;
   reason: string | null;
   ended_at: string;
   duration_us: number;
@@ -213,13 +398,23 @@ export interface SessionEnded {
 /** The fast-path verdict. */
 export type FastVerdict = 'allowed' | 'denied' | 'pending_approval' | 'rate_limited' | 'no_resolution';
 
+/** How `drainTrace` bounds one chunk. */
+export interface DrainOptions {
+  /** At most this many bytes (whole events; one at least). Default 8 MiB, at most 256 MiB (larger values, Infinity included, are clamped). */
+  maxBytes?: number;
+  /** At most this many events. Default: no bound. */
+  maxEvents?: number;
+  /** Native: wait at most this long for the events recorded so far when the sink holds less than a chunk (default 1000 ms; 0 = take what is there). WASM never waits. */
+  flushTimeoutMs?: number;
+}
+
 /** Counters and sizes. */
 export interface Stats {
   trace: {
     queued: number;
     written: number;
     dropped: number;
-    dropped_by_reason: { queue_full: number; sink_full: number; closed: number };
+    dropped_by_reason: { queue_full: number; sink_full: number; closed: number; block_timeout: number };
     gaps: number;
     sink_errors: number;
     last_sink_error: string | null;
@@ -228,8 +423,19 @@ export interface Stats {
     batches: number;
     sessions: number;
   } | null;
+  /** What the trace buffers hold and may hold (`null` fields without a memory sink). */
+  memory: {
+    trace_buffer_bytes: number | null;
+    trace_buffer_events: number | null;
+    trace_buffer_limit_bytes: number | null;
+    trace_buffer_limit_events: number | null;
+    trace_queue_capacity: number;
+    /** WASM: the instance's linear memory (shared by its resolvers; it never shrinks). */
+    wasm_memory_bytes?: number;
+  };
   atlases: number;
   sessions: number;
+  ended_sessions: number;
   resolutions: number;
   approvals: number;
   executions: number;
@@ -244,8 +450,8 @@ export interface Stats {
 /** One TRACE event (a JSONL line). */
 export interface TraceEvent {
   trace_version: string;
-  event_id: string;
-  trace_id: string;
+  event_id: EventId;
+  trace_id: TraceId;
   span_id: string;
   parent_span_id: string | null;
   session_id: string;
@@ -257,13 +463,25 @@ export interface TraceEvent {
   previous_event_hash: string;
 }
 
+/** Options of `verifyTrace` / `verifyTraceFile` (docs/trace.md §5). */
+export interface VerifyOptions {
+  /** Report traces whose last event is not `session.ended`. */
+  require_session_end?: boolean;
+  /** Traces continuing earlier input (verifying drained chunks one by one): `trace_id` → its last verified event. */
+  heads?: { [traceId: string]: { sequence: number; event_hash: string } };
+  /** Add a summary per trace (its head) to the report. */
+  summaries?: boolean;
+}
+
 /** The result of verifying a trace. */
 export interface VerifyReport {
   ok: boolean;
   events: number;
   sessions: number;
   malformed_lines: number;
-  errors: Array<{ session_id: string | null; line: number; sequence: number | null; code: string; message: string }>;
+  errors: Array<{ session_id: string | null; trace_id: string | null; line: number; sequence: number | null; code: string; message: string }>;
+  /** With `summaries` or `heads`: one per trace, in order of first line. */
+  traces?: Array<{ trace_id: string; session_id: string; events: number; first_line: number; ok: boolean; head: { sequence: number; event_hash: string } | null; ended: boolean }>;
 }
 
 /** The result of replaying a trace against atlases. */
@@ -291,12 +509,14 @@ export interface Versions {
   json_schema: boolean;
   /**
    * Which validator: `full` (the jsonschema crate: every keyword) or `lite` (the WASM build: the
-   * keywords tool parameters use; atlases with others, such as `pattern` or `format`, are refused
-   * at load).
+   * keywords tool parameters use; atlases with others, such as `format`, are refused at load).
    */
   schema_validator: 'full' | 'lite';
   [key: string]: unknown;
 }
+
+/** Trace bytes: verified as they are, never decoded to text first. */
+export type TraceBytes = Uint8Array | ArrayBuffer | ArrayBufferView;
 
 // ---------------------------------------------------------------------------------------------
 // The resolver
@@ -307,57 +527,66 @@ export declare class Resolver {
   constructor(config?: JsonInput<ResolverConfig>);
   /** Loads (or replaces) an atlas. Throws CraAtlasError (`INVALID_ATLAS` with every problem in `details`). */
   loadAtlas(atlas: JsonInput<Atlas>): AtlasInfo;
-  /** Loads an atlas from a directory holding `atlas.json` and its context files (not in browsers/Workers). */
+  /** Loads an atlas from a directory holding `atlas.json` and its context files (native only). */
   loadAtlasDir(path: string): AtlasInfo;
-  /** Unloads an atlas; resolutions already issued keep working until they expire. */
+  /** Unloads an atlas: its actions are denied from the next call on. */
   unloadAtlas(atlasId: string): { atlas_id: string; unloaded: true };
-  /** Resolves a CARP request: which actions and context the agent gets. */
+  /** Resolves a CARP request: which actions and context the agent gets. Over 1 MiB: `LIMIT_EXCEEDED`. */
   resolve(request: JsonInput<ResolveRequest>): Resolution;
-  /** Authorizes one tool call. A denial is an answer (`status`), not an error; see `governed`. */
+  /** Authorizes one tool call. A denial is an answer (`status`), not an error; see `governed`. Over 1 MiB: `LIMIT_EXCEEDED`. */
   execute(request: JsonInput<ExecuteRequest>): ExecuteAnswer;
   /** Reports an authorized call's outcome. */
   report(report: JsonInput<ExecutionReport>): ReportAnswer;
-  /** Approves a pending approval. */
-  approve(decision: JsonInput<ApprovalDecision>): ApprovalState;
-  /** Rejects a pending approval. */
-  reject(decision: JsonInput<ApprovalDecision>): ApprovalState;
+  /** Approves one call: `approve(id, { approver })`. */
+  approve(approvalId: ApprovalId, options: ApprovalOptions): Approval;
+  approve(decision: JsonInput<ApprovalDecision>): Approval;
+  /** Rejects one call: `reject(id, { approver, reason })`. */
+  reject(approvalId: ApprovalId, options: ApprovalOptions): Approval;
+  reject(decision: JsonInput<ApprovalDecision>): Approval;
+  /** The approvals a filter selects (default: every pending one), for an approval UI. */
+  listApprovals(filter?: JsonInput<ApprovalFilter>): Approval[];
   /** Ends a session. */
   endSession(sessionId: string, reason?: string): SessionEnded;
   endSession(body: JsonInput<{ session_id: string; reason?: string }>): SessionEnded;
   /** The fast path: may `sessionId` run `actionId` now? (Consumes nothing.) */
   check(sessionId: string, actionId: string): FastVerdict;
-  /** Resolves once every event recorded so far is in the trace sink (native: on a worker thread). */
+  /** Resolves once every event recorded so far is in the trace sink. `timeoutMs` ≥ 0 (default 10000; Infinity and larger values mean 2147483647); NaN is refused. */
   flush(timeoutMs?: number): Promise<void>;
-  /** Takes the JSONL text of the memory sink's events not yet drained. */
-  drainTrace(): string;
+  /**
+   * Takes one chunk of the memory sink's events (JSONL text of whole events, at most 8 MiB by
+   * default); `''` when none is left. Events leave the sink only once the string exists.
+   */
+  drainTrace(options?: DrainOptions): string;
   /** Like `drainTrace`, parsed. */
-  drainEvents(): TraceEvent[];
+  drainEvents(options?: DrainOptions): TraceEvent[];
   /** Counters and sizes. */
   stats(): Stats;
   /** Moves a deterministic resolver's clock forward (tests). */
   advanceClock(micros: number): void;
-  /** Flushes and stops the trace collector. */
+  /** Flushes and stops the trace collector (native: its thread ends now). */
   close(): void;
-  /** Releases the resolver's memory now (WASM; native leaves it to the GC); unusable afterwards. */
+  /** Releases the resolver now (thread and memory); undrained events go with it. Idempotent; later calls throw `CLOSED`. */
   free(): void;
+  /** `using r = new Resolver()`: frees it at the end of the scope. */
+  [Symbol.dispose](): void;
 }
 
-/** Verifies JSONL trace text; a broken chain gives `ok: false`, not an error. */
-export declare function verifyTrace(trace: string | Uint8Array): VerifyReport;
-/** Verifies a JSONL trace file, streaming (native only; WASM throws CraRuntimeError). */
-export declare function verifyTraceFile(path: string): VerifyReport;
+/** Verifies a JSONL trace: bytes as they are, text as its UTF-8 bytes. A broken chain gives `ok: false`, not an error. */
+export declare function verifyTrace(trace: string | TraceBytes, options?: JsonInput<VerifyOptions>): VerifyReport;
+/** Verifies a JSONL trace file, streaming (native only; WASM throws CraRuntimeError `IO_ERROR`). */
+export declare function verifyTraceFile(path: string, options?: JsonInput<VerifyOptions>): VerifyReport;
 /** Replays a trace against atlases: what would change under these policies. */
-export declare function replay(trace: string | Uint8Array, atlases: Atlas[] | string): ReplayReport;
+export declare function replay(trace: string | TraceBytes, atlases: Atlas[] | string): ReplayReport;
 /** Versions of the engine and of this binding. */
 export declare function versions(): Versions;
 /** Which binding this is. */
 export declare const binding: 'native' | 'wasm';
 
 /** Who runs a governed tool call. */
-export interface GovernedContext<P = Json> {
+export interface GovernedContext<P extends JsonObjectInput = JsonObjectInput> {
   session: string;
   agent: string;
-  resolutionId: string;
+  resolutionId: ResolutionId;
   /** The tool call's parameters (validated against the action's schema). */
   parameters?: P;
   requestId?: string;
@@ -367,7 +596,7 @@ export interface GovernedContext<P = Json> {
  * Runs `fn` only if CRA authorizes `actionId`, then reports its result (or thrown error).
  * Throws CraActionDeniedError / CraApprovalRequiredError without calling `fn`.
  */
-export declare function governed<R, P = Json>(
+export declare function governed<R, P extends JsonObjectInput = JsonObjectInput>(
   resolver: Resolver,
   ctx: GovernedContext<P>,
   actionId: string,
@@ -386,14 +615,7 @@ export type ErrorCode =
   | 'SESSION_NOT_FOUND' | 'SESSION_ENDED' | 'TRACE_CHAIN_INVALID' | 'IO_ERROR' | 'TIMEOUT' | 'CLOSED'
   | 'INTERNAL';
 
-/** One problem found in an input. */
-export interface Problem {
-  code: string;
-  message: string;
-  pointer: string;
-}
-
-/** Base class of every CRA error. */
+/** Base class of every CRA error. Messages cap echoed input values at 200 characters. */
 export declare class CraError extends Error {
   /** The stable code. */
   readonly code: ErrorCode;
@@ -404,11 +626,11 @@ export declare class CraError extends Error {
   /** The execute answer, for errors thrown by `governed`. */
   readonly answer?: ExecuteAnswer;
 }
-/** `INVALID_REQUEST`, `INVALID_CONFIG`. */
+/** `INVALID_REQUEST`, `INVALID_CONFIG`, `LIMIT_EXCEEDED`. */
 export declare class CraInvalidRequestError extends CraError {}
 /** `INVALID_PARAMETERS`. */
 export declare class CraInvalidParametersError extends CraInvalidRequestError {}
-/** `INVALID_ATLAS`, `ATLAS_NOT_FOUND`, `ATLAS_ALREADY_LOADED`. */
+/** `INVALID_ATLAS`, `ATLAS_NOT_FOUND`, `ATLAS_ALREADY_LOADED`, `ATLAS_CONFLICT`. */
 export declare class CraAtlasError extends CraError {}
 /** `RESOLUTION_NOT_FOUND`, `RESOLUTION_EXPIRED`. */
 export declare class CraResolutionError extends CraError {}
@@ -428,7 +650,10 @@ export declare class CraExecutionError extends CraError {}
 export declare class CraSessionError extends CraError {}
 /** `TRACE_CHAIN_INVALID`. */
 export declare class CraTraceError extends CraError {}
-/** `IO_ERROR`, `TIMEOUT`, `CLOSED`. */
+/** `IO_ERROR`, `TIMEOUT`, `CLOSED`, `RESOLVER_FORKED`, `TRACE_FILE_LOCKED`. */
 export declare class CraRuntimeError extends CraError {}
 /** `INTERNAL` (a bug in CRA, including a caught panic). */
-export declare class CraInternalError extends CraError {}
+export declare class CraInternalError extends CraError {
+  /** WASM: the instance trapped (a panic); every call fails until `recover()`. */
+  readonly trap?: true;
+}

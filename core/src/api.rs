@@ -143,6 +143,29 @@ pub fn drain_trace(r: &Resolver) -> Result<Vec<u8>> {
     r.drain_trace()
 }
 
+/// A bounded chunk of the memory sink's JSONL (whole lines, at most `max_bytes` but one line at
+/// least, at most `max_events`), flushing first for at most `flush_timeout_ms` when the sink
+/// holds less than a chunk. The events stay in the sink until [`drain_trace_commit`]: a host
+/// that cannot take the chunk loses nothing. Empty without a memory sink.
+pub fn drain_trace_chunk(
+    r: &Resolver,
+    max_bytes: usize,
+    max_events: u64,
+    flush_timeout_ms: u64,
+) -> Result<crate::trace::sink::MemoryChunk> {
+    Ok(r.drain_trace_chunk(
+        max_bytes,
+        max_events,
+        Duration::from_millis(flush_timeout_ms),
+    )?
+    .unwrap_or_default())
+}
+
+/// Removes a chunk returned by [`drain_trace_chunk`] (named by its receipt) from the memory sink.
+pub fn drain_trace_commit(r: &Resolver, receipt: &crate::trace::sink::ChunkReceipt) -> Result<()> {
+    r.commit_trace_chunk(receipt)
+}
+
 /// Counters and sizes → JSON.
 pub fn stats(r: &Resolver) -> Result<Vec<u8>> {
     to_bytes(&r.stats())

@@ -271,3 +271,25 @@ test('verifyTraceFile streams a file (native only)', async () => {
   if (implName === 'native') assert.equal(cra.verifyTraceFile(file).ok, true);
   else assert.throws(() => cra.verifyTraceFile(file), cra.CraRuntimeError);
 });
+
+test('free() while a flush is pending releases at once; the flush still settles', async (t) => {
+  // A full sink (100 events) and a full queue: free() discards what nobody will drain instead
+  // of waiting for room.
+  const r = new cra.Resolver({ deterministic: { seed: 1 }, trace: { memory_limit_events: 100 } });
+  r.loadAtlas(SHOP);
+  for (let i = 0; i < 2000; i++) r.resolve(resolveReq(`s${i % 3}`));
+  const pending = r.flush(5000).catch((e) => e.code);
+  const t0 = Date.now();
+  r.free();
+  t.diagnostic(`free() took ${Date.now() - t0} ms`);
+  assert.ok([undefined, 'TIMEOUT'].includes(await pending));
+  assert.throws(() => r.stats(), (e) => e.code === 'CLOSED');
+  await assert.rejects(r.flush(), (e) => e.code === 'CLOSED');
+  // close() ends the trace thread; what was recorded can still be drained, then freed.
+  const q = det();
+  q.loadAtlas(SHOP);
+  q.resolve(resolveReq());
+  q.close();
+  assert.ok(q.drainEvents().length >= 3);
+  q.free();
+});

@@ -49,7 +49,7 @@ test('browser: the web build in headless Chromium', { skip: !isWasm && 'CRA_JS_I
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing (make test-wasm installs it)`);
   const page = `<!doctype html><meta charset="utf-8"><title>cra</title>
 <script type="module">
-import init, { Resolver, versions, CraInvalidRequestError } from '/pkg/web/index.js';
+import init, { Resolver, versions, verifyTrace, CraInvalidRequestError } from '/pkg/web/index.js';
 try {
   await init();
   const r = new Resolver();
@@ -59,7 +59,27 @@ try {
   try { r.resolve({ bogus: true }); } catch (e) { err = { name: e.name, code: e.code, pointer: e.pointer, isClass: e instanceof CraInvalidRequestError }; }
   r.flush();
   const trace = r.drainTrace();
-  window.__cra = { info, res, err, versions: versions(), events: trace.trim().split('\\n').length };
+  // The example atlases, shipped with their context files inlined, load without a file system.
+  const x = new Resolver();
+  const examples = {};
+  for (const name of ['customer-support', 'devops']) {
+    const doc = await (await fetch('/pkg/examples/' + name + '.json')).json();
+    const info = x.loadAtlas(doc);
+    examples[name] = info.atlas_id;
+  }
+  const sup = x.resolve({ requester: { agent_id: 'support-bot', session_id: 'tab-2' }, task: { goal: 'refund order ORD-1001' }, atlas_ids: ['com.example.customer-support'] });
+  const ops = x.resolve({ requester: { agent_id: 'ops-bot', session_id: 'tab-3' }, task: { goal: 'list pods' }, context: { environment: 'staging' } });
+  // Chunked draining; the chunks verify together, as bytes too.
+  x.endSession('tab-2');
+  x.endSession('tab-3');
+  let chunks = 0, all = '';
+  for (let c; (c = x.drainTrace({ maxBytes: 2048 })) !== '';) { chunks++; all += c; }
+  const verified = verifyTrace(new TextEncoder().encode(all)).ok && verifyTrace(all).ok;
+  const memory = x.stats().memory;
+  x.free();
+  r.free();
+  window.__cra = { info, res, err, versions: versions(), events: trace.trim().split('\\n').length, examples,
+    blocks: sup.context_blocks.map((b) => b.block_id), opsAllowed: ops.allowed_actions.length, chunks, verified, memory };
 } catch (e) {
   window.__cra = { failed: String(e && e.stack || e) };
 }
@@ -88,6 +108,13 @@ try {
     assert.deepEqual(out.err, { name: 'CraInvalidRequestError', code: 'INVALID_REQUEST', pointer: '/bogus', isClass: true });
     assert.equal(out.versions.binding, 'wasm');
     assert.ok(out.events >= 3);
+    assert.deepEqual(out.examples, { 'customer-support': 'com.example.customer-support', devops: 'com.example.devops' });
+    assert.ok(out.blocks.includes('support-guidelines'), JSON.stringify(out.blocks));
+    assert.ok(out.opsAllowed > 0);
+    assert.ok(out.chunks > 3, `${out.chunks} chunks`);
+    assert.equal(out.verified, true);
+    assert.equal(out.memory.trace_buffer_bytes, 0);
+    assert.ok(out.memory.wasm_memory_bytes > 0);
   } finally {
     await ctx.close();
     server.close();
@@ -130,6 +157,24 @@ test('Cloudflare Workers: a Worker in workerd imports the package and resolves o
 const atlas = ${JSON.stringify(JSON.stringify(SHOP))};
 export default {
   async fetch(request) {
+    if (new URL(request.url).pathname === '/big') {
+      // A 20 MB parameter, as an object and as JSON text: refused by the 1 MiB request limit
+      // (LIMIT_EXCEEDED) before it reaches the module, not by the isolate running out of memory.
+      const r = new Resolver();
+      r.loadAtlas(atlas);
+      const who = { agent_id: 'a1', session_id: 's1' };
+      const res = r.resolve({ requester: who, task: { goal: 'g' } });
+      const before = r.stats().memory.wasm_memory_bytes;
+      const request = { requester: who, execution: { resolution_id: res.resolution_id, action_id: 'orders.get', parameters: { blob: 'x'.repeat(20 << 20) } } };
+      const codes = [];
+      for (const input of [request, JSON.stringify(request)]) {
+        try { r.execute(input); codes.push('accepted'); } catch (e) { codes.push(e.code); }
+      }
+      const grew = r.stats().memory.wasm_memory_bytes - before;
+      const small = r.execute({ requester: who, execution: { resolution_id: res.resolution_id, action_id: 'orders.get', parameters: {} } }).status;
+      r.free();
+      return Response.json({ codes, grew, small });
+    }
     const r = new Resolver();
     r.loadAtlas(atlas);
     try {
@@ -188,6 +233,12 @@ const cra :Workerd.Worker = (
     const bad = await fetch(url, { method: 'POST', body: '{"bogus": 1}' });
     assert.equal(bad.status, 400);
     assert.deepEqual(await bad.json(), { error: 'INVALID_REQUEST', cra: true });
+    const big = await fetch(`${url}big`);
+    const bigBody = await big.json();
+    assert.equal(big.status, 200, JSON.stringify(bigBody) + stderr);
+    assert.deepEqual(bigBody.codes, ['LIMIT_EXCEEDED', 'LIMIT_EXCEEDED']);
+    assert.ok(bigBody.grew < 8 << 20, `linear memory grew by ${bigBody.grew}`);
+    assert.equal(bigBody.small, 'authorized', 'the Worker keeps working');
   } finally {
     proc.kill();
     fs.rmSync(dir, { recursive: true, force: true });

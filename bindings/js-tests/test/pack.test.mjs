@@ -24,10 +24,15 @@ test(`npm pack ${name}, install the tarball, resolve`, { timeout: 120_000 }, () 
     const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], pkgDir))[0];
     const files = packed.files.map((f) => f.path).sort();
     if (impl === 'wasm') {
-      for (const f of ['package.json', 'api.js', 'index.d.ts', 'web/index.js', 'web/cra_wasm_bg.wasm', 'node/index.js', 'workers/index.js', 'bundler/index.js', 'bundler/cra_wasm_bg.wasm']) assert.ok(files.includes(f), `${f} in ${files}`);
+      for (const f of ['package.json', 'api.js', 'index.d.ts', 'web/index.js', 'web/cra_wasm_bg.wasm', 'node/index.js', 'workers/index.js', 'bundler/index.js', 'bundle-atlas.mjs', 'examples/customer-support.json', 'examples/devops.json']) assert.ok(files.includes(f), `${f} in ${files}`);
+      // One .wasm, shared by every entry.
+      assert.deepEqual(files.filter((f) => f.endsWith('.wasm')), ['web/cra_wasm_bg.wasm']);
     } else {
       for (const f of ['package.json', 'index.js', 'index.d.ts', 'lib/api.js', 'cra.linux-x64-gnu.node']) assert.ok(files.includes(f), `${f} in ${files}`);
       assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('testing/')), `${files}`);
+      // The addon ships without its symbol table (the dynamic symbols Node needs stay).
+      const elf = fs.readFileSync(path.join(pkgDir, 'cra.linux-x64-gnu.node'));
+      assert.ok(!elf.includes(Buffer.from('.symtab\0')), 'the addon is stripped (make build-node)');
     }
     const app = path.join(dir, 'app');
     fs.mkdirSync(app);
@@ -51,6 +56,13 @@ test(`npm pack ${name}, install the tarball, resolve`, { timeout: 120_000 }, () 
       // The bundler entry (wasm ES module integration), as webpack would load it.
       fs.writeFileSync(path.join(app, 'bundler.mjs'), `import fs from 'node:fs'; import * as cra from '${name}/bundler';${body}`);
       assert.deepEqual(JSON.parse(node(['--experimental-wasm-modules', '--no-warnings', 'bundler.mjs'], app)), want);
+      // The atlas bundler: a CLI and a function, with the loader's checks.
+      const examples = path.join(repo, 'examples/atlases/customer-support');
+      const bundled = JSON.parse(execFileSync(path.join(app, 'node_modules/.bin/cra-bundle-atlas'), [examples], { encoding: 'utf8' }));
+      assert.ok(bundled.context_packs.every((p) => typeof p.content === 'string' && !p.files));
+      fs.writeFileSync(path.join(app, 'bundled.mjs'), `import * as cra from '${name}'; import { bundleAtlas } from '${name}/bundle-atlas';
+        const r = new cra.Resolver(); console.log(JSON.stringify(r.loadAtlas(bundleAtlas(${JSON.stringify(examples)})).atlas_id));`);
+      assert.equal(JSON.parse(node(['bundled.mjs'], app)), 'com.example.customer-support');
       // The types the exports map points at are in the tarball.
       const manifest = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', name, 'package.json'), 'utf8'));
       assert.ok(fs.existsSync(path.join(app, 'node_modules', name, manifest.exports['.'].types)));

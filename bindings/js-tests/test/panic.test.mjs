@@ -37,8 +37,52 @@ test('a panic becomes CraInternalError, never a crash', { skip: !cra._testingPan
     // On wasm32 a Rust panic aborts the instance (a WebAssembly trap). The JS layer turns it into
     // CraInternalError and refuses further calls on that instance rather than run on memory a
     // half-finished call may have left inconsistent.
-    assert.throws(() => cra._testingPanic(), (e) => e instanceof cra.CraInternalError && /trap/.test(e.message));
-    assert.throws(() => bystander.resolve(req), (e) => e instanceof cra.CraInternalError && /trapped/.test(e.message));
+    assert.throws(() => cra._testingPanic(), (e) => e instanceof cra.CraInternalError && /trap/.test(e.message) && e.trap === true);
+    assert.throws(() => bystander.resolve(req), (e) => e instanceof cra.CraInternalError && /trapped/.test(e.message) && e.trap === true);
+    assert.throws(() => new cra.Resolver(), (e) => e instanceof cra.CraInternalError && /recover\(\)/.test(e.message));
   }
   assert.ok(true, 'the process is still alive');
+});
+
+test('after a trap, recover() instantiates the module again; resolvers made before stay unusable', { skip: impl !== 'wasm' || !cra._testingPanic }, async () => {
+  cra.recover(); // the test above left the instance trapped
+  const old = new cra.Resolver();
+  old.loadAtlas(SHOP);
+  assert.throws(() => cra._testingPanic(), (e) => e.code === 'INTERNAL');
+  cra.recover();
+  const fresh = new cra.Resolver({ deterministic: { seed: 1 } });
+  fresh.loadAtlas(SHOP);
+  assert.equal(fresh.resolve(req).allowed_actions.length, 2);
+  await fresh.flush();
+  assert.equal(cra.verifyTrace(fresh.drainTrace()).ok, true);
+  assert.throws(() => old.resolve(req), (e) => e instanceof cra.CraRuntimeError && e.code === 'CLOSED' && /recover/.test(e.message));
+  old.free(); // nothing to free in the replaced instance; never touches the new one
+  old.free();
+  // recover() also works without a trap, and twice in a row.
+  cra.recover();
+  cra.recover();
+  assert.throws(() => fresh.stats(), (e) => e.code === 'CLOSED');
+  assert.equal(new cra.Resolver().resolve(req).resolution_id.length, 36);
+});
+
+test('resolvers of a replaced instance that the garbage collector finalizes never free memory of the new one', { skip: impl !== 'wasm' || !cra._testingPanic, timeout: 120_000 }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const script = `
+    process.env.CRA_JS_IMPL = 'wasm';
+    process.env.CRA_WASM_PKG = ${JSON.stringify(wasmPkg)};
+    const { cra } = await import(${JSON.stringify(path.join(repo, 'bindings/js-tests/impl.mjs'))});
+    const atlas = ${JSON.stringify(JSON.stringify(SHOP))};
+    const req = ${JSON.stringify(JSON.stringify(req))};
+    (() => { for (let i = 0; i < 200; i++) { const r = new cra.Resolver(); r.loadAtlas(atlas); r.resolve(req); } })();
+    try { cra._testingPanic(); } catch (_) {}
+    cra.recover();
+    const keep = [];
+    for (let i = 0; i < 50; i++) { const r = new cra.Resolver({ deterministic: { seed: i } }); r.loadAtlas(atlas); keep.push(r); }
+    for (let i = 0; i < 10; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
+    let ok = 0;
+    for (const r of keep) { for (let j = 0; j < 20; j++) r.resolve(req); await r.flush(); if (cra.verifyTrace(r.drainTrace()).ok) ok++; r.free(); }
+    console.log(JSON.stringify({ ok }));`;
+  const out = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 100_000 });
+  assert.equal(out.status, 0, out.stderr);
+  assert.deepEqual(JSON.parse(out.stdout.trim().split('\n').pop()), { ok: 50 });
 });

@@ -348,6 +348,66 @@ impl Resolver {
         }
     }
 
+    /// One chunk of the memory sink's JSONL: whole lines from the front, at most `max_bytes`
+    /// (one line at least) and `max_events`. Nothing leaves the sink until
+    /// [`commit_trace_chunk`](Self::commit_trace_chunk): a host that fails to take the chunk
+    /// (a string too long for its runtime, out of memory) drains the same events again.
+    ///
+    /// When the sink holds less than a chunk, the events recorded so far are flushed into it
+    /// first, waiting at most `flush_timeout` (not at all when the sink could not take them, so
+    /// a full sink never makes this wait). `None` without a memory sink.
+    pub fn drain_trace_chunk(
+        &self,
+        max_bytes: usize,
+        max_events: u64,
+        flush_timeout: Duration,
+    ) -> Result<Option<crate::trace::sink::MemoryChunk>> {
+        self.check_not_forked()?;
+        let Some(c) = &self.collector else {
+            return Ok(None);
+        };
+        let Some(m) = c.memory_sink() else {
+            return Ok(None);
+        };
+        let held = m.held_bytes();
+        if held < max_bytes as u64 && m.len() < max_events && self.flush_fits(c, m) {
+            // Best effort: a timeout or a sink error leaves the rest for the next chunk (and
+            // shows in `stats()`); only a forked resolver is an error.
+            if let Err(e) = c.flush(flush_timeout) {
+                if e.code == ErrorCode::ResolverForked {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Some(m.peek(max_bytes, max_events)))
+    }
+
+    /// Can the events waiting in the pipeline fit in the memory sink's room (so a flush can
+    /// complete)? Estimated from the queue, the unwritten batches and the mean event size.
+    fn flush_fits(&self, c: &Collector, m: &crate::trace::MemorySink) -> bool {
+        let s = c.stats();
+        let backlog = s.queued + s.pending + u64::from(self.config.trace.batch_size) + 4;
+        let room_events = m.limit_events().saturating_sub(m.len());
+        let mean = s.bytes_written.checked_div(s.written).unwrap_or(512).max(1);
+        let room_bytes = m.limit_bytes().saturating_sub(m.held_bytes());
+        room_events > backlog && room_bytes / mean > backlog
+    }
+
+    /// Removes a chunk taken by [`drain_trace_chunk`](Self::drain_trace_chunk) from the sink
+    /// (by its receipt).
+    /// `INTERNAL` when the sink's front moved since (a concurrent drain took it).
+    pub fn commit_trace_chunk(&self, receipt: &crate::trace::sink::ChunkReceipt) -> Result<()> {
+        let sink = self.collector.as_ref().and_then(|c| c.memory_sink());
+        match sink {
+            Some(m) if m.commit(receipt) => Ok(()),
+            None if receipt.events() == 0 => Ok(()),
+            _ => Err(CraError::new(
+                ErrorCode::Internal,
+                "the trace chunk is no longer at the front of the memory sink (drained concurrently?)",
+            )),
+        }
+    }
+
     /// Flushes and stops the trace collector; later events are counted as dropped (`closed`).
     pub fn close(&self) -> Result<()> {
         match &self.collector {

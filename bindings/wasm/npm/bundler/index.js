@@ -1,5 +1,5 @@
 // @cra/wasm for bundlers (webpack, Vite with a wasm plugin, Node --experimental-wasm-modules):
-// the bundler loads cra_wasm_bg.wasm through ES module integration; no init needed.
+// the bundler loads web/cra_wasm_bg.wasm through ES module integration; no init needed.
 import * as raw from './cra_wasm.js';
 import { makeApi, errors } from '../api.js';
 
@@ -9,8 +9,16 @@ export function init() {
 }
 export default init;
 
-const api = makeApi(raw, { binding: 'wasm' });
-export const { Resolver, verifyTrace, verifyTraceFile, replay, versions, governed, binding } = api;
+/** The bundler instantiated the module; it cannot be instantiated again from here. */
+function reinstantiate() {
+  throw new errors.CraRuntimeError(
+    'recover() is not available with the bundler entry (the bundler instantiates the module): reload the page or worker, or use @cra/wasm/web',
+    { code: 'CLOSED' },
+  );
+}
+
+const api = makeApi(raw, { binding: 'wasm', reinstantiate });
+export const { Resolver, verifyTrace, verifyTraceFile, replay, versions, governed, binding, recover } = api;
 export const {
   CraError, CraInvalidRequestError, CraInvalidParametersError, CraAtlasError, CraResolutionError,
   CraActionDeniedError, CraApprovalRequiredError, CraApprovalError, CraExecutionError,

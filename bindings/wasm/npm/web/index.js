@@ -7,7 +7,12 @@ import { makeApi, errors } from '../api.js';
 let ready;
 /** Loads and instantiates the WebAssembly module (idempotent). */
 export function init(input) {
-  if (!ready) ready = wasmInit(input === undefined ? undefined : { module_or_path: input }).then(() => undefined);
+  if (!ready) {
+    ready = wasmInit(input === undefined ? undefined : { module_or_path: input }).then(() => undefined);
+    ready.catch(() => {
+      ready = undefined;
+    });
+  }
   return ready;
 }
 /** Instantiates synchronously from bytes or a WebAssembly.Module. */
@@ -17,8 +22,17 @@ export function initSync(module) {
 }
 export default init;
 
-const api = makeApi(raw, { binding: 'wasm' });
-export const { Resolver, verifyTrace, verifyTraceFile, replay, versions, governed, binding } = api;
+/** A new instance of the module already compiled (after a trap; see recover()). */
+function reinstantiate() {
+  const module = raw.__cra_reset();
+  if (!module) {
+    throw new errors.CraRuntimeError('the module was never instantiated: call init() first', { code: 'CLOSED' });
+  }
+  raw.initSync({ module });
+}
+
+const api = makeApi(raw, { binding: 'wasm', reinstantiate });
+export const { Resolver, verifyTrace, verifyTraceFile, replay, versions, governed, binding, recover } = api;
 export const {
   CraError, CraInvalidRequestError, CraInvalidParametersError, CraAtlasError, CraResolutionError,
   CraActionDeniedError, CraApprovalRequiredError, CraApprovalError, CraExecutionError,
