@@ -425,7 +425,9 @@ fn a_400_is_not_retried_counted_and_reported_as_a_gap() {
     assert_eq!(h["rejected_batches"], 1);
     assert_eq!(h["dropped"], lost);
     assert_eq!(h["retried"], 0);
-    assert_eq!(h["last_status"], 400);
+    // The batches after the refused one (how many depends on the batch timer) were accepted.
+    let last = rx.requests().last().map(|q| q.status);
+    assert_eq!(h["last_status"].as_u64(), last.map(u64::from));
     let t = r.stats()["trace"].clone();
     assert_eq!(t["dropped_by_reason"]["sink_rejected"], lost);
     assert_eq!(t["dropped"], lost);

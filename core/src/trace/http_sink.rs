@@ -1215,6 +1215,7 @@ impl HttpShared {
         match self.place(st, data.clone(), n) {
             Ok(()) => {
                 st.open_since = None;
+                self.update_room(st);
                 self.wake.notify_all();
                 Ok(())
             }
