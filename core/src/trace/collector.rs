@@ -37,6 +37,9 @@ pub struct DroppedByReason {
     pub closed: u64,
     /// Waited `block_timeout_ms` for room in block mode (nobody drained, or the sink is stuck).
     pub block_timeout: u64,
+    /// Accepted by the sink, then refused for good by its receiver (HTTP sink: a permanent
+    /// 4xx/5xx answer).
+    pub sink_rejected: u64,
 }
 
 /// Collector counters (`stats()`).
@@ -64,6 +67,10 @@ pub struct TraceStats {
     pub batches: u64,
     /// Sessions with chain state in memory.
     pub sessions: u64,
+    /// HTTP sink counters (only with `sink: "http"`).
+    #[cfg(feature = "http-sink")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<super::http_sink::HttpStats>,
 }
 
 pub(crate) struct Shared {
@@ -98,6 +105,8 @@ pub(crate) struct Shared {
 pub struct Collector {
     shared: Arc<Shared>,
     memory: Option<MemorySink>,
+    #[cfg(feature = "http-sink")]
+    http: Option<Arc<super::http_sink::HttpShared>>,
     #[cfg(feature = "threads")]
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The fork generation it was made in: in a forked child its thread does not exist.
@@ -117,6 +126,9 @@ impl Collector {
     /// interleave with the engine's ids (stream 0) in deterministic mode.
     pub fn new(config: TraceConfig, ids: IdSource) -> Result<Collector, CraError> {
         config.validate()?;
+        let counters = Arc::new(Counters::default());
+        #[cfg(feature = "http-sink")]
+        let mut http = None;
         let (sink, memory): (Box<dyn TraceSink>, Option<MemorySink>) = match config.sink {
             SinkKind::Memory => {
                 let m = MemorySink::new(config.memory_limit_events);
@@ -124,8 +136,27 @@ impl Collector {
             }
             SinkKind::None => (Box::new(NullSink), None),
             SinkKind::File => open_file_sink(&config)?,
+            #[cfg(feature = "http-sink")]
+            SinkKind::Http => {
+                let Some(h) = &config.http else {
+                    return Err(CraError::at(
+                        ErrorCode::InvalidConfig,
+                        "/http",
+                        "sink \"http\" needs an http object",
+                    ));
+                };
+                let s = super::http_sink::HttpSink::open(h, config.fsync, counters.clone())?;
+                http = Some(s.handle());
+                (Box::new(s), None)
+            }
         };
-        Ok(Self::build(config, ids.fork(1), sink, memory))
+        #[allow(unused_mut)]
+        let mut c = Self::build(config, ids.fork(1), sink, memory, counters);
+        #[cfg(feature = "http-sink")]
+        {
+            c.http = http;
+        }
+        Ok(c)
     }
 
     /// Builds a collector writing to a custom sink (HTTP, tests). `ids` is used as is (not forked).
@@ -135,7 +166,13 @@ impl Collector {
         sink: Box<dyn TraceSink>,
     ) -> Result<Collector, CraError> {
         config.validate()?;
-        Ok(Self::build(config, ids, sink, None))
+        Ok(Self::build(
+            config,
+            ids,
+            sink,
+            None,
+            Arc::new(Counters::default()),
+        ))
     }
 
     fn build(
@@ -143,10 +180,10 @@ impl Collector {
         ids: IdSource,
         sink: Box<dyn TraceSink>,
         memory: Option<MemorySink>,
+        counters: Arc<Counters>,
     ) -> Collector {
         let capacity = config.capacity as usize;
         let batch = config.batch_size as usize;
-        let counters = Arc::new(Counters::default());
         #[allow(unused_mut)]
         let mut processor = Processor::new(
             sink,
@@ -194,6 +231,8 @@ impl Collector {
                     Collector {
                         shared,
                         memory,
+                        #[cfg(feature = "http-sink")]
+                        http: None,
                         thread: Mutex::new(Some(h)),
                         fork_generation: crate::fork::generation(),
                     }
@@ -202,6 +241,8 @@ impl Collector {
                 Err(_) => Collector {
                     shared,
                     memory,
+                    #[cfg(feature = "http-sink")]
+                    http: None,
                     thread: Mutex::new(None),
                     fork_generation: crate::fork::generation(),
                 },
@@ -211,6 +252,8 @@ impl Collector {
         Collector {
             shared,
             memory,
+            #[cfg(feature = "http-sink")]
+            http: None,
             fork_generation: crate::fork::generation(),
         }
     }
@@ -232,19 +275,27 @@ impl Collector {
             block_timeout: c.dropped_block_timeout.load(Relaxed),
             sink_full: c.dropped_sink_full.load(Relaxed),
             closed: c.dropped_closed.load(Relaxed),
+            sink_rejected: c.dropped_sink_rejected.load(Relaxed),
         };
+        // Each lock is taken and released on its own: the HTTP sender takes `last_error` while
+        // holding its state lock, so the two must never be held together here.
+        let last_sink_error = c.last_error.lock().clone();
+        #[cfg(feature = "http-sink")]
+        let http = self.http.as_ref().map(|h| h.stats());
         TraceStats {
             queued: self.shared.queue.len() as u64,
             written: c.written.load(Relaxed),
-            dropped: by.queue_full + by.block_timeout + by.sink_full + by.closed,
+            dropped: by.queue_full + by.block_timeout + by.sink_full + by.closed + by.sink_rejected,
             dropped_by_reason: by,
             gaps: c.gaps.load(Relaxed),
             sink_errors: c.sink_errors.load(Relaxed),
-            last_sink_error: c.last_error.lock().clone(),
+            last_sink_error,
             pending: c.pending_events.load(Relaxed),
             bytes_written: c.bytes_written.load(Relaxed),
             batches: c.batches.load(Relaxed),
             sessions: c.sessions.load(Relaxed),
+            #[cfg(feature = "http-sink")]
+            http,
         }
     }
 

@@ -14,6 +14,9 @@ pub enum SinkKind {
     File,
     /// Events are chained and counted, then discarded.
     None,
+    /// Batches POSTed to an HTTP(S) receiver (settings in `http`; feature `http-sink`).
+    #[cfg(feature = "http-sink")]
+    Http,
 }
 
 /// What `record` does when the queue (or a bounded sink) is full.
@@ -65,6 +68,13 @@ pub struct TraceConfig {
     /// a `trace.gap`, and later calls drop at once until the pipeline makes room again: a
     /// trace nobody drains never hangs the caller.
     pub block_timeout_ms: u32,
+    /// HTTP sink settings (required for, and only allowed with, `sink: "http"`).
+    #[cfg(feature = "http-sink")]
+    #[serde(
+        deserialize_with = "super::http_sink::deserialize_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http: Option<super::http_sink::HttpConfig>,
 }
 
 impl Default for TraceConfig {
@@ -79,6 +89,8 @@ impl Default for TraceConfig {
             fsync: FsyncPolicy::Batch,
             memory_limit_events: 1_000_000,
             block_timeout_ms: 10_000,
+            #[cfg(feature = "http-sink")]
+            http: None,
         }
     }
 }
@@ -143,12 +155,25 @@ impl TraceConfig {
                 "memory_limit_events must be at least 1, got 0".into(),
             );
         }
+        #[cfg(feature = "http-sink")]
+        match (self.sink, &self.http) {
+            (SinkKind::Http, None) => {
+                return bad(
+                    "/http",
+                    "sink \"http\" needs an http object with a url".into(),
+                )
+            }
+            (SinkKind::Http, Some(h)) => h.validate()?,
+            (_, Some(_)) => return bad("/http", "http is only allowed with sink \"http\"".into()),
+            (_, None) => {}
+        }
         match (self.sink, &self.path) {
             (SinkKind::File, None) => bad("/path", "sink \"file\" needs a path".into()),
             (SinkKind::File, Some(p)) if p.is_empty() => {
                 bad("/path", "sink \"file\" needs a non-empty path".into())
             }
-            (SinkKind::Memory | SinkKind::None, Some(p)) => bad(
+            (SinkKind::File, Some(_)) => Ok(()),
+            (_, Some(p)) => bad(
                 "/path",
                 format!("path {p:?} is only allowed with sink \"file\""),
             ),

@@ -11,6 +11,8 @@ pub mod config;
 pub mod event;
 #[cfg(feature = "threads")]
 pub mod file_sink;
+#[cfg(feature = "http-sink")]
+pub mod http_sink;
 mod processor;
 pub mod sink;
 pub mod verify;
@@ -25,6 +27,8 @@ pub use event::{
 };
 #[cfg(feature = "threads")]
 pub use file_sink::{JsonlFileSink, Repair};
+#[cfg(feature = "http-sink")]
+pub use http_sink::{Compression, HttpConfig, HttpSink, HttpStats};
 pub use sink::{MemorySink, NullSink, TraceSink};
 pub use verify::{
     verify_file, verify_file_with, verify_jsonl, verify_jsonl_with, TraceSummary, VerifyError,

@@ -24,6 +24,8 @@ pub(crate) struct Counters {
     /// Dropped after waiting `block_timeout_ms` in block mode.
     pub dropped_block_timeout: AtomicU64,
     pub dropped_sink_full: AtomicU64,
+    /// Accepted by the sink, then refused for good by its receiver (HTTP sink).
+    pub dropped_sink_rejected: AtomicU64,
     pub dropped_closed: AtomicU64,
     pub sink_errors: AtomicU64,
     pub bytes_written: AtomicU64,
@@ -41,6 +43,8 @@ struct SessionState {
     chain: Chain,
     /// Events dropped by the collector because the sink was full (reason `sink_full`).
     sink_dropped: u64,
+    /// Events the sink lost after accepting them (reason `sink_rejected`), not yet reported.
+    rejected: u64,
     trace: Arc<SessionTrace>,
 }
 
@@ -146,6 +150,7 @@ impl Processor {
                 SessionState {
                     chain,
                     sink_dropped: 0,
+                    rejected: 0,
                     trace: trace.clone(),
                 }
             })
@@ -157,11 +162,14 @@ impl Processor {
             return Step::Stalled;
         }
         let queue_dropped = ev.session.dropped.load(Relaxed);
-        let sink_dropped = self
+        let (sink_dropped, rejected) = self
             .chains
             .get(&ev.session.trace_id)
-            .map_or(0, |s| s.sink_dropped);
-        let needed = 1 + u64::from(queue_dropped > 0) + u64::from(sink_dropped > 0);
+            .map_or((0, 0), |s| (s.sink_dropped, s.rejected));
+        let needed = 1
+            + u64::from(queue_dropped > 0)
+            + u64::from(sink_dropped > 0)
+            + u64::from(rejected > 0);
         if !self.has_room(needed) {
             self.write_batch_out();
             if self.has_room(needed) {
@@ -207,7 +215,7 @@ impl Processor {
     pub fn force_drop(&mut self, ev: &RawEvent) {
         let st = self.state(&ev.session);
         st.sink_dropped += 1;
-        if st.sink_dropped == 1 {
+        if st.sink_dropped == 1 && st.rejected == 0 {
             self.sink_gap_sessions.push(ev.session.trace_id.clone());
         }
         self.counters.dropped_sink_full.fetch_add(1, Relaxed);
@@ -240,6 +248,29 @@ impl Processor {
         if s > 0 {
             self.emit_gap(trace, ts, s, "sink_full");
         }
+        let r = self
+            .chains
+            .get_mut(&trace.trace_id)
+            .map_or(0, |st| std::mem::take(&mut st.rejected));
+        if r > 0 {
+            self.emit_gap(trace, ts, r, "sink_rejected");
+        }
+    }
+
+    /// Takes the sink's lost events (see [`TraceSink::take_lost`]) into the open chains.
+    fn collect_lost(&mut self) {
+        for (trace_id, n) in self.sink.take_lost() {
+            if let Some((key, st)) = self.chains.get_key_value(trace_id.as_str()) {
+                let key = key.clone();
+                let first = st.sink_dropped == 0 && st.rejected == 0;
+                if let Some(st) = self.chains.get_mut(&key) {
+                    st.rejected += n;
+                }
+                if first {
+                    self.sink_gap_sessions.push(key);
+                }
+            }
+        }
     }
 
     fn emit_gap(&mut self, trace: &Arc<SessionTrace>, ts: i64, dropped: u64, reason: &str) {
@@ -263,12 +294,13 @@ impl Processor {
     /// from `queue_gaps` (drops on the hot path) and sessions with `sink_full` drops. Sessions
     /// left over when the sink has no room stay pending (and are returned to the caller's list).
     pub fn emit_pending_gaps(&mut self, queue_gaps: &mut Vec<Arc<SessionTrace>>) {
+        self.collect_lost();
         let mut keep = Vec::new();
         for trace in queue_gaps.drain(..) {
             if trace.dropped.load(Relaxed) == 0 {
                 continue;
             }
-            if !self.has_room(2) {
+            if !self.has_room(3) {
                 keep.push(trace);
                 continue;
             }
@@ -280,10 +312,10 @@ impl Processor {
             let Some(st) = self.chains.get(&sid) else {
                 continue;
             };
-            if st.sink_dropped == 0 {
+            if st.sink_dropped == 0 && st.rejected == 0 {
                 continue;
             }
-            if !self.has_room(2) {
+            if !self.has_room(3) {
                 self.sink_gap_sessions.push(sid);
                 continue;
             }

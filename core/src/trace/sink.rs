@@ -35,6 +35,13 @@ pub trait TraceSink: Send {
     fn take_recovered(&mut self) -> Vec<ChainHead> {
         Vec::new()
     }
+
+    /// Events the sink accepted and then lost for good (an HTTP receiver refused their batch),
+    /// per trace id, each reported once. The sink has counted them already; the collector adds
+    /// a `trace.gap` (reason `sink_rejected`) to each of these traces that is still open.
+    fn take_lost(&mut self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
 }
 
 /// A sink that accepts and discards everything.
