@@ -180,7 +180,7 @@ def _approvals(db: Database, where: str, args: List[Any], tenant: str, now: int)
             "oldest_waiting_seconds": waiting[0]["waiting_seconds"] if waiting else None,
             "median_decision_seconds": latencies[len(latencies) // 2] if latencies else None,
             "max_decision_seconds": latencies[-1] if latencies else None,
-            "pending": waiting[:20]}
+            "pending": waiting[:8]}
 
 
 def overview(db: Database, tenant: str, since_us: int, until_us: int, bucket_s: Optional[int] = None,
@@ -191,6 +191,7 @@ def overview(db: Database, tenant: str, since_us: int, until_us: int, bucket_s: 
     if since_us < 0 or until_us > MAX_US:
         raise QueryError("since and until must lie between 1970 and 9999")
     bucket = bucket_s or pick_bucket(since_us, until_us)
+    since_us -= since_us % (bucket * 1_000_000)  # bars start at round times (UTC)
     series = stats(db, tenant, since_us, until_us, bucket, agent, atlas)
     where, args = _event_where(tenant, since_us, until_us, agent, atlas)
     from .query import TraceFilter
@@ -304,6 +305,14 @@ def known_atlases(directory: Optional[str]) -> List[Dict[str, Any]]:
     return out
 
 
+def _first_event_us(db: Database, tenant: str, until_us: int) -> int:
+    """The start of an "all time" range: the tenant's earliest event (an hour before ``until`` when none)."""
+    with db.read() as tx:
+        rows = tx.q("SELECT MIN(first_ts_us) FROM traces WHERE tenant = ?", (tenant,))
+    first = rows[0][0] if rows else None
+    return min(int(first), until_us - 1) if first is not None else until_us - 3_600_000_000
+
+
 # -- routes ------------------------------------------------------------------------------------
 def install_dashboard(app: FastAPI, state: Any) -> None:
     """Adds the dashboard's pages and endpoints to the service's app (``create_app`` calls it)."""
@@ -334,14 +343,16 @@ def install_dashboard(app: FastAPI, state: Any) -> None:
         return _json_response({"tenant": p.tenant, "rights": sorted(p.rights)})
 
     @app.get("/v1/dashboard/overview", tags=["dashboard"], summary="The overview page's numbers")
-    def get_overview(request: Request, since: str = "7d", until: Optional[str] = None,
+    def get_overview(request: Request, since: str = Query("7d", description="RFC 3339, a duration (24h, 7d) or all"),
+                     until: Optional[str] = None,
                      bucket: Optional[int] = Query(None, ge=60, description="seconds (default: about 72 bars)"),
                      agent: Optional[str] = None, atlas: Optional[str] = None) -> Response:
         """Decisions per bucket, top denied actions, rate-limit hits, approvals, integrity counts."""
         p = principal(request)
         try:
-            s = parse_time(since, "since")
             u = parse_time(until, "until") if until else now_us()
+            s = _busy(lambda: _first_event_us(state.database(), p.tenant, u), state) if since == "all" \
+                else parse_time(since, "since")
             assert s is not None and u is not None
         except TimeError as e:
             raise ApiError(400, "bad_query", str(e)) from None

@@ -120,12 +120,18 @@ class Generator:
     def __init__(self, seed: int = 7, full_share: float = 0.1) -> None:
         self.rnd = random.Random(seed)
         self.n = 0
+        self.clock = 0  # microseconds of the trace being written (for ids)
         #: share of traces with the whole resolve (request, policy.evaluated, resolution): replayable
         self.full_share = full_share
 
-    def uid(self) -> str:
+    def uid(self, at_us: int = 0) -> str:
+        """A UUIDv7-shaped id: milliseconds of ``at_us`` first (like the engine's), then a counter
+        and random bits, so ids differ from their first characters on."""
         self.n += 1
-        return f"{self.n >> 48:08x}-{(self.n >> 32) & 0xffff:04x}-7000-8000-{self.n & 0xffffffffffff:012x}"
+        ms_ = (at_us or self.clock) // 1000
+        r = self.rnd.getrandbits(62)
+        return (f"{(ms_ >> 16) & 0xffffffff:08x}-{ms_ & 0xffff:04x}-7{self.n & 0xfff:03x}-"
+                f"{0x8000 | (r & 0x3fff):04x}-{(r >> 14) & 0xffffffffffff:012x}")
 
     def digest(self) -> str:
         return hashlib.sha256(self.rnd.getrandbits(64).to_bytes(8, "little")).hexdigest()
@@ -136,6 +142,7 @@ class Generator:
         agent, atlas = _AGENTS[index % len(_AGENTS)] if rnd.random() < 0.7 else rnd.choice(_AGENTS)
         verdicts = _SUPPORT_VERDICTS if atlas == SUPPORT_ID else _DEVOPS_VERDICTS
         version = "1.2.0" if atlas == SUPPORT_ID else "0.4.1"
+        self.clock = start_us
         tid, sid = self.uid(), f"gen-{index}"
         c = _Chain(self, tid, sid, start_us)
         if rnd.random() >= self.full_share:
@@ -198,7 +205,10 @@ class Generator:
         rnd = self.rnd
         span = self.uid()
         allowed = [v for v in verdicts if v[2] == "allowed"]
-        if kind in ("allowed", "failed", "rate_limited"):
+        if kind == "rate_limited":
+            a, p = ("orders.refund", "refunds-per-session") if allowed[0][0].startswith("orders.") else \
+                ("k8s.pods.logs", "logs-per-minute")
+        elif kind in ("allowed", "failed"):
             a, p, _, _ = rnd.choice(allowed)
         elif kind == "denied":
             a, p, _, _ = next(v for v in verdicts if v[2] == "denied")
@@ -211,8 +221,7 @@ class Generator:
                                     "resolution_id": res}, step_us=step, span=span)
             return
         if kind == "rate_limited":
-            pol = "refunds-per-session" if a.startswith("orders.") else "pods-per-minute"
-            c.add("action.denied", {"action_id": a, "approval_id": None, "policy_id": pol,
+            c.add("action.denied", {"action_id": a, "approval_id": None, "policy_id": p,
                                     "reason_code": "rate_limit_exceeded", "resolution_id": res}, step_us=step, span=span)
             return
         if kind == "pending":

@@ -8,6 +8,7 @@ export function h(tag, attrs, ...children) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'style') el.style.cssText = String(v);  // CSSOM: allowed under style-src 'self'
     else if (v === true) el.setAttribute(k, '');
     else el.setAttribute(k, String(v));
   }
