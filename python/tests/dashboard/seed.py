@@ -50,24 +50,40 @@ DEVOPS_ID = "com.example.devops"
 TENANT = "acme"
 ZERO = "0" * 64
 #: Bumped whenever the generated data changes (the cache key includes it).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
-# (action, policy, verdict, reason) per atlas, as the example atlases decide for these agents
-_SUPPORT_VERDICTS = [
-    ("orders.lookup", "allow-support-agents", "allowed", None),
-    ("orders.refund", "allow-support-agents", "allowed", None),
-    ("orders.refund_large", "approve-large-refunds", "pending", "approval_required"),
-    ("customers.get_profile", "allow-support-agents", "allowed", None),
-    ("customers.delete_account", "deny-account-deletion", "denied", "policy_denied"),
-    ("tickets.reply", "allow-support-agents", "allowed", None),
-]
-_DEVOPS_VERDICTS = [
-    ("k8s.pods.list", "allow-read-only", "allowed", None),
-    ("k8s.pods.logs", "allow-read-only", "allowed", None),
-    ("k8s.deployments.deploy", "approve-production-deploys", "pending", "approval_required"),
-    ("k8s.namespaces.delete", "deny-destructive", "denied", "policy_denied"),
-    ("db.query.readonly", "allow-read-only", "allowed", None),
-]
+Verdict = Tuple[str, str, str, Optional[str]]  # (action, policy, verdict, reason)
+
+
+def _engine_decisions() -> Dict[str, Tuple[List[Verdict], Dict[str, Any]]]:
+    """What the engine decides for these agents on each example atlas, taken from one real resolve
+    each (so the generated resolutions replay unchanged against the same atlases): per atlas, the
+    verdicts of ``policy.evaluated`` and the lists of ``carp.resolution.completed``."""
+    import tempfile
+
+    out: Dict[str, Tuple[List[Verdict], Dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "one.jsonl")
+        with cra.Resolver(trace_file=path) as r:
+            r.load_atlas(SUPPORT)
+            r.load_atlas(DEVOPS)
+            r.resolve(agent="support-bot-1", session="a", goal="x", atlas_ids=[SUPPORT_ID])
+            r.resolve(agent="oncall-alice", session="b", goal="x", atlas_ids=[DEVOPS_ID], context={"environment": "production"})
+        verdicts: Dict[str, List[Verdict]] = {}
+        with open(path, "rb") as f:
+            for line in f:
+                ev = json.loads(line)
+                p = ev["payload"]
+                if ev["event_type"] == "policy.evaluated":
+                    vs = [(v["action_id"], v["policy_id"], v["verdict"], v["reason_code"]) for v in p["verdicts"]]
+                    verdicts[p["verdicts"][0]["atlas_id"]] = vs
+                elif ev["event_type"] == "carp.resolution.completed":
+                    atlas = p["atlases"][0]["atlas_id"]
+                    out[atlas] = (verdicts[atlas], {k: p[k] for k in ("allowed_actions", "denied_actions", "pending_actions",
+                                                                       "decision", "atlases", "context_blocks")})
+    return out
+
+
 _AGENTS = [("support-bot-1", SUPPORT_ID), ("support-bot-2", SUPPORT_ID), ("support-bot-3", SUPPORT_ID),
            ("support-bot-4", SUPPORT_ID), ("support-bot-5", SUPPORT_ID), ("support-bot-6", SUPPORT_ID),
            ("oncall-alice", DEVOPS_ID), ("oncall-bob", DEVOPS_ID), ("oncall-carol", DEVOPS_ID),
@@ -121,6 +137,7 @@ class Generator:
         self.rnd = random.Random(seed)
         self.n = 0
         self.clock = 0  # microseconds of the trace being written (for ids)
+        self.decisions = _engine_decisions()
         #: share of traces with the whole resolve (request, policy.evaluated, resolution): replayable
         self.full_share = full_share
 
@@ -140,8 +157,7 @@ class Generator:
         """One trace; returns its lines and what it holds (for the manifest)."""
         rnd = self.rnd
         agent, atlas = _AGENTS[index % len(_AGENTS)] if rnd.random() < 0.7 else rnd.choice(_AGENTS)
-        verdicts = _SUPPORT_VERDICTS if atlas == SUPPORT_ID else _DEVOPS_VERDICTS
-        version = "1.2.0" if atlas == SUPPORT_ID else "0.4.1"
+        verdicts, resolution = self.decisions[atlas]
         self.clock = start_us
         tid, sid = self.uid(), f"gen-{index}"
         c = _Chain(self, tid, sid, start_us)
@@ -161,12 +177,8 @@ class Generator:
         c.add("policy.evaluated", {**counts, "resolution_id": res, "verdicts": [
             {"action_id": a, "atlas_id": atlas, "policy_id": p, "reason_code": r, "verdict": v} for a, p, v, r in verdicts]},
             step_us=300, span=span)
-        c.add("carp.resolution.completed", {
-            "allowed_actions": [a for a, _, v, _ in verdicts if v == "allowed"], "approval_id": None,
-            "atlases": [{"atlas_id": atlas, "version": version}], "context_blocks": 0, "decision": "partial",
-            "denied_actions": [a for a, _, v, _ in verdicts if v == "denied"],
-            "expires_at": _ts(c.ts + 300_000_000), "pending_actions": [a for a, _, v, _ in verdicts if v == "pending"],
-            "request_id": req, "resolution_id": res}, step_us=200, span=span)
+        c.add("carp.resolution.completed", {**resolution, "approval_id": None, "expires_at": _ts(c.ts + 300_000_000),
+                                            "request_id": req, "resolution_id": res}, step_us=200, span=span)
         kinds: List[str] = []
         for _ in range(1 if rnd.random() < 0.75 else 2):
             kind = self._kind()
@@ -185,7 +197,7 @@ class Generator:
         return ("allowed" if x < 0.72 else "failed" if x < 0.78 else "denied" if x < 0.87 else
                 "rate_limited" if x < 0.93 else "pending")
 
-    def _short(self, c: _Chain, agent: str, atlas: str, verdicts: List[Tuple[str, str, str, Optional[str]]],
+    def _short(self, c: _Chain, agent: str, atlas: str, verdicts: List[Verdict],
                start_us: int) -> Tuple[List[bytes], Dict[str, Any]]:
         """A session of one or two calls whose ``session.started`` names its atlas (as in
         docs/trace.md's example) and no resolve events: most of the generated set, small."""
@@ -201,7 +213,7 @@ class Generator:
         return c.lines, {"trace_id": c.trace_id, "session_id": c.session_id, "agent": agent, "atlas": atlas,
                          "kinds": kinds, "ended": ended, "resolve": False}
 
-    def _call(self, c: _Chain, verdicts: List[Tuple[str, str, str, Optional[str]]], kind: str, res: str) -> None:
+    def _call(self, c: _Chain, verdicts: List[Verdict], kind: str, res: str) -> None:
         rnd = self.rnd
         span = self.uid()
         allowed = [v for v in verdicts if v[2] == "allowed"]

@@ -77,7 +77,7 @@ function candidateList(el, note) {
 function changeRow(c) {
   const arrow = c.after ? `${c.before ? c.before.decision : '?'} → ${c.after.decision}` : `${c.before ? c.before.decision : '?'} → error`;
   return h('tr', { 'data-trace': c.trace_id },
-    h('td', {}, h('a', { href: `#/trace/${encodeURIComponent(c.trace_id)}`, class: 'mono', title: c.trace_id }, c.trace_id.slice(0, 18) + '…')),
+    h('td', {}, h('a', { href: `#/trace/${encodeURIComponent(c.trace_id)}`, class: 'mono' }, c.trace_id)),
     h('td', {}, c.session_id || '—'), h('td', { class: 'num' }, c.line),
     h('td', {}, arrow),
     h('td', {}, (c.newly_allowed || []).map((a) => h('div', { class: 'diff-add' }, `+ ${a}`))),
