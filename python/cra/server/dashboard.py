@@ -143,7 +143,7 @@ def _approvals(db: Database, where: str, args: List[Any], tenant: str, now: int)
         for cond, part in tx.among("e.trace_id", traces):
             for tid, decision, ts, raw in tx.q(
                     f"SELECT e.trace_id, e.decision, e.ts_us, e.raw FROM events e WHERE e.tenant = ? AND {cond}"
-                    " AND e.decision IN ('approved', 'rejected', 'denied')", (tenant, *part)):
+                    " AND e.decision IN ('approved', 'rejected', 'denied') ORDER BY e.trace_id, e.sequence", (tenant, *part)):
                 aid = _approval_id(raw)
                 if aid is not None and (tid, aid) not in decided:
                     decided[(tid, aid)] = (str(decision), int(ts), None)
@@ -351,9 +351,11 @@ def install_dashboard(app: FastAPI, state: Any) -> None:
         p = principal(request)
         try:
             u = parse_time(until, "until") if until else now_us()
-            s = _busy(lambda: _first_event_us(state.database(), p.tenant, u), state) if since == "all" \
+            assert u is not None
+            end = u
+            s = _busy(lambda: _first_event_us(state.database(), p.tenant, end), state) if since == "all" \
                 else parse_time(since, "since")
-            assert s is not None and u is not None
+            assert s is not None
         except TimeError as e:
             raise ApiError(400, "bad_query", str(e)) from None
         return _json_response(_busy(lambda: overview(state.database(), p.tenant, s, u, bucket, agent or None,

@@ -109,7 +109,7 @@ class _Check:
         heads = {} if self.head is None else {self.trace_id: {"sequence": self.head.sequence,
                                                                "event_hash": self.head.event_hash}}
         report = verify_trace(data, heads=heads)
-        fails = sorted(report.errors, key=lambda e: int(e["line"]))
+        fails: List[Dict[str, Any]] = sorted((dict(e) for e in report.errors), key=lambda e: int(e["line"]))
         others = [t for t in report.traces if t["trace_id"] != self.trace_id]
         if others and not fails:  # a line names another trace and starts a chain of its own
             first = min(int(t.get("first_line", 0)) for t in others)
@@ -167,12 +167,13 @@ def reverify(db: Database, tenant: str, trace_id: str) -> Optional[Dict[str, Any
         after = last.sequence
         if len(page) < PAGE:
             break
-    stored_head = None if head_seq is None else {"sequence": int(head_seq), "event_hash": str(head_hash)}
-    if not check.truncated and last is not None and stored_head is not None and (
-            last.sequence != stored_head["sequence"] or last.event_hash != stored_head["event_hash"]):
-        check.find(last, "head_mismatch", f"the trace's recorded head is sequence {stored_head['sequence']}"
-                   f" ({stored_head['event_hash'][:12]}…) but the last stored event is sequence {last.sequence}:"
-                   " events were removed from the end, or the trace row was changed")
+    stored_head: Optional[Dict[str, Any]] = None
+    if head_seq is not None:
+        stored_head = {"sequence": int(head_seq), "event_hash": str(head_hash)}
+        if not check.truncated and last is not None and (int(head_seq), str(head_hash)) != (last.sequence, last.event_hash):
+            check.find(last, "head_mismatch", f"the trace's recorded head is sequence {int(head_seq)}"
+                       f" ({str(head_hash)[:12]}…) but the last stored event is sequence {last.sequence}:"
+                       " events were removed from the end, or the trace row was changed")
     if not check.truncated and line != int(recorded_events):
         where = last if last is not None else _Row(0, -1, "", "", b"")
         check.find(where, "count_mismatch", f"the trace row counts {int(recorded_events)} events but {line} are stored")

@@ -82,7 +82,7 @@ test('sign in: the token form refuses an unknown token and a token without read,
 test('overview: the chart draws the decisions, every panel has data, filters apply to all and live in the URL', { timeout: 60_000 }, async () => {
   const page = await open();
   await page.goto(`${stack.base}/#/overview?since=30d`);
-  await page.locator('svg.chart rect.bar').first().waitFor();
+  await see(page, 'svg.chart rect.bar');
   const bars = await page.locator('svg.chart rect.bar').evaluateAll((els) => els.map((e) => ({
     s: e.dataset.series, n: Number(e.dataset.count), h: e.getBBox().height })));
   assert.ok(bars.length > 50, `only ${bars.length} bars`);
@@ -106,7 +106,7 @@ test('overview: the chart draws the decisions, every panel has data, filters app
   await page.locator('#f-agent').fill('oncall-alice');
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.waitForURL(/agent=oncall-alice/);
-  await page.locator('svg.chart rect.bar').first().waitFor();
+  await see(page, 'svg.chart rect.bar');
   const denied2 = await page.locator('section[aria-labelledby="h-denied"] tbody').innerText();
   assert.ok(!denied2.includes('customers.'), denied2);
   assert.match(denied2, /k8s\.namespaces\.delete/);

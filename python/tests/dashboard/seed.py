@@ -348,16 +348,16 @@ def cached_generate(db_path: str, traces: int, cache_dir: Optional[str]) -> Dict
 
     sdir = os.path.dirname(os.path.abspath(srv.__file__))
     for p in (os.path.join(here, "seed.py"), *(os.path.join(sdir, f) for f in ("schema.py", "chains.py", "events.py"))):
-        with open(p, "rb") as f:
-            key_src.update(f.read())
+        with open(p, "rb") as src:
+            key_src.update(src.read())
     key = f"{traces}-{time.strftime('%Y%m%d', time.gmtime())}-{key_src.hexdigest()[:16]}"
     if cache_dir:
         cached = os.path.join(cache_dir, f"seed-{key}.sqlite3")
         meta = cached + ".json"
         if os.path.exists(cached) and os.path.exists(meta):
             shutil.copyfile(cached, db_path)
-            with open(meta) as f:
-                m: Dict[str, Any] = json.load(f)
+            with open(meta) as mf:
+                m: Dict[str, Any] = json.load(mf)
             m["cached"] = True
             return m
     # a fixed end per day (today 00:00 UTC), so a cached copy and a fresh one hold the same traces
@@ -371,8 +371,8 @@ def cached_generate(db_path: str, traces: int, cache_dir: Optional[str]) -> Dict
         with sqlite3.connect(db_path) as c:
             c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copyfile(db_path, cached)
-        with open(meta, "w") as f:
-            json.dump(m, f)
+        with open(meta, "w") as out:
+            json.dump(m, out)
     return m
 
 

@@ -101,14 +101,17 @@ export async function render() {
   if (!token.get()) { header(); loginPage(main); return; }
   if (!who) {
     clear(main).append(loading());
+    let me;
     try {
-      who = await request('GET', 'v1/dashboard/whoami');
+      me = await request('GET', 'v1/dashboard/whoami');
     } catch (err) {
       if (seq !== renderSeq) return;
       if (err.status === 401) return;  // onUnauthorized shows the form
       clear(main).append(errorState(err, () => render()));
       return;
     }
+    if (seq !== renderSeq) return;  // a newer navigation renders instead
+    who = me;
     header();
     if (!who.rights.includes('read')) {
       clear(main).append(errorState({ title: 'This token lacks the read right',
@@ -138,5 +141,6 @@ onUnauthorized((err) => {
   loginPage(document.getElementById('main'), `${err.title}: ${err.message}`);
 });
 window.addEventListener('hashchange', () => render());
-window.addEventListener('DOMContentLoaded', () => render());
-if (document.readyState !== 'loading') render();
+// a module script runs once the document is parsed: render now (once)
+if (document.readyState === 'loading') window.addEventListener('DOMContentLoaded', () => render(), { once: true });
+else render();
