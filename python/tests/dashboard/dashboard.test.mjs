@@ -28,7 +28,7 @@ before(async () => {
     broken: stack.manifest.broken[0],
   };
   browser = await launch();
-}, { timeout: 150_000 });
+}, { timeout: 300_000 });
 
 after(async () => {
   if (browser) await browser.close();
@@ -113,9 +113,12 @@ test('overview: the chart draws the decisions, every panel has data, filters app
   const ov = await api('v1/dashboard/overview?since=30d&agent=oncall-alice');
   assert.equal(await page.locator('.card.denied .v').innerText(), ov.decisions.totals.denied.toLocaleString('en-US'));
 
-  // choosing a bar (by keyboard) lists that bucket's traces
-  const bar = page.locator('svg.chart rect.hit').last();
-  await bar.focus();
+  // choosing a bar by keyboard lists that bucket's traces: one Tab stop (the newest bar), arrows move
+  assert.equal(await page.locator('svg.chart rect.hit[tabindex="0"]').count(), 1);
+  await page.locator('svg.chart rect.hit[tabindex="0"]').focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement === [...document.querySelectorAll('svg.chart rect.hit')].pop()), true);
   await page.keyboard.press('Enter');
   await page.waitForURL(/#\/traces\?.*until=/);
   await see(page, 'table.traces tbody tr');

@@ -85,14 +85,28 @@ export function decisionsChart({ buckets, since, until, bucketSeconds, onPick })
       acc += v;
     }
     if (acc && onPick) {
-      const hit = s('rect', { class: 'hit', x: x(i), width: bw, y: T, height: H - T - B, tabindex: 0, role: 'link',
+      // one Tab stop for the whole chart (the newest bar); arrow keys move between bars
+      const hit = s('rect', { class: 'hit', x: x(i), width: bw, y: T, height: H - T - B, tabindex: -1, role: 'link',
         'aria-label': `${label}. Open these traces.` }, s('title', {}, label));
       const pick = () => onPick(start.toISOString(), end.toISOString());
       hit.addEventListener('click', pick);
-      hit.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); pick(); } });
+      hit.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); pick(); return; }
+        const step = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity }[e.key];
+        if (step === undefined) return;
+        e.preventDefault();
+        const all = [...bars.querySelectorAll('rect.hit')];
+        const k = all.indexOf(hit);
+        const next = all[Math.max(0, Math.min(all.length - 1, Number.isFinite(step) ? k + step : step < 0 ? 0 : all.length - 1))];
+        hit.setAttribute('tabindex', '-1');
+        next.setAttribute('tabindex', '0');
+        next.focus();
+      });
       bars.append(hit);
     }
   }
+  const hits = bars.querySelectorAll('rect.hit');
+  if (hits.length) hits[hits.length - 1].setAttribute('tabindex', '0');
   svg.append(bars);
   const legend = h('div', { class: 'legend' }, SERIES.map(([k, name]) => h('span', {}, h('i', { class: `l-${k}` }), name)));
   return h('div', { class: 'chartbox' }, svg, legend);
