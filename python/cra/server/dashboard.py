@@ -209,6 +209,7 @@ def overview(db: Database, tenant: str, since_us: int, until_us: int, bucket_s: 
             integrity[str(k)] = int(n)
         alerts = int(tx.q("SELECT COUNT(*) FROM alerts WHERE tenant = ? AND received_us >= ? AND received_us < ?",
                           (tenant, since_us, until_us))[0][0])
+        stored = bool(tx.q("SELECT 1 FROM traces WHERE tenant = ? LIMIT 1", (tenant,)))
     return {
         "since": _iso(since_us), "until": _iso(until_us), "bucket_seconds": bucket,
         "agent": agent, "atlas": atlas,
@@ -221,6 +222,7 @@ def overview(db: Database, tenant: str, since_us: int, until_us: int, bucket_s: 
         "approvals": _approvals(db, where, args, tenant, now_us()),
         "integrity": integrity,
         "traces": sum(integrity.values()),
+        "any_traces": stored,  # outside the range too: "no traces yet" versus "none in this range"
         "alerts": alerts,
     }
 

@@ -268,6 +268,10 @@ test('empty and error states: no traces yet, ingest unreachable, token lacks rig
   await empty.goto(`${stack.base}/#/traces`);
   await empty.getByText('No traces yet').waitFor();
   await empty.close();
+  const range = await open();  // traces exist, none in the last hour for this agent
+  await range.goto(`${stack.base}/#/overview?since=1h&agent=oncall-dave`);
+  await range.getByText('No traces in this range').waitFor();
+  await range.close();
 
   const down = await open('dash-read', { collect: false });
   await down.route('**/v1/**', (r) => r.abort('connectionrefused'));

@@ -110,6 +110,9 @@ def test_overview_numbers_and_filters(db: Database, demo: bytes) -> None:
     sup = overview(db, "acme", now - 3_600_000_000, now + 60_000_000, atlas="com.example.customer-support")
     assert {d["action_id"] for d in sup["top_denied"]} == {"customers.delete_account"} and sup["traces"] == 1
     assert overview(db, "globex", now - 3_600_000_000, now)["traces"] == 0
+    assert overview(db, "globex", now - 3_600_000_000, now)["any_traces"] is False
+    old = overview(db, "acme", now - 7_200_000_000, now - 3_600_000_000)
+    assert old["traces"] == 0 and old["any_traces"] is True  # "none in this range", not "none yet"
     assert pick_bucket(0, 7 * 86400 * 10**6) == 3 * 3600 and pick_bucket(0, 3600 * 10**6) == 60
 
 

@@ -29,10 +29,10 @@ export async function overviewPage(box, r, current) {
   const tot = d.decisions.totals;
   const decided = SERIES.reduce((a, [k]) => a + (tot[k] || 0), 0);
   if (!d.traces && !decided) {
-    const filtered = p.get('agent') || p.get('atlas');
-    out.append(emptyState(filtered || p.get('since') ? 'No traces in this range' : 'No traces yet',
-      filtered || p.get('since')
-        ? 'Nothing was recorded for this time range and filter. Widen the range or clear the agent / atlas.'
+    out.append(emptyState(d.any_traces ? 'No traces in this range' : 'No traces yet',
+      d.any_traces
+        ? h('span', {}, 'Nothing was recorded for this time range and filter. Widen the range or clear the agent / atlas. ',
+          h('a', { href: link('overview', { since: 'all' }) }, 'All time'))
         : h('span', {}, 'Agents send their TRACE files to this server: ',
           h('code', {}, `curl --data-binary @trace.jsonl -H "Authorization: Bearer $TOKEN" ${location.origin}/v1/traces`),
           ' (a token with the write right). See docs/ingest.md.')));
