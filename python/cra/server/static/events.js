@@ -6,7 +6,7 @@ const VERDICT = { allowed: 'allowed', denied: 'denied', pending: 'pending' };
 
 function kv(label, value, mono) {
   if (value === null || value === undefined || value === '') return null;
-  return h('span', { class: 'kv' }, `${label} `, mono ? h('code', {}, String(value)) : String(value), '  ');
+  return h('span', { class: 'kv' }, h('span', { class: 'k' }, `${label}: `), mono ? h('code', {}, String(value)) : String(value));
 }
 const list = (xs) => (Array.isArray(xs) && xs.length ? xs.join(', ') : 'none');
 
