@@ -117,7 +117,8 @@ class _Chain:
         import blake3
 
         self.ts += step_us
-        ev = {"event_id": self.gen.uid(), "event_type": event_type, "parent_span_id": None if span is None else self.root,
+        event_id = self.gen.uid()
+        ev: Dict[str, Any] = {"event_id": event_id, "event_type": event_type, "parent_span_id": None if span is None else self.root,
               "payload": payload, "previous_event_hash": self.prev, "sequence": self.seq, "session_id": self.session_id,
               "span_id": span or self.root, "timestamp": _ts(self.ts), "trace_id": self.trace_id, "trace_version": "1.0"}
         body = _canon(ev)
@@ -125,7 +126,7 @@ class _Chain:
         raw = b'{"event_hash":"' + h.encode() + b'",' + body[1:]
         # what the ingest path reads from the line (events.parse_line), taken from the event as
         # built; the index columns come from the server's own events.facts
-        self.parsed.append(Line(0, raw, ev["event_id"], self.trace_id, self.session_id, self.seq, event_type, self.ts,
+        self.parsed.append(Line(0, raw, event_id, self.trace_id, self.session_id, self.seq, event_type, self.ts,
                                 self.prev, h, facts(event_type, payload)))
         self.prev = h
         self.seq += 1
