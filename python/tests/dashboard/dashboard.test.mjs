@@ -180,7 +180,7 @@ test('one trace: the timeline in human terms, the hash chain, verify again (inta
   const text = await page.locator('.timeline').innerText();
   for (const s of ['Session started by agent support-bot-1', 'Policies evaluated: 6 allowed, 1 denied, 1 need approval',
     'orders.refund refused: rate limit reached', 'orders.refund_large waits for approval',
-    'orders.refund_large approved by supervisor@example.com', 'customers.delete_account denied', 'tickets.reply failed after',
+    'orders.refund_large approved by supervisor@example.com', 'at: 20', 'customers.delete_account denied', 'tickets.reply failed after',
     'deny-account-deletion', 'parameters digest', 'genesis', 'links to #33 ✓']) assert.ok(text.includes(s), s);
   await page.locator('#verify').click();
   await page.locator('#verify-result[data-status="intact"]').waitFor();

@@ -1,6 +1,6 @@
 // One TRACE event in human terms: what happened, decided by which policy, why.
 
-import { h, badge, ms, short } from './dom.js';
+import { h, badge, ms, short, when } from './dom.js';
 
 const VERDICT = { allowed: 'allowed', denied: 'denied', pending: 'pending' };
 
@@ -50,11 +50,11 @@ export function describe(row) {
           kv('parameters digest', short(p.parameters_hash, 16), true)] };
     case 'action.approved':
       return { title: `${p.action_id} approved by ${p.approver || '?'}`, badge: 'approved',
-        detail: [kv('reason', p.reason ? `“${p.reason}”` : null), kv('approval', short(p.approval_id, 13), true)] };
+        detail: [kv('at', when(ev.timestamp)), kv('reason', p.reason ? `“${p.reason}”` : null), kv('approval', short(p.approval_id, 13), true)] };
     case 'action.denied':
       if (p.decision === 'rejected') {
         return { title: `${p.action_id} rejected by ${p.approver || '?'}`, badge: 'rejected',
-          detail: [kv('reason', p.reason ? `“${p.reason}”` : null), kv('approval', short(p.approval_id, 13), true)] };
+          detail: [kv('at', when(ev.timestamp)), kv('reason', p.reason ? `“${p.reason}”` : null), kv('approval', short(p.approval_id, 13), true)] };
       }
       if (p.reason_code === 'rate_limit_exceeded') {
         return { title: `${p.action_id} refused: rate limit reached`, badge: 'rate_limited', detail: [kv('policy', p.policy_id, true)] };
