@@ -6,7 +6,7 @@ CARGO ?= cargo
 .PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo doc clean \
         cbindgen header check-header build-ffi test-c test-go test-ruby \
         python-venv python-install test-python bench-python test-ingest bench-ingest \
-        python-integrations-deps test-integrations bench-integrations
+        python-integrations-deps test-integrations bench-integrations test-dashboard bench-dashboard
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ conformance: build-ffi ## The shared corpus through every binding's runner (core
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-ingest test-integrations test-node-gyp fuzz-smoke ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python, ingest service, integrations, fuzz smoke)
+test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-ingest test-integrations test-dashboard test-node-gyp fuzz-smoke ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python, ingest service, integrations, dashboard, fuzz smoke)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
@@ -117,9 +117,10 @@ test-python: python-install python-integrations-deps ## Python: pytest (API, gov
 	@nm -D --defined-only $(PY_TESTING_LIB) | grep -q ' cra_testing_panic$$' || \
 		{ echo "test-python: target/debug/libcra.so lacks the testing feature (overwritten by a concurrent build?)" >&2; exit 1; }
 	@# pytest exits 5 when it collects no test: that fails here like any other non-zero status
-	@# python/tests/ingest runs in test-ingest (it starts servers and PostgreSQL), python/tests/integrations in test-integrations
+	@# python/tests/ingest runs in test-ingest (it starts servers and PostgreSQL), python/tests/integrations in
+	@# test-integrations, python/tests/dashboard in test-dashboard
 	CRA_TESTING_LIBRARY=$(CURDIR)/$(PY_TESTING_LIB) CRA_REQUIRE_PANIC_TEST=1 $(VENV)/bin/pytest python/tests -q -p no:cacheprovider \
-		--ignore=python/tests/ingest --ignore=python/tests/integrations
+		--ignore=python/tests/ingest --ignore=python/tests/integrations --ignore=python/tests/dashboard
 
 test-ingest: python-install ## Ingest service (cra serve): SQLite and a real PostgreSQL (installed from apt when missing, started in a temp dir), real uvicorn on 127.0.0.1
 	$(VENV)/bin/pytest python/tests/ingest -q -p no:cacheprovider
@@ -143,6 +144,21 @@ test-integrations: python-install python-integrations-deps ## Framework integrat
 bench-integrations: python-install python-integrations-deps ## Governed vs ungoverned tool call per framework (p50/p99)
 	$(VPY) -m cra.integrations.bench
 
+# --- the audit dashboard (cra serve at /, docs/dashboard.md): API tests, then real headless Chromium ---
+DASH_TESTS := python/tests/dashboard
+.PHONY: dashboard-deps
+
+dashboard-deps: python-install chromium ## blake3 (the 100,000-trace generator) and playwright-core (npm ci, pinned by the lockfile)
+	@$(VPY) -c 'import blake3' 2>/dev/null || $(VPY) -m pip install --quiet --disable-pip-version-check "blake3>=0.4"
+	@[ -d $(DASH_TESTS)/node_modules/playwright-core ] || (cd $(DASH_TESTS) && npm ci --no-audit --no-fund --loglevel=error)
+
+test-dashboard: dashboard-deps ## Dashboard: API tests (SQLite, PostgreSQL), then Chromium against cra serve with 100,000 traces; screenshots in target/dashboard/
+	$(VENV)/bin/pytest $(DASH_TESTS) -q -p no:cacheprovider
+	cd $(DASH_TESTS) && CRA_PYTHON=$(CURDIR)/$(VPY) node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs
+
+bench-dashboard: dashboard-deps ## First paint of the traces list at 100,000 traces: p50/p95 per filter (target/dashboard/bench.json)
+	cd $(DASH_TESTS) && CRA_PYTHON=$(CURDIR)/$(VPY) node bench.mjs
+
 bench-python: python-install ## Python boundary percentiles (resolve, fast path) beside the Rust harness of the same run
 	@mkdir -p target/bench
 	$(CARGO) bench -p cra-core --bench resolve -- --quick | tee target/bench/rust-resolve.txt
@@ -158,6 +174,7 @@ bench: ## Benchmarks (criterion + percentile harness); figures in docs/performan
 	$(MAKE) bench-python
 	$(MAKE) bench-ingest
 	$(MAKE) --no-print-directory bench-integrations
+	$(MAKE) bench-dashboard
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -329,6 +329,10 @@ def create_app(settings: Settings, tokens: TokenStore, db: Optional[Database] = 
         gaps = state.sweeper.gaps if state.sweeper else 0
         return Response(state.metrics.render(held, gaps), media_type="text/plain; version=0.0.4")
 
+    # -- the audit dashboard (docs/dashboard.md): its pages at / and its read-only endpoints ---
+    from .dashboard import install_dashboard
+
+    install_dashboard(app, state)
     return app
 
 

@@ -230,15 +230,16 @@ def stats(db: Database, tenant: str, since_us: int, until_us: int, bucket_s: int
         raise QueryError("since and until must lie between 1970 and 9999")
     if (until_us - since_us) // (bucket_s * 1_000_000) > MAX_BUCKETS:
         raise QueryError(f"at most {MAX_BUCKETS} buckets: widen bucket or narrow the range")
-    where = "e.tenant = ? AND e.ts_us >= ? AND e.ts_us < ? AND e.decision IS NOT NULL"
-    args: List[Any] = [tenant, since_us, until_us]
+    # decision IN (...) rather than IS NOT NULL: one range per decision on (tenant, decision, ts_us, ...)
+    where = f"e.tenant = ? AND e.decision IN ({', '.join('?' for _ in DECISIONS)}) AND e.ts_us >= ? AND e.ts_us < ?"
+    args: List[Any] = [tenant, *DECISIONS, since_us, until_us]
     if agent is not None:
         where += " AND e.agent_id = ?"
         args.append(agent)
-    if atlas is not None:
-        where += " AND (e.atlas_id = ? OR (e.atlas_id IS NULL AND EXISTS (SELECT 1 FROM trace_atlases a WHERE" \
-                 " a.tenant = e.tenant AND a.trace_id = e.trace_id AND a.atlas_id = ?)))"
-        args += [atlas, atlas]
+    if atlas is not None:  # the trace's atlases once (uncorrelated), not one probe per event
+        where += " AND (e.atlas_id = ? OR (e.atlas_id IS NULL AND e.trace_id IN (SELECT a.trace_id FROM trace_atlases a" \
+                 " WHERE a.tenant = ? AND a.atlas_id = ?)))"
+        args += [atlas, tenant, atlas]
     width = bucket_s * 1_000_000
     with db.read() as tx:
         rows = tx.q(f"SELECT (e.ts_us - ?) / ? AS b, e.decision, COUNT(*) FROM events e WHERE {where}"

@@ -122,8 +122,27 @@ CREATE INDEX alerts_by_trace ON alerts (tenant, trace_id);
 CREATE INDEX alerts_by_received ON alerts (received_us)
 """
 
+# Version 2 (the dashboard, docs/dashboard.md): indexes that keep the trace list and the overview
+# fast at 100,000 traces and more. Each list filter gets an index that also yields the list's
+# order (newest first), so a page is an ordered index scan that stops after one page; the
+# action / decision / event-type filters probe each candidate trace's events through
+# (tenant, trace_id, decision, ...) instead of scanning every event with that decision; the
+# overview's counts read one covering index per decision over the time range. The three indexes
+# whose columns now lead a wider one are dropped. IF [NOT] EXISTS: safe to re-run.
+_V2 = """
+CREATE INDEX IF NOT EXISTS traces_by_agent_time ON traces (tenant, agent_id, first_ts_us, trace_id);
+CREATE INDEX IF NOT EXISTS traces_by_session_time ON traces (tenant, session_id, first_ts_us, trace_id);
+CREATE INDEX IF NOT EXISTS traces_by_integrity_time ON traces (tenant, integrity, first_ts_us, trace_id);
+CREATE INDEX IF NOT EXISTS events_by_trace_facts ON events (tenant, trace_id, decision, action_id, event_type);
+CREATE INDEX IF NOT EXISTS events_by_decision_time ON events
+    (tenant, decision, ts_us, agent_id, action_id, policy_id, reason_code, atlas_id, trace_id);
+DROP INDEX IF EXISTS traces_by_agent;
+DROP INDEX IF EXISTS traces_by_session;
+DROP INDEX IF EXISTS events_by_decision
+"""
+
 #: (version, SQL template); templates use {BLOB} and {ID} for the dialect's spellings.
-MIGRATIONS: List[Tuple[int, str]] = [(1, _V1)]
+MIGRATIONS: List[Tuple[int, str]] = [(1, _V1), (2, _V2)]
 LATEST = MIGRATIONS[-1][0]
 
 _DIALECT = {

@@ -59,6 +59,8 @@ class Settings:
     #: Most traces one replay request re-runs, and most bytes of trace it reads.
     max_replay_traces: int = 100
     max_replay_bytes: int = 64 * MIB
+    #: Atlases the dashboard offers as replay candidates: an atlas directory, or a directory of them.
+    atlases: Optional[str] = None
 
     def __post_init__(self) -> None:
         positive = ("max_body", "max_decompressed", "max_lines", "max_line", "max_held_events",
