@@ -38,6 +38,12 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--hold-seconds", type=float, metavar="S", help="hold out-of-order events this long before a gap (300)")
     s.add_argument("--max-held-events", type=int, metavar="N", help="held events per tenant before 429 (100000)")
     s.add_argument("--sweep-seconds", type=float, metavar="S", help="timer for held expiry and retention (10; 0 off)")
+    s.add_argument("--log-key", metavar="FILE", help="transparency log signing keys, created (0600) when missing "
+                                                     "(default: <SQLite file>.log-key; required with PostgreSQL)")
+    s.add_argument("--log-origin", metavar="NAME", help="prefix of every tenant's log origin, e.g. audit.example.com/cra "
+                                                        "(default localhost/cra-ingest)")
+    s.add_argument("--checkpoint-seconds", type=float, metavar="S", help="sign a checkpoint of each grown log this "
+                                                                         "often (5; 0: on demand only)")
 
     t = sub.add_parser("traces", help="list and export traces stored by an ingest server",
                        description="Query an ingest server (--server or CRA_SERVER, --token or CRA_TOKEN).")
@@ -80,7 +86,9 @@ def _serve(args: argparse.Namespace) -> int:
         settings = Settings.from_env(db=args.db, tokens=args.tokens, host=args.host, port=args.port,
                                      max_body=args.max_body, max_decompressed=args.max_decompressed,
                                      retention_days=args.retention_days, hold_seconds=args.hold_seconds,
-                                     max_held_events=args.max_held_events, sweep_seconds=args.sweep_seconds)
+                                     max_held_events=args.max_held_events, sweep_seconds=args.sweep_seconds,
+                                     log_key=args.log_key, log_origin=args.log_origin,
+                                     checkpoint_seconds=args.checkpoint_seconds)
         serve(settings)
     except (SettingsError, TokenFileError) as e:
         sys.stderr.write(f"error: {e}\n")
