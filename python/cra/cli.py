@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     from .ingest_cli import add_commands as _add_ingest_commands
 
     _add_ingest_commands(sub)
+    from .tlog_cli import add_commands as _add_log_commands
+
+    _add_log_commands(sub)
     return p
 
 
@@ -119,6 +122,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .ingest_cli import run as _run_ingest
 
             return _run_ingest(args)
+        if args.command == "log":
+            from .tlog_cli import run as _run_log
+
+            return _run_log(args)
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover - `cra ... | head`

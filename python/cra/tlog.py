@@ -38,7 +38,7 @@ __all__ = [
     "leaf_hash", "node_hash", "root_of", "verify_inclusion", "verify_consistency",
     "NoteError", "Signature", "Note", "VerifierKey", "Checkpoint",
     "key_id", "parse_vkey", "format_vkey", "parse_note", "open_checkpoint", "format_checkpoint_text",
-    "Problem", "Verdict", "verify", "audit", "load_bundle",
+    "Problem", "Verdict", "verify", "audit", "load_bundle", "RECORD_PREFIX",
 ]
 
 HASH_SIZE = 32
@@ -377,6 +377,8 @@ class Verdict:
     events: int = 0
     traces: int = 0
     problems: List[Problem] = field(default_factory=list)
+    #: Findings that are not problems: traces deleted by retention, as the log itself records.
+    notes: List[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -402,7 +404,24 @@ class Verdict:
         return {"ok": self.ok, "events": self.events, "traces": self.traces,
                 "checkpoint": self.checkpoint.to_json() if self.checkpoint else None,
                 "old_checkpoint": self.old_checkpoint.to_json() if self.old_checkpoint else None,
-                "problems": [p.to_json() for p in self.problems]}
+                "problems": [p.to_json() for p in self.problems], "notes": [p.to_json() for p in self.notes]}
+
+
+#: Leaves that are log records, not events, start with this (events start with {"event_hash":).
+RECORD_PREFIX = b'{"cra_log":'
+
+
+def _deleted_record(raw: bytes) -> Optional[Tuple[str, List[int]]]:
+    """(trace id, leaf indices) of a ``deleted`` record, or None for an event line."""
+    if not raw.startswith(RECORD_PREFIX):
+        return None
+    try:
+        doc = json.loads(raw)
+        if doc.get("cra_log") != "deleted":
+            return None
+        return str(doc["trace_id"]), [int(x) for x in doc["indices"]]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 Keys = Iterable[Union[str, VerifierKey]]
@@ -465,6 +484,28 @@ class _Entry:
     sequence: int
     index: Optional[int]
     path: Optional[List[bytes]]
+
+
+@dataclass
+class _Deleted:
+    trace_id: str
+    index: int
+    record: bytes
+    path: Optional[List[bytes]]
+
+
+def _deleted_entries(proofs: Mapping[str, Any]) -> List[_Deleted]:
+    hashes = _hashes(proofs.get("hashes", []), "the proofs' hashes")
+    out = []
+    for d in proofs.get("deleted") or []:
+        path = None
+        if d.get("proof") is not None:
+            try:
+                path = [hashes[int(k)] for k in d["proof"]]
+            except (IndexError, ValueError, TypeError):
+                raise NoteError("malformed_proof", "a deletion record's proof refers to a hash it lacks") from None
+        out.append(_Deleted(str(d["trace_id"]), int(d["index"]), str(d["record"]).encode("utf-8"), path))
+    return out
 
 
 def _proof_entries(proofs: Mapping[str, Any]) -> Tuple[Dict[str, _Entry], Set[str], Set[str]]:
@@ -575,6 +616,7 @@ def verify(*, keys: Keys, checkpoint: Union[str, bytes], traces: Union[str, byte
     try:
         lines = _lines(traces)
         entries, covered, missing = _proof_entries(proofs or {}) if proofs is not None else ({}, set(), set())
+        deletions = _deleted_entries(proofs or {})
     except NoteError as e:
         v.add(e.code, e.message)
         return v
@@ -584,8 +626,22 @@ def verify(*, keys: Keys, checkpoint: Union[str, bytes], traces: Union[str, byte
     if proofs is not None and int(proofs.get("size", -1)) != cp.size:
         v.add("malformed_proof", f"the proofs are for size {proofs.get('size')}, the checkpoint is of size {cp.size}")
         return v
+    deleted: Dict[str, Set[int]] = {}  # trace -> leaves its proven deletion records name
+    for d in deletions:
+        rec = _deleted_record(d.record)
+        if rec is None or rec[0] != d.trace_id or d.path is None or d.index >= cp.size or \
+                not verify_inclusion(leaf_hash(d.record), d.index, cp.size, d.path, cp.root):
+            v.add("not_included", f"the deletion record of trace {d.trace_id} is not the leaf {d.index} of the "
+                                  "signed log", trace_id=d.trace_id, index=d.index)
+            continue
+        deleted.setdefault(d.trace_id, set()).update(rec[1])
+        v.notes.append(Problem("deleted_by_retention", f"trace {d.trace_id} ({len(rec[1])} logged events) was deleted "
+                                                       f"by retention, as the log records at leaf {d.index}",
+                               trace_id=d.trace_id, index=d.index))
     for tid in sorted(missing):
-        v.add("missing_trace", f"the server has no trace {tid}", trace_id=tid)
+        if tid not in deleted:
+            v.add("missing_trace", f"the server has no trace {tid}, and the log records no deletion of it",
+                  trace_id=tid)
     v.events = len(lines)
     now: Dict[str, Tuple[bytes, Optional[int]]] = {}
     if lines:
@@ -626,12 +682,13 @@ def verify(*, keys: Keys, checkpoint: Union[str, bytes], traces: Union[str, byte
         data = b"".join(x.raw + b"\n" for x in lines)
         _chains(v, data, require_session_end)
     if kept is not None and kept_cp is not None:
-        _compare_kept(v, kept, kept_cp, lines, now, covered | missing if proofs is not None else None)
+        _compare_kept(v, kept, kept_cp, lines, now, covered | missing if proofs is not None else None, deleted)
     return v
 
 
 def _compare_kept(v: Verdict, kept: Mapping[str, Any], kept_cp: Checkpoint, lines: List[_Line],
-                  now: Mapping[str, Tuple[bytes, Optional[int]]], asked: Optional[Set[str]]) -> None:
+                  now: Mapping[str, Tuple[bytes, Optional[int]]], asked: Optional[Set[str]],
+                  deleted: Mapping[str, Set[int]]) -> None:
     """Every event of the kept bundle (proven in its own checkpoint) must still be there."""
     try:
         old_lines = _lines(kept.get("traces"))
@@ -654,6 +711,8 @@ def _compare_kept(v: Verdict, kept: Mapping[str, Any], kept_cp: Checkpoint, line
             continue
         assert ent is not None
         cur = current.get(ln.event_id)
+        if cur is None and ent.index in deleted.get(ln.trace_id, set()):
+            continue  # deleted by retention, and the log says so (a note was made)
         if cur is None:
             v.add("missing_event", f"event {ln.event_id} (trace {ln.trace_id}, sequence {ln.sequence}), logged at leaf "
                                    f"{ent.index} of your kept checkpoint, is no longer in the store: deleted (a cut tail "
@@ -697,6 +756,8 @@ def audit(*, keys: Keys, checkpoint: Union[str, bytes], entries: Iterable[Mappin
             old = None
     stack: List[Tuple[int, bytes]] = []
     data: List[bytes] = []
+    missing: List[int] = []
+    deleted: Dict[int, Tuple[str, int]] = {}  # leaf -> (trace, leaf of the record deleting it)
     expected = 0
     for ent in entries:
         i = int(ent["index"])
@@ -708,13 +769,19 @@ def audit(*, keys: Keys, checkpoint: Union[str, bytes], entries: Iterable[Mappin
         server_leaf = _b64(str(ent.get("leaf_hash", "")), "a leaf hash") if ent.get("leaf_hash") else None
         line = ent.get("line")
         if line is None:
-            v.add("missing_leaf", f"leaf {i} of the log has no event in the store any more: deleted", index=i)
+            missing.append(i)
             lh = server_leaf
         else:
             raw = line.encode("utf-8") if isinstance(line, str) else bytes(line)
             lh = leaf_hash(raw)
-            data.append(raw + b"\n")
-            v.events += 1
+            rec = _deleted_record(raw)
+            if rec is not None:
+                for j in rec[1]:
+                    if j < i:
+                        deleted[j] = (rec[0], i)
+            else:
+                data.append(raw + b"\n")
+                v.events += 1
             if server_leaf is not None and server_leaf != lh:
                 try:
                     ev = json.loads(raw)
@@ -740,8 +807,17 @@ def audit(*, keys: Keys, checkpoint: Union[str, bytes], entries: Iterable[Mappin
     if expected != cp.size:
         v.add("malformed_entries", f"the entries end at leaf {expected}, the checkpoint has {cp.size}")
         return v
-    if _fold(stack) != cp.root:
-        v.add("root_mismatch", f"the log's leaves do not hash to the checkpoint's root: the log was rewritten")
+    root_ok = _fold(stack) == cp.root
+    if not root_ok:
+        v.add("root_mismatch", "the log's leaves do not hash to the checkpoint's root: the log was rewritten")
+    for i in missing:
+        d = deleted.get(i)
+        if d is not None and root_ok:
+            v.notes.append(Problem("deleted_by_retention", f"leaf {i} (trace {d[0]}) was deleted by retention, as the "
+                                                           f"log records at leaf {d[1]}", trace_id=d[0], index=i))
+        else:
+            v.add("missing_leaf", f"leaf {i} of the log has no event in the store any more, and the log records no "
+                                  "deletion of it: deleted", index=i)
     if check_chains and data:
         _chains(v, b"".join(data), False)
     return v

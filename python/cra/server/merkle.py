@@ -117,6 +117,11 @@ class Edge:
         self._dirty = {}
         return out
 
+    def partial_tiles(self) -> Dict[TileKey, bytes]:
+        """The partial tiles as they are now (what :class:`Edge` takes to continue this tree)."""
+        return {(level, index): bytes(self._rows[level][:entries * HASH_SIZE])
+                for level, index, entries in tiles_for_edge(self.size)}
+
     def frontier_bytes(self) -> bytes:
         """The frontier to store beside the size."""
         return b"".join(self.frontier)

@@ -18,8 +18,9 @@ Layout (docs/ingest.md has the table by table description):
 
 Version 2 adds the transparency log (docs/transparency.md, :mod:`.tlog`): ``events.log_index``
 (the event's leaf in its tenant's log; unique per tenant), ``tlog_state`` (per tenant: size, root,
-frontier; the row appends lock), ``tlog_tiles`` (the tree's hashes, 256 a row) and
-``tlog_checkpoints`` (every signed checkpoint, kept).
+frontier; the row appends lock), ``tlog_tiles`` (the tree's hashes, 256 a row),
+``tlog_records`` (leaves that are not events: deletions by retention) and ``tlog_checkpoints``
+(every signed checkpoint, kept).
 """
 
 from __future__ import annotations
@@ -145,6 +146,15 @@ CREATE TABLE tlog_tiles (
     hashes {BLOB} NOT NULL,
     PRIMARY KEY (tenant, level, idx)
 );
+CREATE TABLE tlog_records (
+    tenant TEXT NOT NULL,
+    log_index BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    trace_id TEXT,
+    line {BLOB} NOT NULL,
+    PRIMARY KEY (tenant, log_index)
+);
+CREATE INDEX tlog_records_by_trace ON tlog_records (tenant, trace_id);
 CREATE TABLE tlog_checkpoints (
     tenant TEXT NOT NULL,
     size BIGINT NOT NULL,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -32,7 +33,7 @@ from .db import Busy, Database, Tx, now_us
 from .merkle import TILE_WIDTH, Edge, TileKey, TreeError, TreeReader, edge_tiles_needed
 
 __all__ = ["ENABLED", "Appender", "LogService", "Checkpointer", "StoredCheckpoint", "LogError", "adopt_unlogged",
-           "tile_reader", "MAX_PROOF_EVENTS", "MAX_ENTRIES"]
+           "record_deletions", "tile_reader", "MAX_PROOF_EVENTS", "MAX_ENTRIES"]
 
 log = logging.getLogger("cra.server")
 
@@ -53,21 +54,31 @@ class LogError(Exception):
 
 
 def tile_reader(tx: Tx, tenant: str) -> Any:
-    """A :data:`~.merkle.TileReader` over ``tx`` for ``tenant``'s tiles (one query per tile level)."""
+    """A :data:`~.merkle.TileReader` over ``tx`` for ``tenant``'s tiles (one query for up to 100
+    tiles)."""
 
     def read(keys: Sequence[TileKey]) -> Dict[TileKey, bytes]:
-        by_level: Dict[int, List[int]] = {}
-        for level, index in keys:
-            by_level.setdefault(level, []).append(index)
         out: Dict[TileKey, bytes] = {}
-        for level, idxs in sorted(by_level.items()):
-            for cond, part in tx.among("idx", sorted(idxs)):
-                for i, blob in tx.q(f"SELECT idx, hashes FROM tlog_tiles WHERE tenant = ? AND level = ? AND {cond}",
-                                    (tenant, level, *part)):
-                    out[(level, int(i))] = bytes(blob)
+        keys = sorted(set(keys))
+        for i in range(0, len(keys), 100):
+            part = keys[i:i + 100]
+            cond = " OR ".join("(level = ? AND idx = ?)" for _ in part)
+            args = [x for k in part for x in k]
+            for level, idx, blob in tx.q(f"SELECT level, idx, hashes FROM tlog_tiles WHERE tenant = ? AND ({cond})",
+                                         (tenant, *args)):
+                out[(int(level), int(idx))] = bytes(blob)
         return out
 
     return read
+
+
+# Right edges of recently appended trees, by (tenant, size, root): a batch that finds its tenant's
+# log as this process left it skips reading the partial tiles. The root commits to every leaf, so a
+# hit is the same tree whatever database it came from; a transaction that rolled back after its
+# flush left an edge whose root the stored state does not have (never hit).
+_EDGES: "OrderedDict[Tuple[str, int, bytes], Tuple[bytes, Dict[TileKey, bytes]]]" = OrderedDict()
+_EDGES_LOCK = threading.Lock()
+_EDGES_MAX = 1024
 
 
 class Appender:
@@ -83,13 +94,20 @@ class Appender:
 
     def _load(self) -> Edge:
         tx = self.tx
-        tx.x("INSERT INTO tlog_state (tenant, size, root, frontier, updated_us) VALUES (?, 0, ?, ?, ?)"
-             " ON CONFLICT DO NOTHING", (self.tenant, EMPTY_ROOT, b"", now_us()))
-        size, frontier = tx.q(f"SELECT size, frontier FROM tlog_state WHERE tenant = ?{tx.for_update}", (self.tenant,))[0]
-        size = int(size)
+        lock = f"SELECT size, root, frontier FROM tlog_state WHERE tenant = ?{tx.for_update}"
+        rows = tx.q(lock, (self.tenant,))
+        if not rows:  # the tenant's first event
+            tx.x("INSERT INTO tlog_state (tenant, size, root, frontier, updated_us) VALUES (?, 0, ?, ?, ?)"
+                 " ON CONFLICT DO NOTHING", (self.tenant, EMPTY_ROOT, b"", now_us()))
+            rows = tx.q(lock, (self.tenant,))
+        size, root, frontier = int(rows[0][0]), bytes(rows[0][1]), bytes(rows[0][2])
+        with _EDGES_LOCK:
+            hit = _EDGES.get((self.tenant, size, root))
+        if hit is not None and hit[0] == frontier:
+            return Edge(size, frontier, hit[1])
         need = edge_tiles_needed(size)
         tiles = tile_reader(tx, self.tenant)(need) if need else {}
-        return Edge(size, bytes(frontier), tiles)
+        return Edge(size, frontier, tiles)
 
     def append(self, lines: Sequence[bytes]) -> int:
         """Appends the leaves of these event lines (without LF); returns the first one's index."""
@@ -109,9 +127,14 @@ class Appender:
         self.tx.many("INSERT INTO tlog_tiles (tenant, level, idx, hashes) VALUES (?, ?, ?, ?)"
                      " ON CONFLICT (tenant, level, idx) DO UPDATE SET hashes = excluded.hashes",
                      [(self.tenant, level, index, blob) for level, index, blob in e.take_tiles()])
+        root, frontier = e.root(), e.frontier_bytes()
         self.tx.x("UPDATE tlog_state SET size = ?, root = ?, frontier = ?, updated_us = ? WHERE tenant = ?",
-                  (e.size, e.root(), e.frontier_bytes(), now_us(), self.tenant))
+                  (e.size, root, frontier, now_us(), self.tenant))
         self.appended = 0
+        with _EDGES_LOCK:
+            _EDGES[(self.tenant, e.size, root)] = (frontier, e.partial_tiles())
+            while len(_EDGES) > _EDGES_MAX:
+                _EDGES.popitem(last=False)
 
 
 def adopt_unlogged(db: Database, tenant: Optional[str] = None, limit: int = 5000) -> int:
@@ -145,6 +168,33 @@ def adopt_unlogged(db: Database, tenant: Optional[str] = None, limit: int = 5000
                 ap.flush()
                 total += len(rows)
                 log.info("transparency log: %d events of tenant %s stored before the log were appended", len(rows), t)
+
+
+def record_deletions(tx: Tx, tenant: str, trace_ids: Sequence[str], reason: str) -> int:
+    """Appends one ``deleted`` record per trace about to be deleted (call it under the traces'
+    row locks, before deleting): a leaf whose data is the canonical JSON
+    ``{"cra_log":"deleted","events":N,"indices":[...],"reason":...,"time_us":...,"trace_id":...}``
+    naming the leaves of the trace's events, so a monitor tells a deletion by retention from a
+    silent one. Returns the records appended."""
+    import json
+
+    if not trace_ids:
+        return 0
+    idx: Dict[str, List[int]] = {t: [] for t in trace_ids}
+    for cond, part in tx.among("trace_id", list(trace_ids)):
+        for tid, li in tx.q(f"SELECT trace_id, log_index FROM events WHERE tenant = ? AND {cond}"
+                            " AND log_index IS NOT NULL", (tenant, *part)):
+            idx[tid].append(int(li))
+    when = now_us()
+    lines = [json.dumps({"cra_log": "deleted", "events": len(idx[t]), "indices": sorted(idx[t]), "reason": reason,
+                         "time_us": when, "trace_id": t}, sort_keys=True, separators=(",", ":"),
+                        ensure_ascii=False).encode("utf-8") for t in trace_ids]
+    ap = Appender(tx, tenant)
+    first = ap.append(lines)
+    tx.many("INSERT INTO tlog_records (tenant, log_index, kind, trace_id, line) VALUES (?, ?, 'deleted', ?, ?)",
+            [(tenant, first + i, t, ln) for i, (t, ln) in enumerate(zip(trace_ids, lines))])
+    ap.flush()
+    return len(lines)
 
 
 @dataclass(frozen=True)
@@ -348,26 +398,38 @@ class LogService:
                     raise LogError(400, "too_many_events", f"these traces have more than {MAX_PROOF_EVENTS} events; "
                                                            "ask for fewer at a time")
             rows.sort(key=lambda r: (r[0], int(r[1])))
-            provable = sorted({int(r[3]) for r in rows if r[3] is not None and int(r[3]) < n})
+            gone = [t for t in ids if t not in set(known)]
+            records: List[Tuple[Any, ...]] = []
+            for cond, part in tx.among("trace_id", gone):
+                records += tx.q(f"SELECT trace_id, log_index, line FROM tlog_records WHERE tenant = ? AND {cond}"
+                                " ORDER BY log_index", (tenant, *part))
+            provable = sorted({int(r[3]) for r in rows if r[3] is not None and int(r[3]) < n}
+                              | {int(r[1]) for r in records if int(r[1]) < n})
             paths = dict(zip(provable, TreeReader(tile_reader(tx, tenant)).inclusions(provable, n)))
         table: Dict[bytes, int] = {}
         hashes: List[str] = []
+
+        def proof_of(idx: Any) -> Optional[List[int]]:
+            if idx is None or int(idx) not in paths:
+                return None
+            out = []
+            for h in paths[int(idx)]:
+                k = table.get(h)
+                if k is None:
+                    k = table[h] = len(hashes)
+                    hashes.append(_b64(h))
+                out.append(k)
+            return out
+
         traces: Dict[str, List[Dict[str, Any]]] = {t: [] for t in sorted(known)}
         for tid, seq, eid, idx in rows:
-            proof: Optional[List[int]] = None
-            if idx is not None and int(idx) in paths:
-                proof = []
-                for h in paths[int(idx)]:
-                    k = table.get(h)
-                    if k is None:
-                        k = table[h] = len(hashes)
-                        hashes.append(_b64(h))
-                    proof.append(k)
             traces.setdefault(tid, []).append({"sequence": int(seq), "event_id": eid,
-                                               "index": None if idx is None else int(idx), "proof": proof})
+                                               "index": None if idx is None else int(idx), "proof": proof_of(idx)})
+        deleted = [{"trace_id": tid, "index": int(li), "record": bytes(line).decode("utf-8"), "proof": proof_of(li)}
+                   for tid, li, line in records]
         return {"size": n, "checkpoint": cp.note if cp else None, "hashes": hashes,
                 "traces": [{"trace_id": t, "events": evs} for t, evs in traces.items()],
-                "missing": [t for t in ids if t not in set(known)]}
+                "missing": gone, "deleted": deleted}
 
     def entries(self, tenant: str, start: int, end: int) -> Dict[str, Any]:
         """The leaves [start, end) of the log (at most :data:`MAX_ENTRIES`): each leaf's stored
@@ -381,6 +443,9 @@ class LogService:
             lines = {int(i): bytes(raw) for i, raw in tx.q(
                 "SELECT log_index, raw FROM events WHERE tenant = ? AND log_index >= ? AND log_index < ?",
                 (tenant, start, end))}
+            lines.update({int(i): bytes(raw) for i, raw in tx.q(
+                "SELECT log_index, line FROM tlog_records WHERE tenant = ? AND log_index >= ? AND log_index < ?",
+                (tenant, start, end))})
             tiles = tile_reader(tx, tenant)(sorted({(0, i // TILE_WIDTH) for i in range(start, end)}))
         out = []
         for i in range(start, end):
