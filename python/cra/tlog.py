@@ -737,9 +737,11 @@ def audit(*, keys: Keys, checkpoint: Union[str, bytes], entries: Iterable[Mappin
     leaf must still have its event (else ``missing_leaf``: deleted), the leaves must hash to the
     checkpoint's root (else ``root_mismatch``: the log was rewritten), the first ``old.size``
     leaves to the root of the ``old_checkpoint`` the verifier kept (else ``log_rewritten``, or
-    ``log_shrank``), and every trace's chain must verify in log order (``chain_*``). The leaf
-    hashes come from the server and only let the verdict say *which* leaf differs: the roots are
-    what is trusted, and they are recomputed here."""
+    ``log_shrank``), and every trace's chain must verify in log order (``chain_*``: a trace's
+    events are logged in chain order). The roots are recomputed here from the leaf hashes the
+    server gives (or from the lines, where it gives none): they judge the log; each line is then
+    compared with its leaf, which names the events rewritten in the store while the log kept
+    their original hashes."""
     v = Verdict()
     ks, cos = _as_keys(keys), _as_keys(cosigners)
     cp = _open(v, "checkpoint", checkpoint, ks, cos, origin)
@@ -768,12 +770,13 @@ def audit(*, keys: Keys, checkpoint: Union[str, bytes], entries: Iterable[Mappin
             break
         server_leaf = _b64(str(ent.get("leaf_hash", "")), "a leaf hash") if ent.get("leaf_hash") else None
         line = ent.get("line")
+        lh = server_leaf  # the log's own leaf: the roots judge it; lines are compared with it
         if line is None:
             missing.append(i)
-            lh = server_leaf
         else:
             raw = line.encode("utf-8") if isinstance(line, str) else bytes(line)
-            lh = leaf_hash(raw)
+            if lh is None:
+                lh = leaf_hash(raw)
             rec = _deleted_record(raw)
             if rec is not None:
                 for j in rec[1]:
@@ -782,7 +785,7 @@ def audit(*, keys: Keys, checkpoint: Union[str, bytes], entries: Iterable[Mappin
             else:
                 data.append(raw + b"\n")
                 v.events += 1
-            if server_leaf is not None and server_leaf != lh:
+            if server_leaf is not None and server_leaf != leaf_hash(raw):
                 try:
                     ev = json.loads(raw)
                     where = dict(trace_id=str(ev.get("trace_id")), event_id=str(ev.get("event_id")),
