@@ -5,7 +5,7 @@ CARGO ?= cargo
 
 .PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo doc clean \
         cbindgen header check-header build-ffi test-c test-go test-ruby \
-        python-venv python-install test-python bench-python test-ingest bench-ingest
+        python-venv python-install test-python bench-python test-ingest bench-ingest test-tlog bench-tlog
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -102,9 +102,12 @@ python-venv: ## Virtualenv .venv with the Python build and test tools (maturin, 
 	@echo '*' > $(VENV)/.gitignore
 	@$(VPY) -c 'import maturin, cffi, pytest, mypy, orjson' 2>/dev/null || \
 		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "cffi>=1.15" "pytest>=7" "mypy>=1.8" "orjson>=3.9"
-	@# the server extra (cra serve, docs/ingest.md): FastAPI, uvicorn, psycopg 3, zstandard
-	@$(VPY) -c 'import fastapi, uvicorn, psycopg, zstandard' 2>/dev/null || \
-		$(VPY) -m pip install --quiet --disable-pip-version-check "fastapi>=0.110" "uvicorn>=0.29" "psycopg[binary]>=3.1" "zstandard>=0.22"
+	@# the server extra (cra serve, docs/ingest.md): FastAPI, uvicorn, psycopg 3, zstandard, cryptography (log signatures)
+	@$(VPY) -c 'import fastapi, uvicorn, psycopg, zstandard, cryptography' 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "fastapi>=0.110" "uvicorn>=0.29" "psycopg[binary]>=3.1" "zstandard>=0.22" "cryptography>=41"
+	@# the transparency-log tests' independent verifier (PyNaCl: Ed25519 from libsodium) and chain rewriting (blake3)
+	@$(VPY) -c 'import nacl, blake3' 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "pynacl>=1.5" "blake3>=0.3"
 
 python-install: python-venv ## pip install ./python into .venv (maturin builds libcra into the wheel)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
@@ -125,6 +128,13 @@ test-ingest: python-install ## Ingest service (cra serve): SQLite and a real Pos
 bench-ingest: python-install ## Ingest events/s with verification: batches of 100/1,000/10,000, SQLite and PostgreSQL, in-process and HTTP
 	cd python/tests && $(CURDIR)/$(VPY) -m ingest.bench
 
+test-tlog: python-install ## Only the transparency-log tests (also part of test-ingest): tampering, proofs, concurrency, CLI
+	$(VENV)/bin/pytest python/tests/ingest/test_tlog.py python/tests/ingest/test_tlog_tamper.py \
+		python/tests/ingest/test_tlog_http.py python/tests/ingest/test_tlog_concurrency.py -q -p no:cacheprovider
+
+bench-tlog: python-install ## Transparency log: ingest events/s with and without it; proof sizes and times for 10^6 and 10^7 leaves
+	cd python/tests && $(CURDIR)/$(VPY) -m ingest.tlog_bench
+
 bench-python: python-install ## Python boundary percentiles (resolve, fast path) beside the Rust harness of the same run
 	@mkdir -p target/bench
 	$(CARGO) bench -p cra-core --bench resolve -- --quick | tee target/bench/rust-resolve.txt
@@ -139,6 +149,7 @@ bench: ## Benchmarks (criterion + percentile harness); figures in docs/performan
 	$(MAKE) --no-print-directory bench-js
 	$(MAKE) bench-python
 	$(MAKE) bench-ingest
+	$(MAKE) bench-tlog
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -17,6 +17,7 @@ over a function that reads tiles. Hashing (leaf and node) is :mod:`cra.tlog`'s.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Callable, Dict, Iterable, List, Mapping, Sequence, Set, Tuple
 
 from ..tlog import EMPTY_ROOT, HASH_SIZE, node_hash
@@ -86,18 +87,26 @@ class Edge:
 
     def append(self, leaves: Iterable[bytes]) -> None:
         """Appends leaf hashes (32 bytes each)."""
+        sha256 = hashlib.sha256
+        frontier, size = self.frontier, self.size
+        row0 = self._rows.setdefault(0, bytearray())
         for h in leaves:
-            index = self.size
-            self._tile_push(0, h, index)
-            s, height, cur = index, 0, h
+            row0 += h
+            if len(row0) == _TILE_BYTES:  # a full level-0 tile
+                self._dirty[(0, size >> TILE_HEIGHT)] = bytes(row0)
+                row0 = self._rows[0] = bytearray()
+            s, height, cur = size, 0, h
             while s & 1:  # merge equal-height subtrees: one hash per leaf on average
-                cur = node_hash(self.frontier.pop(), cur)
+                cur = sha256(b"\x01" + frontier.pop() + cur).digest()
                 height += 1
                 s >>= 1
                 if height % TILE_HEIGHT == 0:  # a node of tree level 8L is an entry of tile level L
-                    self._tile_push(height // TILE_HEIGHT, cur, index)
-            self.frontier.append(cur)
-            self.size += 1
+                    self._tile_push(height // TILE_HEIGHT, cur, size)
+            frontier.append(cur)
+            size += 1
+        if row0:
+            self._dirty[(0, size >> TILE_HEIGHT)] = b""  # partial: its content is taken by take_tiles
+        self.size = size
 
     def _tile_push(self, level: int, h: bytes, leaf_index: int) -> None:
         row = self._rows.setdefault(level, bytearray())
@@ -211,6 +220,7 @@ class TreeReader:
     def __init__(self, read_tiles: TileReader) -> None:
         self._read = read_tiles
         self._tiles: Dict[TileKey, bytes] = {}
+        self._levels: Dict[TileKey, List[List[bytes]]] = {}
         self.reads = 0
 
     def _fetch(self, nodes: Iterable[Tuple[int, int]]) -> None:
@@ -226,12 +236,19 @@ class TreeReader:
         """The hash of the complete subtree at tree level ``level``, position ``index``."""
         self._fetch([(level, index)])
         key, first, count = _tile_of(level, index)
-        blob = self._tiles[key]
-        end = (first + count) * HASH_SIZE
-        if len(blob) < end:
-            raise TreeError(f"tile {key[0]}/{key[1]} holds {len(blob) // HASH_SIZE} hashes; node {level}/{index} "
+        rows = self._levels.get(key)
+        if rows is None:  # every complete node of the tile, once: ~255 hashes, shared by all proofs
+            rows = [_split(self._tiles[key])]
+            while len(rows[-1]) > 1:
+                prev = rows[-1]
+                rows.append([node_hash(prev[i], prev[i + 1]) for i in range(0, len(prev) - 1, 2)])
+            self._levels[key] = rows
+        r = level % TILE_HEIGHT
+        pos = first >> r
+        if r >= len(rows) or pos >= len(rows[r]):
+            raise TreeError(f"tile {key[0]}/{key[1]} holds {len(rows[0])} hashes; node {level}/{index} "
                             f"needs {first + count}")
-        return perfect_root(_split(blob[first * HASH_SIZE:end]))
+        return rows[r][pos]
 
     def prefetch(self, ranges: Iterable[Range]) -> None:
         """Reads, in one call, every tile the hashes of these ranges need."""

@@ -213,10 +213,10 @@ def test_proofs_hold_for_every_event_and_every_pair_of_checkpoints(db: Database,
             checked += 1
     assert checked > 10 and len(table) < checked * 6  # hashes shared between the proofs
     # cra.tlog agrees on a bundle; a made-up proof is refused by both
-    b = bundle(svc, db, "acme", tids)
-    assert tlog.verify(keys=[key], checkpoint=b["checkpoint"], traces=b["traces"], proofs=b["proofs"]).ok
-    b["proofs"]["hashes"][0] = base64.b64encode(bytes(32)).decode()
-    v = tlog.verify(keys=[key], checkpoint=b["checkpoint"], traces=b["traces"], proofs=b["proofs"])
+    bnd = bundle(svc, db, "acme", tids)
+    assert tlog.verify(keys=[key], checkpoint=bnd["checkpoint"], traces=bnd["traces"], proofs=bnd["proofs"]).ok
+    bnd["proofs"]["hashes"][0] = base64.b64encode(bytes(32)).decode()
+    v = tlog.verify(keys=[key], checkpoint=bnd["checkpoint"], traces=bnd["traces"], proofs=bnd["proofs"])
     assert "not_included" in v.codes()
 
 

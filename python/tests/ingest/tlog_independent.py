@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import nacl.exceptions
 import nacl.signing
@@ -101,7 +101,7 @@ def read_vkey(vkey: str) -> Tuple[str, bytes, int]:
     return name, raw[1:], raw[0]
 
 
-def open_note(note: str, vkey: str, cosigners: Sequence[str] = ()) -> Dict[str, object]:
+def open_note(note: str, vkey: str, cosigners: Sequence[str] = ()) -> Dict[str, Any]:
     """Checks a checkpoint note signed by ``vkey`` (and the cosignatures of ``cosigners``) with
     PyNaCl; returns {origin, size, root, cosigned: [names]}. Raises AssertionError."""
     name, pub, typ = read_vkey(vkey)
