@@ -57,6 +57,7 @@ from .governed import GovernedTool, Session, govern
 from .resolver import Resolver
 from .results import AtlasInfo, Authorization, ReplayReport, Resolution, Verdict, VerifyReport
 from .trace import replay, verify_trace
+from . import tlog  # the ingest service's transparency log, verified offline (cra.tlog.verify)
 
 #: Version of the Python package and of the libcra it carries.
 __version__ = library_version()
@@ -70,6 +71,7 @@ __all__ = [
     "govern",
     "verify_trace",
     "replay",
+    "tlog",
     "Resolution",
     "Authorization",
     "Verdict",

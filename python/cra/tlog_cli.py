@@ -43,6 +43,9 @@ def add_commands(sub: Any) -> None:
 
     f = ls.add_parser("fetch", help="fetch traces with a fresh checkpoint and their proofs into a bundle file")
     f.add_argument("trace_ids", metavar="TRACE_ID", nargs="*", help="traces to fetch (default: those of --kept)")
+    for name in ("agent", "atlas", "action", "decision", "event-type", "integrity", "session", "since", "until"):
+        f.add_argument(f"--{name}", help=f"also every trace a query with this {name} lists (as cra traces list)")
+    f.add_argument("--limit", type=int, default=1000, help="at most this many traces from the query (default 1000)")
     f.add_argument("--kept", metavar="BUNDLE", help="an earlier bundle: its traces are fetched again and the "
                                                     "consistency proof from its checkpoint is included")
     f.add_argument("--old-checkpoint", metavar="FILE", help="a checkpoint you kept: include the consistency proof from it")
@@ -189,8 +192,23 @@ def _fetch(args: argparse.Namespace) -> int:
             if tid not in ids:
                 ids.append(tid)
         ids += [t for t in (kept.get("proofs") or {}).get("missing") or [] if t not in ids]
+    query = {k: getattr(args, k) for k in ("agent", "atlas", "action", "decision", "event_type", "integrity", "session",
+                                           "since", "until")}
+    if any(v is not None for v in query.values()):
+        cursor: Optional[str] = None
+        listed = 0
+        while listed < args.limit:
+            page = json.loads(_http(args, "GET", "/v1/traces", params=dict(query, limit=min(1000, args.limit - listed),
+                                                                            cursor=cursor)))
+            for t in page["traces"]:
+                listed += 1
+                if t["trace_id"] not in ids:
+                    ids.append(t["trace_id"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
     if not ids:
-        raise _Fail("name the traces to fetch, or give --kept")
+        raise _Fail("name the traces to fetch, give a query (--agent, --since, ...), or give --kept")
     # export first, then a checkpoint covering all of it, then the proofs at that size
     parts: List[bytes] = []
     found: List[str] = []

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from .. import _json
+from .body import BodyError, read_limited
 from .db import Busy
 from .merkle import TreeError
 from .tlog import MAX_ENTRIES, LogError, LogService
@@ -115,7 +116,11 @@ def install(app: FastAPI, state: Any) -> None:
         proof}]}], missing}``: ``proof`` lists positions in ``hashes``, bottom up."""
         p = _auth(state, request, "read")
         try:
-            doc = _json.loads(await request.body())
+            body = await read_limited(request.stream(), state.settings.max_body, request.headers.get("content-length"))
+        except BodyError as e:
+            raise ApiError(e.status, e.code, e.message) from None
+        try:
+            doc = _json.loads(body)
             ids = doc["trace_ids"]
             size = doc.get("size")
             if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids) or not 1 <= len(ids) <= 1000:

@@ -119,6 +119,11 @@ def test_cli_fetch_verify_tamper_verify(srv: Tuple[Server, str], several: bytes,
     assert r.returncode == 0 and b"verified" in r.stdout, r.stdout + r.stderr
     r = cli("audit", "--key-file", str(tmp_path / "vkeys"))
     assert r.returncode == 0, r.stdout + r.stderr
+    b0 = str(tmp_path / "b0.json")  # a query's export: the traces an agent left this week
+    r = cli("fetch", "--agent", "support-bot-1", "--since", "7d", "-o", b0)
+    assert r.returncode == 0 and b"12 of 12 traces" in r.stderr, r.stderr
+    r = cli("verify", "--key-file", str(tmp_path / "vkeys"), "--bundle", b0, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["traces"] == 12, r.stdout
     cp_file = tmp_path / "cp.txt"
     assert cli("checkpoint", "-o", str(cp_file)).returncode == 0
     # the operator cuts a session's tail in the database file
