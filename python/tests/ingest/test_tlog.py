@@ -318,3 +318,24 @@ def test_an_exported_trace_verifies_offline_with_chains(db: Database, ingestor: 
                     require_session_end=True)
     assert v.ok and v.events == len(lines(demo)) and v.traces == len(tids), v.to_json()
     assert export(db, "acme", tids).decode() == b["traces"]
+
+
+def test_key_file_settings(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from cra.cli import main
+    from cra.server.settings import Settings, SettingsError
+
+    assert Settings(db=f"sqlite:///{tmp_path}/x.db").log_key_path() == f"{tmp_path}/x.db.log-key"
+    with pytest.raises(SettingsError, match="--log-key"):
+        Settings(db="postgresql://u@127.0.0.1:1/x").log_key_path()
+    for bad in ("", "has space", "a+b"):
+        with pytest.raises(SettingsError, match="log_origin"):
+            Settings(log_origin=bad)
+    for k in ("CRA_INGEST_TOKENS", "CRA_INGEST_DB", "CRA_INGEST_LOG_KEY"):
+        monkeypatch.delenv(k, raising=False)
+    tokens = tmp_path / "tokens.json"
+    tokens.write_text(json.dumps({"t": {"tenant": "a", "rights": ["read"]}}))
+    key = tmp_path / "open.key"
+    key.write_text("ed25519-private " + base64.b64encode(bytes(32)).decode() + "\n")
+    os.chmod(key, 0o644)
+    assert main(["serve", "--tokens", str(tokens), "--db", f"sqlite:///{tmp_path}/x.db", "--log-key", str(key)]) == 2
+    assert "chmod 600" in capsys.readouterr().err
