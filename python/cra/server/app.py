@@ -340,7 +340,8 @@ def create_app(settings: Settings, tokens: TokenStore, db: Optional[Database] = 
         gaps = state.sweeper.gaps if state.sweeper else 0
         text = state.metrics.render(held, gaps)
         if state.log is not None:
-            text += ("# TYPE cra_log_checkpoints_total counter\n"
+            text += ("# HELP cra_log_checkpoints_total transparency-log checkpoints signed by this process\n"
+                     "# TYPE cra_log_checkpoints_total counter\n"
                      f"cra_log_checkpoints_total {state.log.made}\n"
                      "# HELP cra_log_refused_total self-audits that found the stored tree inconsistent (nothing signed)\n"
                      "# TYPE cra_log_refused_total counter\n"

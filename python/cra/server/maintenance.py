@@ -92,7 +92,7 @@ def apply_retention(db: Database, days: float, tenant: Optional[str] = None, now
             by_tenant: Dict[str, List[str]] = {}
             for t, tr in rows:
                 by_tenant.setdefault(t, []).append(tr)
-            for t, traces in by_tenant.items():
+            for t, traces in sorted(by_tenant.items()):  # tenants' log rows locked in one order
                 if tlog.ENABLED:  # the deletion itself is logged: a monitor tells it from a silent one
                     tlog.record_deletions(tx, t, sorted(traces), "retention")
                 for cond, part in tx.among("trace_id", sorted(traces)):
