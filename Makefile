@@ -5,7 +5,7 @@ CARGO ?= cargo
 
 .PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo doc clean \
         cbindgen header check-header build-ffi test-c test-go test-ruby \
-        python-venv python-install test-python bench-python test-ingest bench-ingest \
+        python-venv python-install test-python bench-python test-ingest bench-ingest test-tlog bench-tlog \
         python-integrations-deps test-integrations bench-integrations test-dashboard bench-dashboard
 
 help: ## List targets
@@ -103,9 +103,12 @@ python-venv: ## Virtualenv .venv with the Python build and test tools (maturin, 
 	@echo '*' > $(VENV)/.gitignore
 	@$(VPY) -c 'import maturin, cffi, pytest, mypy, orjson, jsonschema' 2>/dev/null || \
 		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "cffi>=1.15" "pytest>=7" "mypy>=1.8" "orjson>=3.9" "jsonschema>=4.18"
-	@# the server extra (cra serve, docs/ingest.md): FastAPI, uvicorn, psycopg 3, zstandard
-	@$(VPY) -c 'import fastapi, uvicorn, psycopg, zstandard' 2>/dev/null || \
-		$(VPY) -m pip install --quiet --disable-pip-version-check "fastapi>=0.110" "uvicorn>=0.29" "psycopg[binary]>=3.1" "zstandard>=0.22"
+	@# the server extra (cra serve, docs/ingest.md): FastAPI, uvicorn, psycopg 3, zstandard, cryptography (log signatures)
+	@$(VPY) -c 'import fastapi, uvicorn, psycopg, zstandard, cryptography' 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "fastapi>=0.110" "uvicorn>=0.29" "psycopg[binary]>=3.1" "zstandard>=0.22" "cryptography>=41"
+	@# the transparency-log tests' independent verifier (PyNaCl: Ed25519 from libsodium) and chain rewriting (blake3)
+	@$(VPY) -c 'import nacl, blake3' 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "pynacl>=1.5" "blake3>=0.3"
 
 python-install: python-venv ## pip install ./python into .venv (maturin builds libcra into the wheel)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
@@ -159,6 +162,13 @@ test-dashboard: dashboard-deps ## Dashboard: API tests (SQLite, PostgreSQL), the
 bench-dashboard: dashboard-deps ## First paint of the traces list at 100,000 traces: p50/p95 per filter (target/dashboard/bench.json)
 	cd $(DASH_TESTS) && CRA_PYTHON=$(CURDIR)/$(VPY) node bench.mjs
 
+test-tlog: python-install ## Only the transparency-log tests (also part of test-ingest): tampering, proofs, concurrency, CLI
+	$(VENV)/bin/pytest python/tests/ingest/test_tlog.py python/tests/ingest/test_tlog_tamper.py \
+		python/tests/ingest/test_tlog_http.py python/tests/ingest/test_tlog_concurrency.py -q -p no:cacheprovider
+
+bench-tlog: python-install ## Transparency log: ingest events/s with and without it; proof sizes and times for 10^6 and 10^7 leaves
+	cd python/tests && $(CURDIR)/$(VPY) -m ingest.tlog_bench
+
 bench-python: python-install ## Python boundary percentiles (resolve, fast path) beside the Rust harness of the same run
 	@mkdir -p target/bench
 	$(CARGO) bench -p cra-core --bench resolve -- --quick | tee target/bench/rust-resolve.txt
@@ -175,6 +185,7 @@ bench: ## Benchmarks (criterion + percentile harness); figures in docs/performan
 	$(MAKE) bench-ingest
 	$(MAKE) --no-print-directory bench-integrations
 	$(MAKE) bench-dashboard
+	$(MAKE) bench-tlog
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -60,6 +60,7 @@ from .refusal import Refusal
 from .resolver import Resolver
 from .results import AtlasInfo, Authorization, ReplayReport, Resolution, Verdict, VerifyReport
 from .trace import replay, verify_trace
+from . import tlog  # the ingest service's transparency log, verified offline (cra.tlog.verify)
 
 #: Version of the Python package and of the libcra it carries.
 __version__ = library_version()
@@ -77,6 +78,7 @@ __all__ = [
     "Refusal",
     "verify_trace",
     "replay",
+    "tlog",
     "Resolution",
     "Authorization",
     "Verdict",

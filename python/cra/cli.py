@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     from .integrations.mcp_cli import add_parser as add_mcp_proxy  # its own module; imports argparse only
 
     add_mcp_proxy(sub)
+    from .tlog_cli import add_commands as _add_log_commands
+
+    _add_log_commands(sub)
     return p
 
 
@@ -153,6 +156,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .integrations.mcp_cli import run as run_mcp_proxy
 
             return run_mcp_proxy(args)
+        if args.command == "log":
+            from .tlog_cli import run as _run_log
+
+            return _run_log(args)
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover - `cra ... | head`

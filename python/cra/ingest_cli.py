@@ -40,6 +40,12 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--sweep-seconds", type=float, metavar="S", help="timer for held expiry and retention (10; 0 off)")
     s.add_argument("--atlases", metavar="DIR", help="atlases the dashboard offers for replay: an atlas directory or a"
                                                      " directory of them (docs/dashboard.md)")
+    s.add_argument("--log-key", metavar="FILE", help="transparency log signing keys, created (0600) when missing "
+                                                     "(default: <SQLite file>.log-key; required with PostgreSQL)")
+    s.add_argument("--log-origin", metavar="NAME", help="prefix of every tenant's log origin, e.g. audit.example.com/cra "
+                                                        "(default localhost/cra-ingest)")
+    s.add_argument("--checkpoint-seconds", type=float, metavar="S", help="sign a checkpoint of each grown log this "
+                                                                         "often (5; 0: on demand only)")
 
     t = sub.add_parser("traces", help="list and export traces stored by an ingest server",
                        description="Query an ingest server (--server or CRA_SERVER, --token or CRA_TOKEN).")
@@ -83,7 +89,8 @@ def _serve(args: argparse.Namespace) -> int:
                                      max_body=args.max_body, max_decompressed=args.max_decompressed,
                                      retention_days=args.retention_days, hold_seconds=args.hold_seconds,
                                      max_held_events=args.max_held_events, sweep_seconds=args.sweep_seconds,
-                                     atlases=args.atlases)
+                                     atlases=args.atlases, log_key=args.log_key, log_origin=args.log_origin,
+                                     checkpoint_seconds=args.checkpoint_seconds)
         serve(settings)
     except (SettingsError, TokenFileError) as e:
         sys.stderr.write(f"error: {e}\n")

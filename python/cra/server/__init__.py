@@ -4,7 +4,9 @@ SQLite or PostgreSQL, served back for query, export and replay.
 Install with the ``server`` extra (``pip install "./python[server]"``) and run ``cra serve``.
 See ``docs/ingest.md``. Modules: :mod:`.app` (HTTP), :mod:`.ingest` and :mod:`.chains`
 (verification and storage), :mod:`.verify` (the libcra adapter), :mod:`.db` and :mod:`.schema`
-(storage), :mod:`.query`, :mod:`.replay`, :mod:`.maintenance` (held-event expiry, retention).
+(storage), :mod:`.query`, :mod:`.replay`, :mod:`.maintenance` (held-event expiry, retention),
+:mod:`.tlog`, :mod:`.merkle`, :mod:`.checkpoint` and :mod:`.tlog_api` (the transparency log,
+docs/transparency.md).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ __all__ = ["Settings", "SettingsError", "serve"]
 def serve(settings: Settings) -> None:
     """Runs the service with uvicorn until interrupted (SIGINT/SIGTERM shut it down cleanly).
 
-    The tokens file and the database are opened (and migrated) first, so a bad file, an
-    unreachable database or a schema newer than this code stop it with a clear
-    :class:`SettingsError` before it listens."""
+    The tokens file, the database (migrated) and the log's key file (created when missing) are
+    opened first, so a bad file, an unreachable database, a schema newer than this code or a key
+    file others may read stop it with a clear :class:`SettingsError` before it listens."""
     import uvicorn
 
     from .app import create_app
+    from .checkpoint import KeyFileError, KeyRing
     from .db import Busy, SchemaError, open_database
     from .tokens import TokenStore
 
@@ -38,7 +41,13 @@ def serve(settings: Settings) -> None:
     except Exception as e:  # sqlite3.DatabaseError (not a database), psycopg errors...
         raise SettingsError(f"cannot open the database {_redact(settings.db)}: {e}") from None
     try:
-        app = create_app(settings, tokens, db=db)
+        try:
+            ring = KeyRing.load(settings.log_key_path())
+        except KeyFileError as e:
+            raise SettingsError(str(e)) from None
+        except ImportError as e:
+            raise SettingsError(f"the log needs the cryptography package ({e}); install the server extra") from None
+        app = create_app(settings, tokens, db=db, ring=ring)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False,
                     limit_concurrency=max(64, settings.max_concurrent_ingests * 16), timeout_keep_alive=30)
     finally:

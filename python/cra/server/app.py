@@ -29,6 +29,8 @@ from .query import QueryError, TraceFilter, export_lines, get_trace, list_alerts
 from .replay import ReplayError, replay_traces
 from .settings import Settings
 from .timeparse import TimeError, parse_time
+from .tlog import Checkpointer, LogService
+from .checkpoint import KeyRing
 from .tokens import Principal, TokenStore
 
 __all__ = ["create_app", "ApiError"]
@@ -61,6 +63,8 @@ class _State:
         self.db: Optional[Database] = None
         self.ingestor: Optional[Ingestor] = None
         self.sweeper: Optional[Sweeper] = None
+        self.log: Optional[LogService] = None  # the transparency log (docs/transparency.md)
+        self.checkpointer: Optional[Checkpointer] = None
         self.in_flight = 0
 
     def database(self) -> Database:
@@ -101,8 +105,10 @@ def _filter(agent: Optional[str], atlas: Optional[str], action: Optional[str], d
         raise ApiError(400, "bad_query", str(e)) from None
 
 
-def create_app(settings: Settings, tokens: TokenStore, db: Optional[Database] = None) -> FastAPI:
-    """The ASGI app. Opens (and migrates) the database at startup unless ``db`` is given."""
+def create_app(settings: Settings, tokens: TokenStore, db: Optional[Database] = None,
+               ring: Optional[KeyRing] = None) -> FastAPI:
+    """The ASGI app. Opens (and migrates) the database at startup unless ``db`` is given, and
+    the log's key file unless ``ring`` is given."""
     state = _State(settings, tokens)
 
     @asynccontextmanager
@@ -112,10 +118,15 @@ def create_app(settings: Settings, tokens: TokenStore, db: Optional[Database] = 
         state.ingestor = Ingestor(state.db, settings)
         state.sweeper = Sweeper(state.db, settings.sweep_seconds, settings.hold_seconds, settings.retention_days)
         state.sweeper.start()
+        keys = ring if ring is not None else await run_in_threadpool(KeyRing.load, settings.log_key_path())
+        state.log = LogService(state.db, keys, settings.log_origin)
+        state.checkpointer = Checkpointer(state.log, settings.checkpoint_seconds)
+        state.checkpointer.start()
         log.info("cra ingest ready: %s database, %d tokens", state.db.dialect, len(tokens))
         try:
             yield
         finally:
+            state.checkpointer.stop()
             state.sweeper.stop()
             if db is None:
                 state.db.close()
@@ -327,12 +338,24 @@ def create_app(settings: Settings, tokens: TokenStore, db: Optional[Database] = 
         except Exception:  # the gauge is left out when the database cannot answer
             held = None
         gaps = state.sweeper.gaps if state.sweeper else 0
-        return Response(state.metrics.render(held, gaps), media_type="text/plain; version=0.0.4")
+        text = state.metrics.render(held, gaps)
+        if state.log is not None:
+            text += ("# HELP cra_log_checkpoints_total transparency-log checkpoints signed by this process\n"
+                     "# TYPE cra_log_checkpoints_total counter\n"
+                     f"cra_log_checkpoints_total {state.log.made}\n"
+                     "# HELP cra_log_refused_total self-audits that found the stored tree inconsistent (nothing signed)\n"
+                     "# TYPE cra_log_refused_total counter\n"
+                     f"cra_log_refused_total {state.log.refused}\n")
+        return Response(text, media_type="text/plain; version=0.0.4")
 
     # -- the audit dashboard (docs/dashboard.md): its pages at / and its read-only endpoints ---
     from .dashboard import install_dashboard
 
     install_dashboard(app, state)
+
+    from .tlog_api import install as _install_log_routes
+
+    _install_log_routes(app, state)
     return app
 
 

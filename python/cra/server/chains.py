@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
+from . import tlog
 from .db import Tx
 from .events import Line
 from .events import BadLine
@@ -76,6 +77,9 @@ class Chains:
         self.rejected = 0
         self.alerts = 0
         self.newest_ts_us: Optional[int] = None
+        #: The tenant's transparency log: every stored event is appended, in the order stored
+        #: (its row is locked at the first store of the transaction; see :mod:`.tlog`).
+        self.log: Optional[tlog.Appender] = tlog.Appender(tx, tenant) if tlog.ENABLED else None
 
     # -- locking ---------------------------------------------------------------------------
     def lock(self, first_seen: Mapping[str, Tuple[str, int]]) -> None:
@@ -188,7 +192,8 @@ class Chains:
         return st.actions
 
     def _store(self, accepted: Sequence[Line]) -> None:
-        rows = []
+        rows: List[Tuple[object, ...]] = []
+        first = self.log.append([ln.raw for ln in accepted]) if self.log is not None and accepted else None
         new_actions: List[Tuple[str, str, str, str]] = []
         new_atlases: Set[Tuple[str, str]] = set()
         for ln in accepted:
@@ -210,7 +215,7 @@ class Chains:
             atlas_id = f.atlas_id or (known.get(f.action_id) if f.action_id else None)
             rows.append((self.tenant, ln.trace_id, ln.sequence, ln.event_id, ln.session_id, ln.event_type, ln.ts_us,
                          f.agent_id or st.agent_id, atlas_id, f.action_id, f.decision, f.policy_id, f.reason_code,
-                         ln.event_hash, ln.raw, self.now_us))
+                         ln.event_hash, ln.raw, self.now_us, None if first is None else first + len(rows)))
             if st.events == 0:
                 st.first_ts_us = ln.ts_us
                 st.last_ts_us = ln.ts_us
@@ -224,7 +229,7 @@ class Chains:
                 self.newest_ts_us = ln.ts_us
         self.tx.copy("events", ("tenant", "trace_id", "sequence", "event_id", "session_id", "event_type", "ts_us",
                                 "agent_id", "atlas_id", "action_id", "decision", "policy_id", "reason_code",
-                                "event_hash", "raw", "received_us"), rows)
+                                "event_hash", "raw", "received_us", "log_index"), rows)
         self.tx.many("INSERT INTO trace_actions (tenant, trace_id, action_id, atlas_id) VALUES (?, ?, ?, ?)"
                      " ON CONFLICT DO NOTHING", new_actions)
         self.tx.many("INSERT INTO trace_atlases (tenant, trace_id, atlas_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -304,7 +309,10 @@ class Chains:
 
     # -- write back ------------------------------------------------------------------------
     def save(self) -> None:
-        """Writes every changed trace row back (one pipelined statement)."""
+        """Writes every changed trace row back (one pipelined statement), and the log's tiles and
+        state when events were stored."""
+        if self.log is not None:
+            self.log.flush()
         changed = [st for st in self.traces.values() if st.changed]
         self.tx.many(
             "UPDATE traces SET head_sequence = ?, head_hash = ?, integrity = ?, agent_id = ?, session_id = ?,"

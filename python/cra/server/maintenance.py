@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from . import tlog
 from .chains import Chains
 from .db import Busy, Database, now_us
 
@@ -72,7 +73,8 @@ _TRACE_TABLES = ("events", "trace_atlases", "trace_actions", "held_events", "gap
 def apply_retention(db: Database, days: float, tenant: Optional[str] = None, now: Optional[int] = None) -> RetentionResult:
     """Deletes whole traces whose last batch arrived more than ``days`` ago (server clock), with
     their events, index rows, gaps and held events, and alerts older than that. ``days`` <= 0
-    deletes nothing."""
+    deletes nothing. Each deleted trace is recorded in its tenant's transparency log (a
+    ``deleted`` record naming the trace and its leaves), in the same transaction."""
     res = RetentionResult()
     if days <= 0:
         return res
@@ -90,7 +92,9 @@ def apply_retention(db: Database, days: float, tenant: Optional[str] = None, now
             by_tenant: Dict[str, List[str]] = {}
             for t, tr in rows:
                 by_tenant.setdefault(t, []).append(tr)
-            for t, traces in by_tenant.items():
+            for t, traces in sorted(by_tenant.items()):  # tenants' log rows locked in one order
+                if tlog.ENABLED:  # the deletion itself is logged: a monitor tells it from a silent one
+                    tlog.record_deletions(tx, t, sorted(traces), "retention")
                 for cond, part in tx.among("trace_id", sorted(traces)):
                     for table in _TRACE_TABLES:
                         n = tx.x(f"DELETE FROM {table} WHERE tenant = ? AND {cond}", (t, *part))

@@ -15,6 +15,12 @@ Layout (docs/ingest.md has the table by table description):
   action it saw, so every event is attributable to an agent and an atlas at query time.
 * ``held_events``: events that arrived ahead of a missing one, waiting (bounded) for it.
 * ``gaps`` and ``alerts``: recorded gaps and integrity alerts (rejected events).
+
+Version 2 adds the transparency log (docs/transparency.md, :mod:`.tlog`): ``events.log_index``
+(the event's leaf in its tenant's log; unique per tenant), ``tlog_state`` (per tenant: size, root,
+frontier; the row appends lock), ``tlog_tiles`` (the tree's hashes, 256 a row),
+``tlog_records`` (leaves that are not events: deletions by retention) and ``tlog_checkpoints``
+(every signed checkpoint, kept).
 """
 
 from __future__ import annotations
@@ -141,8 +147,47 @@ DROP INDEX IF EXISTS traces_by_session;
 DROP INDEX IF EXISTS events_by_decision
 """
 
+# Version 3 (the transparency log, docs/transparency.md): each event's leaf index, the tree's
+# state and tiles, the log's records and its signed checkpoints.
+_V3 = """
+ALTER TABLE events ADD COLUMN log_index BIGINT;
+CREATE UNIQUE INDEX events_by_log_index ON events (tenant, log_index) WHERE log_index IS NOT NULL;
+CREATE INDEX events_unlogged ON events (tenant, received_us, trace_id, sequence) WHERE log_index IS NULL;
+CREATE TABLE tlog_state (
+    tenant TEXT NOT NULL PRIMARY KEY,
+    size BIGINT NOT NULL,
+    root {BLOB} NOT NULL,
+    frontier {BLOB} NOT NULL,
+    updated_us BIGINT NOT NULL
+);
+CREATE TABLE tlog_tiles (
+    tenant TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    idx BIGINT NOT NULL,
+    hashes {BLOB} NOT NULL,
+    PRIMARY KEY (tenant, level, idx)
+);
+CREATE TABLE tlog_records (
+    tenant TEXT NOT NULL,
+    log_index BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    trace_id TEXT,
+    line {BLOB} NOT NULL,
+    PRIMARY KEY (tenant, log_index)
+);
+CREATE INDEX tlog_records_by_trace ON tlog_records (tenant, trace_id);
+CREATE TABLE tlog_checkpoints (
+    tenant TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    root {BLOB} NOT NULL,
+    note TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    PRIMARY KEY (tenant, size)
+)
+"""
+
 #: (version, SQL template); templates use {BLOB} and {ID} for the dialect's spellings.
-MIGRATIONS: List[Tuple[int, str]] = [(1, _V1), (2, _V2)]
+MIGRATIONS: List[Tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
 LATEST = MIGRATIONS[-1][0]
 
 _DIALECT = {

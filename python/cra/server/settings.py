@@ -61,6 +61,16 @@ class Settings:
     max_replay_bytes: int = 64 * MIB
     #: Atlases the dashboard offers as replay candidates: an atlas directory, or a directory of them.
     atlases: Optional[str] = None
+    #: The transparency log's signing keys (docs/transparency.md): created with one new key (mode
+    #: 0600) when missing. Default: ``<database file>.log-key`` beside a SQLite database; required
+    #: with PostgreSQL (every process of a deployment must use the same keys).
+    log_key: Optional[str] = None
+    #: Prefix of every tenant's log origin (``<log_origin>/<tenant>``), also the checkpoints' key
+    #: name: a name unique to this deployment (a schema-less URL such as ``audit.example.com/cra``).
+    #: Never change it once checkpoints were handed out: verifiers pin it.
+    log_origin: str = "localhost/cra-ingest"
+    #: How often each tenant whose log grew gets a new signed checkpoint (0: on demand only).
+    checkpoint_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         positive = ("max_body", "max_decompressed", "max_lines", "max_line", "max_held_events",
@@ -68,13 +78,28 @@ class Settings:
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        for name in ("hold_seconds", "retention_days", "sweep_seconds", "lock_timeout_seconds", "retry_after_seconds"):
+        for name in ("hold_seconds", "retention_days", "sweep_seconds", "lock_timeout_seconds", "retry_after_seconds",
+                     "checkpoint_seconds"):
             if float(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must not be negative (got {getattr(self, name)})")
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be 0-65535 (got {self.port})")
         if not (self.db.startswith(("sqlite:", "postgresql:", "postgres:")) or "://" not in self.db):
             raise SettingsError(f"db must be sqlite:///PATH or postgresql://... (got {self.db!r})")
+        o = self.log_origin
+        if not o or len(o) > 200 or any(c.isspace() or c == "+" or ord(c) < 0x20 for c in o):
+            raise SettingsError(f"log_origin must be 1-200 characters without spaces or '+' (got {o!r})")
+
+    def log_key_path(self) -> str:
+        """The key file: ``log_key``, else ``<SQLite file>.log-key``; PostgreSQL needs ``log_key``."""
+        if self.log_key:
+            return self.log_key
+        if self.db.startswith(("postgresql:", "postgres:")):
+            raise SettingsError("with PostgreSQL, --log-key FILE (CRA_INGEST_LOG_KEY) is required: every process "
+                                "of the deployment signs with the same keys")
+        from .db import _sqlite_path
+
+        return os.path.abspath(_sqlite_path(self.db)) + ".log-key"
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Settings":

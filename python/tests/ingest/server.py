@@ -49,8 +49,9 @@ class Server:
         path = os.pathsep.join(x for x in (here, os.environ.get("PYTHONPATH", "")) if x)
         env = dict(os.environ, PYTHONPATH=path, **self.env)
         env.pop("CRA_INGEST_DB", None)
+        key = [] if "--log-key" in self.flags else ["--log-key", os.path.join(os.path.dirname(self.log_path), "log.key")]
         cmd = [sys.executable, "-m", "cra", "serve", "--db", self.db_url, "--tokens", self.tokens,
-               "--host", "127.0.0.1", "--port", str(self.port), *self.flags]
+               "--host", "127.0.0.1", "--port", str(self.port), *key, *self.flags]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
         deadline = time.monotonic() + 60
