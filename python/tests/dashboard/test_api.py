@@ -242,7 +242,8 @@ def test_the_wheel_carries_the_dashboard_files() -> None:
     globs: List[str] = [str(i["path"]) for i in cfg["tool"]["maturin"]["include"] if i.get("format") in (None, "wheel")
                         or "wheel" in (i.get("format") or [])]
     files: List[str] = []
-    for root, _, names in os.walk(STATIC_DIR):
+    # the source tree's files (the tests may import the installed package: its STATIC_DIR is elsewhere)
+    for root, _, names in os.walk(os.path.join(PYTHON_DIR, "cra", "server", "static")):
         files += [os.path.relpath(os.path.join(root, n), PYTHON_DIR).replace(os.sep, "/") for n in names]
     assert files and {"cra/server/static/index.html", "cra/server/static/app.js"} <= set(files)
     for name in files:
