@@ -138,6 +138,17 @@ async function call(cra, r, op, step, fixtures, root, drained) {
       return r.loadAtlasDir(path.join(root, step.path ?? ''));
     case 'unload_atlas':
       return r.unloadAtlas(step.atlas_id ?? '');
+    case 'load_shadow':
+      return r.loadShadow(typeof step.atlas_text === 'string' ? step.atlas_text : text(resolveAtlas(step.atlas, fixtures)));
+    case 'unload_shadow':
+      return r.unloadShadow(step.atlas_id ?? '');
+    case 'explain':
+      return r.explain(body(step, 'request'), step.action_id ?? '');
+    case 'approvals': {
+      // As run.rs: the filter when the step gives one (even null), else `{}` (every pending one).
+      const given = Object.prototype.hasOwnProperty.call(step, 'filter') || Object.prototype.hasOwnProperty.call(step, 'filter_text');
+      return r.listApprovals(given ? body(step, 'filter') : '{}');
+    }
     case 'resolve':
       return r.resolve(body(step, 'request'));
     case 'execute':

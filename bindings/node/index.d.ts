@@ -386,6 +386,70 @@ export interface ApprovalFilter {
   status?: ApprovalStatus[];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Explain and shadow mode (docs/protocol.md §4)
+
+/** What `explain` says the action gets (`not_in_scope`: the request's `atlas_ids` or `required_capabilities` leave it out). */
+export type ExplainVerdict = 'allowed' | 'denied' | 'pending_approval' | 'rate_limited' | 'not_in_scope';
+
+/** One present condition kind of a policy: whether it held, what it expected, what the request had. */
+export interface ExplainCondition {
+  kind: 'risk_tiers' | 'agents' | 'capabilities' | 'context_matches' | 'time_window';
+  /** `null` for `capabilities`, which are folded into the policy's actions (see `pattern_matched`). */
+  held: boolean | null;
+  expected: Json;
+  saw: Json;
+}
+
+/** One policy of the action's atlas, in ladder order. */
+export interface ExplainPolicy {
+  policy_id: string;
+  type: Policy['type'];
+  priority: number;
+  /** The policy's actions (patterns and capability conditions) cover the action. */
+  pattern_matched: boolean;
+  conditions: ExplainCondition[];
+  /** Matched and every condition held. */
+  applies: boolean;
+  /** This policy decided the verdict. */
+  decided: boolean;
+  /** Why it did or did not decide, for people. */
+  note: string;
+}
+
+/** The answer of `explain`: why an action gets its verdict for a resolve request. */
+export interface Explanation {
+  action_id: string;
+  atlas_id: string;
+  verdict: ExplainVerdict;
+  /** `policy_denied`, `default_deny`, `approval_required`, `rate_limit_exceeded`, …; `null` when allowed or not in scope. */
+  reason_code: string | null;
+  /** The deciding policy; `null` for a default deny. */
+  policy_id: string | null;
+  /** What the verdict was judged on. */
+  input: { agent_id: string; risk_tier: RiskTier; context: Json | null };
+  /** Every policy of the action's atlas in ladder order (deny, require_approval, rate_limit, allow; higher priority first). */
+  policies: ExplainPolicy[];
+}
+
+/** A verdict compared in shadow mode (`absent`: the shadow lacks the action). */
+export type ShadowVerdict = 'allowed' | 'denied' | 'pending_approval' | 'absent';
+
+/** The payload of a `policy.shadow_diff` trace event: where the shadow atlas judged differently. */
+export interface ShadowDiffPayload {
+  operation: 'resolve' | 'execute';
+  resolution_id: ResolutionId;
+  diffs: Array<{
+    action_id: string;
+    atlas_id: string;
+    live: Exclude<ShadowVerdict, 'absent'>;
+    live_policy_id: string | null;
+    shadow: ShadowVerdict;
+    shadow_policy_id: string | null;
+    shadow_version: string;
+  }>;
+}
+
 /** The answer to ending a session. */
 export interface SessionEnded {
   session_id: string;
@@ -445,6 +509,10 @@ export interface Stats {
   authorized: number;
   denied: number;
   reports: number;
+  /** Shadow atlases loaded. */
+  shadows: number;
+  /** Differences shadow mode recorded (`policy.shadow_diff` events carry them). */
+  shadow_diffs: number;
 }
 
 /** One TRACE event (a JSONL line). */
@@ -531,6 +599,24 @@ export declare class Resolver {
   loadAtlasDir(path: string): AtlasInfo;
   /** Unloads an atlas: its actions are denied from the next call on. */
   unloadAtlas(atlasId: string): { atlas_id: string; unloaded: true };
+  /**
+   * Loads (or replaces, `replaced: true`) a candidate atlas as the shadow of the live atlas with
+   * the same `atlas_id`: resolve and execute are also judged by it, the live verdict is enforced,
+   * each difference is a `policy.shadow_diff` trace event and counted in `stats().shadow_diffs`.
+   * Throws CraAtlasError (`ATLAS_NOT_FOUND` at `/atlas_id` without a live atlas; `INVALID_ATLAS`).
+   */
+  loadShadow(atlas: JsonInput<Atlas>): AtlasInfo;
+  /** Loads a shadow atlas from a directory holding `atlas.json` (native only; WASM throws `IO_ERROR`). */
+  loadShadowDir(path: string): AtlasInfo;
+  /** Unloads the shadow of an atlas (the live atlas stays). Throws CraAtlasError (`ATLAS_NOT_FOUND` at `/atlas_id`) when it has none. */
+  unloadShadow(atlasId: string): { atlas_id: string; unloaded: true };
+  /**
+   * Why `actionId` gets its verdict for a resolve request, judged against the atlases loaded now.
+   * Records and consumes nothing. Throws CraInvalidRequestError (`INVALID_REQUEST` at
+   * `/action_id` when no loaded atlas declares it; a bad request as `resolve` would),
+   * CraAtlasError (`ATLAS_NOT_FOUND` for an `atlas_ids` entry not loaded).
+   */
+  explain(request: JsonInput<ResolveRequest>, actionId: string): Explanation;
   /** Resolves a CARP request: which actions and context the agent gets. Over 1 MiB: `LIMIT_EXCEEDED`. */
   resolve(request: JsonInput<ResolveRequest>): Resolution;
   /** Authorizes one tool call. A denial is an answer (`status`), not an error; see `governed`. Over 1 MiB: `LIMIT_EXCEEDED`. */

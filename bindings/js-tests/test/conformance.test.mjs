@@ -34,6 +34,44 @@ test('a deliberately wrong corpus fails, case by case', async () => {
   assert.ok(render(report, 'core').endsWith('1 passed, 3 failed\n'), render(report, 'core'));
 });
 
+test('the explain, approvals and shadow ops are driven: wrong expectations about them fail', async () => {
+  // A corpus of deliberately wrong cases over the ops the JS runner learned last, so a runner that
+  // skipped or stubbed them could not pass (one right case proves the ops run at all).
+  const fx = (rel) => JSON.parse(fs.readFileSync(path.join(corpus, 'cases', rel), 'utf8')).atlases;
+  const { shop } = fx('explain/explain.json');
+  const { live, candidate } = fx('shadow/shadow.json');
+  const ask = { requester: { agent_id: 'support-1', session_id: 's' }, task: { goal: 'g' } };
+  const cases = [
+    { id: 'selftest/explain-right', steps: [{ op: 'load_atlas', atlas: 'shop' }, { op: 'explain', action_id: 'orders.delete', request: ask, expect: { verdict: 'denied', policy_id: 'no-delete' } }] },
+    { id: 'selftest/explain-wrong-verdict', steps: [{ op: 'load_atlas', atlas: 'shop' }, { op: 'explain', action_id: 'orders.delete', request: ask, expect: { verdict: 'allowed' } }] },
+    { id: 'selftest/explain-unknown-action-succeeds', steps: [{ op: 'load_atlas', atlas: 'shop' }, { op: 'explain', action_id: 'nope.nothing', request: ask, expect: { verdict: 'denied' } }] },
+    { id: 'selftest/shadow-wrong-diff-count', steps: [{ op: 'load_atlas', atlas: 'live' }, { op: 'load_shadow', atlas: 'candidate' }, { op: 'resolve', request: { requester: { agent_id: 'bot', session_id: 's' }, task: { goal: 'g' } } }, { op: 'stats', expect: { shadow_diffs: 0 } }] },
+    { id: 'selftest/load-shadow-wrong-pointer', steps: [{ op: 'load_shadow', atlas: 'candidate', expect_error: { code: 'ATLAS_NOT_FOUND', pointer: '/nope' } }] },
+    { id: 'selftest/unload-shadow-wrong-code', steps: [{ op: 'load_atlas', atlas: 'live' }, { op: 'unload_shadow', atlas_id: 'com.example.ops', expect_error: { code: 'INVALID_REQUEST' } }] },
+    { id: 'selftest/approvals-wrong-list', steps: [{ op: 'approvals', expect_exact: [{ status: 'pending' }] }] },
+  ];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cra-wrong-ops-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'cases'));
+    fs.writeFileSync(path.join(dir, 'cases/ops.json'), JSON.stringify({ atlases: { shop, live, candidate }, cases }));
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ total: cases.length, files: { 'cases/ops.json': cases.length } }));
+    const report = await runCorpus(cra, dir, {});
+    const text = render(report, 'selftest');
+    assert.deepEqual(report.cases.map(([id, o]) => [id, o]), cases.map((c, i) => [c.id, i === 0 ? 'pass' : 'fail']), text);
+    const why = Object.fromEntries(report.cases.map(([id, , m]) => [id, m]));
+    assert.match(why['selftest/explain-wrong-verdict'], /step 1 \(explain\): at \/verdict: expected "allowed", got "denied"/);
+    assert.match(why['selftest/explain-unknown-action-succeeds'], /unexpected error INVALID_REQUEST at "\/action_id"/);
+    assert.match(why['selftest/shadow-wrong-diff-count'], /at \/shadow_diffs: expected 0, got 1/);
+    assert.match(why['selftest/load-shadow-wrong-pointer'], /expected pointer "\/nope" but got "\/atlas_id"/);
+    assert.match(why['selftest/unload-shadow-wrong-code'], /expected error "INVALID_REQUEST" but got ATLAS_NOT_FOUND/);
+    assert.match(why['selftest/approvals-wrong-list'], /step 0 \(approvals\): expected exactly \[\{"status":"pending"\}\], got \[\]/);
+    assert.equal(report.ok, false);
+    assert.ok(text.endsWith(`1 passed, ${cases.length - 1} failed\n`), text);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('manifest drift and unknown xfail ids fail the run', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cra-drift-'));
   fs.mkdirSync(path.join(dir, 'cases'));

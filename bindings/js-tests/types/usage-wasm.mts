@@ -11,6 +11,10 @@ initSync(new Uint8Array(0));
 const r = new Resolver();
 const res: Resolution = r.resolve({ requester: { agent_id: 'a', session_id: 's' }, task: { goal: 'g' } });
 console.log(res.resolution_id, verifyTrace(r.drainTrace()).ok, r.stats().memory.wasm_memory_bytes);
+// The same explain and shadow API as @cra/node.
+const why = r.explain({ requester: { agent_id: 'a', session_id: 's' }, task: { goal: 'g' } }, 'x.y');
+console.log(why.verdict, why.policies.length, r.loadShadow('{}').replaced, r.unloadShadow('a').unloaded, r.stats().shadow_diffs);
+r.loadShadowDir('no-file-system-here');
 r.free();
 recover();
 r.loadAtlas(bundleAtlas('examples/atlases/devops'));

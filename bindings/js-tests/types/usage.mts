@@ -3,7 +3,8 @@ import {
   Resolver, governed, verifyTrace, verifyTraceFile, replay, versions, CraError, CraActionDeniedError,
   CraApprovalRequiredError, CraInvalidRequestError, type Resolution, type ExecuteAnswer,
   type FastVerdict, type Atlas, type VerifyReport, type ResolverConfig, type ApprovalId,
-  type ResolutionId, type ExecutionId, type Approval, type Stats,
+  type ResolutionId, type ExecutionId, type Approval, type Stats, type Explanation, type ExplainVerdict,
+  type AtlasInfo, type ShadowDiffPayload, type TraceEvent,
 } from '@cra/node';
 // No DOM or Node lib here: the usage file brings its own console.
 declare const console: { log(...args: unknown[]): void };
@@ -42,6 +43,25 @@ if (ans.approval_id !== null) {
 const pending: Approval[] = r.listApprovals({ status: ['pending', 'approved'] });
 r.listApprovals();
 const v: FastVerdict = r.check('s', 'x.y');
+
+// Explain and shadow mode.
+const why: Explanation = r.explain({ requester: { agent_id: 'a', session_id: 's' }, task: { goal: 'g' }, context: params }, 'x.y');
+r.explain(JSON.stringify({ requester: { agent_id: 'a', session_id: 's' }, task: { goal: 'g' } }), 'x.y');
+const verdict: ExplainVerdict = why.verdict;
+const decider: string | null = why.policy_id;
+for (const p of why.policies) if (p.decided) console.log(p.policy_id, p.type, p.priority, p.note, p.conditions.map((c) => [c.kind, c.held, c.saw]));
+const shadowInfo: AtlasInfo = r.loadShadow({ ...atlas, version: '2' });
+r.loadShadow(JSON.stringify(atlas));
+r.loadShadowDir('atlases/candidate');
+const unloaded: { atlas_id: string; unloaded: true } = r.unloadShadow('a');
+const diffs: number = r.stats().shadow_diffs + r.stats().shadows;
+for (const e of r.drainEvents() as TraceEvent[]) {
+  if (e.event_type === 'policy.shadow_diff') {
+    const p = e.payload as unknown as ShadowDiffPayload;
+    for (const d of p.diffs) console.log(d.action_id, d.live, d.shadow, d.shadow_version);
+  }
+}
+console.log(verdict, decider, shadowInfo.replaced, unloaded, diffs);
 const flushed: Promise<void> = r.flush(Infinity);
 let chunk = r.drainTrace({ maxBytes: 1 << 20, maxEvents: 1000, flushTimeoutMs: 0 });
 while (chunk !== '') chunk = r.drainTrace();
@@ -83,5 +103,13 @@ r.approve('raw-string', { approver: 'h' });
 const exec: ExecutionId | null = ans.execution_id;
 // @ts-expect-error: an execution id is not a resolution id
 const wrong: ResolutionId | null = exec;
+// @ts-expect-error: explain takes a resolve request (an execute request has no task)
+r.explain({ requester: { agent_id: 'a', session_id: 's' }, execution: { resolution_id: res.resolution_id, action_id: 'x.y' } }, 'x.y');
+// @ts-expect-error: explain needs the action id
+r.explain({ requester: { agent_id: 'a', session_id: 's' }, task: { goal: 'g' } });
+// @ts-expect-error: not an explain verdict
+const notVerdict: ExplainVerdict = 'maybe';
+// @ts-expect-error: unloadShadow takes the atlas id, not the atlas
+r.unloadShadow(atlas);
 // @ts-expect-error: unknown config field
 new Resolver({ trace: { block_timeout: 5 } });

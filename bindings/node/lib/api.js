@@ -280,6 +280,18 @@ function str(v, what) {
   return v;
 }
 
+/**
+ * An id argument (action id, atlas id): a string with a UTF-8 form, or INVALID_REQUEST at
+ * `pointer` (a lone surrogate would reach the engine as U+FFFD and name another id).
+ */
+function idArg(v, what, pointer) {
+  if (typeof v !== 'string') throw fail('INVALID_REQUEST', `${what} must be a string, got ${v === null ? 'null' : typeof v}`, pointer);
+  if (hasLoneSurrogate(v)) {
+    throw fail('INVALID_REQUEST', `${what} holds a lone surrogate (an unpaired UTF-16 code unit) at index ${v.search(LONE_RAW)}: it has no UTF-8 form`, pointer);
+  }
+  return v;
+}
+
 /** A duration in ms for flush: NaN, negatives and non-numbers are refused; Infinity is clamped. */
 function millis(v, what) {
   if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
@@ -412,6 +424,55 @@ function makeApi(raw, opts = {}) {
       } catch (e) {
         throw mapError(e, onTrap);
       }
+    }
+    /**
+     * Loads (or replaces) a candidate atlas as the shadow of the live atlas with the same
+     * `atlas_id` (ATLAS_NOT_FOUND at `/atlas_id` without one): every resolve and execute is then
+     * also judged by it, the live verdict is enforced, and each difference is a
+     * `policy.shadow_diff` trace event (docs/protocol.md §4).
+     */
+    loadShadow(atlas) {
+      return this._call('loadShadow', atlas, 'atlas');
+    }
+    /** Loads a shadow atlas from a directory holding `atlas.json` (native only; WASM: IO_ERROR). */
+    loadShadowDir(path) {
+      const r = this._r();
+      str(path, 'the path');
+      if (typeof r.loadShadowDir !== 'function') {
+        // The WASM build has no file system and does not export it (module size).
+        throw new CraRuntimeError('loadShadowDir is not available in this build (no file system): pass the atlas to loadShadow (see @cra/wasm/bundle-atlas)', { code: 'IO_ERROR' });
+      }
+      try {
+        return JSON.parse(r.loadShadowDir(path));
+      } catch (e) {
+        throw mapError(e, onTrap);
+      }
+    }
+    /** Unloads the shadow of an atlas (ATLAS_NOT_FOUND at `/atlas_id` when it has none). */
+    unloadShadow(atlasId) {
+      const r = this._r();
+      idArg(atlasId, 'the atlas id', '/atlas_id');
+      try {
+        return JSON.parse(r.unloadShadow(atlasId));
+      } catch (e) {
+        throw mapError(e, onTrap);
+      }
+    }
+    /**
+     * Why `actionId` gets its verdict for a resolve request: every policy of its atlas in ladder
+     * order, each condition with what it saw, which policy decided. Records and consumes nothing.
+     */
+    explain(request, actionId) {
+      const r = this._r();
+      const text = toText(request, 'request');
+      idArg(actionId, 'the action id', '/action_id');
+      let out;
+      try {
+        out = r.explain(text, actionId);
+      } catch (e) {
+        throw mapError(e, onTrap);
+      }
+      return JSON.parse(out);
     }
     /** Resolves a CARP request: which actions and context the agent gets. */
     resolve(request) {

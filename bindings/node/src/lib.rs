@@ -168,6 +168,32 @@ impl NativeResolver {
         self.call(|r| api::unload_atlas(r, atlas_id.as_bytes()))
     }
 
+    /// Loads an atlas from JSON text as the shadow of the live atlas with its `atlas_id`
+    /// → `AtlasInfo` JSON (`ATLAS_NOT_FOUND` at `/atlas_id` without a live one).
+    #[napi]
+    pub fn load_shadow(&self, atlas: String) -> napi::Result<String> {
+        self.call(|r| api::load_shadow(r, atlas.as_bytes()))
+    }
+
+    /// Loads a shadow atlas from a directory (or its `atlas.json`) → `AtlasInfo` JSON.
+    #[napi]
+    pub fn load_shadow_dir(&self, path: String) -> napi::Result<String> {
+        self.call(|r| api::load_shadow_dir(r, path.as_bytes()))
+    }
+
+    /// Unloads the shadow of an atlas → `{"atlas_id", "unloaded": true}`.
+    #[napi]
+    pub fn unload_shadow(&self, atlas_id: String) -> napi::Result<String> {
+        self.call(|r| api::unload_shadow(r, atlas_id.as_bytes()))
+    }
+
+    /// Explains the verdict on `action_id` for a resolve request → explanation JSON. Records
+    /// and consumes nothing.
+    #[napi]
+    pub fn explain(&self, request: String, action_id: String) -> napi::Result<String> {
+        self.call(|r| api::explain(r, request.as_bytes(), action_id.as_bytes()))
+    }
+
     /// Resolves a CARP request → resolution JSON.
     #[napi]
     pub fn resolve(&self, request: String) -> napi::Result<String> {

@@ -9,9 +9,10 @@
 //! default) and processed a little after every call that records events (never all at once);
 //! the memory sink holds at most 16 MiB by default. The clock is `Date.now()` (unless
 //! deterministic), ids are seeded from `crypto.getRandomValues`, and there is no file system
-//! (`loadAtlasDir` fails with `IO_ERROR`). A Rust panic aborts as a WebAssembly trap; the JS
-//! layer turns it into `CraInternalError`, refuses further calls on that instance and can
-//! instantiate the module again (`recover()`).
+//! (`loadAtlasDir` fails with `IO_ERROR`; `loadShadowDir` and `verifyTraceFile` are not
+//! exported, and the JS layer throws `IO_ERROR` for them). A Rust panic aborts as a WebAssembly
+//! trap; the JS layer turns it into `CraInternalError`, refuses further calls on that instance
+//! and can instantiate the module again (`recover()`).
 
 #![deny(missing_docs)]
 
@@ -138,6 +139,29 @@ impl WasmResolver {
     #[wasm_bindgen(js_name = unloadAtlas)]
     pub fn unload_atlas(&self, atlas_id: &str) -> Result<String, JsValue> {
         text(api::unload_atlas(&self.inner, atlas_id.as_bytes()))
+    }
+
+    /// Loads an atlas from JSON text as the shadow of the live atlas with its `atlas_id`
+    /// → `AtlasInfo` JSON (`ATLAS_NOT_FOUND` at `/atlas_id` without a live one).
+    #[wasm_bindgen(js_name = loadShadow)]
+    pub fn load_shadow(&self, atlas: &str) -> Result<String, JsValue> {
+        text(api::load_shadow(&self.inner, atlas.as_bytes()))
+    }
+
+    /// Unloads the shadow of an atlas → `{"atlas_id", "unloaded": true}`.
+    #[wasm_bindgen(js_name = unloadShadow)]
+    pub fn unload_shadow(&self, atlas_id: &str) -> Result<String, JsValue> {
+        text(api::unload_shadow(&self.inner, atlas_id.as_bytes()))
+    }
+
+    /// Explains the verdict on `action_id` for a resolve request → explanation JSON. Records
+    /// and consumes nothing (so no queue processing either).
+    pub fn explain(&self, request: &str, action_id: &str) -> Result<String, JsValue> {
+        text(api::explain(
+            &self.inner,
+            request.as_bytes(),
+            action_id.as_bytes(),
+        ))
     }
 
     /// Resolves a CARP request → resolution JSON.
