@@ -16,8 +16,9 @@ way), it reloads the directory through the core's loader (``load_atlas_dir``), w
   reload succeeds).
 
 Each reload is reported to ``on_reload`` with the :class:`~cra.AtlasInfo` of the load and
-logged. It is not recorded in the TRACE: no libcra function records an event outside a
-session, so the host logs or forwards the events itself.
+logged, and libcra records it in the TRACE: an ``atlas.loaded`` event in the resolver's own
+chain (session ``cra:resolver``) with the atlas's version and digest and the replaced one's
+(docs/trace.md §1). A bad edit changes nothing and records nothing.
 
 The watcher never keeps the process alive (a daemon thread), holds its resolver weakly, and
 stops on ``Resolver.close()`` or :meth:`AtlasWatcher.stop`.

@@ -364,3 +364,25 @@ def test_example_atlas_directory_is_watchable(tmp_path: Path) -> None:
         assert w.event_count > n and ev.kind == "reloaded" and ev.changed == ("context/guidelines.md",)
         res = r.resolve(agent="support-bot-1", session="s", goal="hello")
         assert "greet the customer by name" in res.context
+
+
+def test_every_reload_is_recorded_in_the_resolvers_chain(watched: Path) -> None:
+    """docs/trace.md §1: a reload is an ``atlas.loaded`` event in the resolver's own chain (session
+    ``cra:resolver``) naming the versions and digests; a bad edit records nothing; the trace verifies."""
+    with cra.Resolver(deterministic=1) as r:
+        w = r.watch(watched, interval=POLL)
+        r.resolve(agent="a", session="s", goal="g")
+        assert edit(w, watched, *V2).kind == "reloaded"
+        assert edit(w, watched, "{ not json").kind == "error"
+        trace = r.drain_trace()
+        assert cra.verify_trace(trace).ok
+        events = [json.loads(line) for line in trace.splitlines()]
+        changes = [e for e in events if e["session_id"] == "cra:resolver"]
+        assert [e["event_type"] for e in changes] == ["atlas.loaded", "atlas.loaded"]  # context file, then atlas.json
+        last = changes[-1]["payload"]
+        assert (last["atlas_id"], last["version"], last["previous_version"], last["shadow"]) == \
+            ("com.example.watched", "2.0.0", "1.0.0", False)
+        assert last["digest"] != last["previous_digest"]
+        # the first save (a context file atlas.json does not name yet) reloaded an identical atlas
+        first = changes[0]["payload"]
+        assert first["digest"] == first["previous_digest"] == last["previous_digest"]

@@ -2,6 +2,7 @@
 //! handles approvals and rate limits, and records every step.
 
 mod approvals;
+mod changes;
 pub mod conditions;
 pub mod config;
 mod execute;
@@ -131,6 +132,13 @@ pub struct Resolver {
     /// Shadow (candidate) atlases by the live atlas id they shadow; empty: no shadow work.
     shadows: ArcSwap<shadow::Shadows>,
     load_lock: Mutex<()>,
+    /// The resolver's own chain (atlas changes, [`changes`]), made by the first change.
+    control: std::sync::OnceLock<Arc<SessionTrace>>,
+    /// Ids of the resolver's own chain: a stream of their own, so recording an atlas change
+    /// never shifts the ids of resolutions and session events (deterministic mode).
+    control_ids: IdSource,
+    /// Set when the first session starts: from then on every atlas load is a recorded change.
+    serving: std::sync::atomic::AtomicBool,
     clock: Clock,
     ids: IdSource,
     recorder: Arc<dyn Recorder>,
@@ -187,6 +195,9 @@ impl Resolver {
             atlases: ArcSwap::from_pointee(AtlasSet::default()),
             shadows: ArcSwap::from_pointee(shadow::Shadows::default()),
             load_lock: Mutex::new(()),
+            control: std::sync::OnceLock::new(),
+            control_ids: ids.fork(changes::CONTROL_ID_STREAM),
+            serving: std::sync::atomic::AtomicBool::new(false),
             clock,
             ids,
             recorder,
@@ -269,12 +280,19 @@ impl Resolver {
         let mut list = current.atlases.clone();
         match replacing {
             Some(i) => {
-                list[i as usize] = compiled;
+                list[i as usize] = compiled.clone();
                 info.replaced = true;
             }
-            None => list.push(compiled),
+            None => list.push(compiled.clone()),
         }
         self.atlases.store(Arc::new(AtlasSet::with(list)));
+        if replacing.is_some() || self.serving.load(Ordering::Relaxed) {
+            self.record_atlas_change(changes::AtlasChange::Loaded {
+                new: &compiled,
+                previous: replacing.map(|i| &*current.atlases[i as usize]),
+                shadow: false,
+            });
+        }
         Ok(info)
     }
 
@@ -288,8 +306,8 @@ impl Resolver {
         self.load_manifest(manifest_from_dir(path.as_ref())?)
     }
 
-    /// Unloads an atlas. Its actions are denied from the next call on, in resolutions computed
-    /// before as well (revocation is immediate, protocol.md §6).
+    /// Unloads an atlas, and its shadow if it has one. Its actions are denied from the next call
+    /// on, in resolutions computed before as well (revocation is immediate, protocol.md §6).
     pub fn unload_atlas(&self, atlas_id: &str) -> Result<()> {
         let _guard = self.load_lock.lock();
         let current = self.atlases.load_full();
@@ -300,8 +318,24 @@ impl Resolver {
             ));
         };
         let mut list = current.atlases.clone();
-        list.remove(i as usize);
+        let old = list.remove(i as usize);
         self.atlases.store(Arc::new(AtlasSet::with(list)));
+        self.record_atlas_change(changes::AtlasChange::Unloaded {
+            old: &old,
+            shadow: false,
+        });
+        // Its shadow goes too: a shadow compares against the live atlas it was loaded for, not
+        // against whatever is loaded under the same id later.
+        if self.shadows.load().contains_key(atlas_id) {
+            let mut next: shadow::Shadows = (**self.shadows.load()).clone();
+            if let Some(gone) = next.remove(atlas_id) {
+                self.shadows.store(Arc::new(next));
+                self.record_atlas_change(changes::AtlasChange::Unloaded {
+                    old: &gone,
+                    shadow: true,
+                });
+            }
+        }
         Ok(())
     }
 
@@ -499,6 +533,7 @@ impl Resolver {
             timestamp_us: ts,
             event_type: ty,
             payload,
+            event_id: None,
         });
     }
 

@@ -82,6 +82,7 @@ impl Resolver {
             (s, true)
         });
         if created {
+            self.serving.store(true, Ordering::Relaxed);
             let payload = json!({"agent_id": requester.agent_id, "parent_session_id": requester.parent_session_id});
             self.emit(
                 &state.trace,

@@ -68,8 +68,13 @@ impl Resolver {
             warnings: compiled.warnings.clone(),
         };
         let mut next: Shadows = (**self.shadows.load()).clone();
-        next.insert(compiled.id.clone(), compiled);
+        let previous = next.insert(compiled.id.clone(), compiled.clone());
         self.shadows.store(Arc::new(next));
+        self.record_atlas_change(super::changes::AtlasChange::Loaded {
+            new: &compiled,
+            previous: previous.as_deref(),
+            shadow: true,
+        });
         Ok(info)
     }
 
@@ -87,14 +92,18 @@ impl Resolver {
     pub fn unload_shadow(&self, atlas_id: &str) -> Result<()> {
         let _guard = self.load_lock.lock();
         let mut next: Shadows = (**self.shadows.load()).clone();
-        if next.remove(atlas_id).is_none() {
+        let Some(old) = next.remove(atlas_id) else {
             return Err(CraError::at(
                 ErrorCode::AtlasNotFound,
                 "/atlas_id",
                 format!("no shadow of atlas {atlas_id:?} is loaded"),
             ));
-        }
+        };
         self.shadows.store(Arc::new(next));
+        self.record_atlas_change(super::changes::AtlasChange::Unloaded {
+            old: &old,
+            shadow: true,
+        });
         Ok(())
     }
 

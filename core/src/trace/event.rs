@@ -39,6 +39,10 @@ pub enum EventType {
     TraceGap,
     /// A shadow (candidate) atlas judged an action differently from the live one.
     PolicyShadowDiff,
+    /// An atlas (or a shadow) was replaced or loaded while the resolver ran (resolver chain).
+    AtlasLoaded,
+    /// An atlas (or a shadow) was unloaded (resolver chain).
+    AtlasUnloaded,
 }
 
 impl EventType {
@@ -59,6 +63,8 @@ impl EventType {
             EventType::PolicyViolated => "policy.violated",
             EventType::TraceGap => "trace.gap",
             EventType::PolicyShadowDiff => "policy.shadow_diff",
+            EventType::AtlasLoaded => "atlas.loaded",
+            EventType::AtlasUnloaded => "atlas.unloaded",
         }
     }
 
@@ -156,6 +162,9 @@ pub struct RawEvent {
     pub event_type: EventType,
     /// Details.
     pub payload: EventPayload,
+    /// The event id, when the engine assigns it (the resolver's own chain, from its own id
+    /// stream); `None`: the collector assigns the next id of its stream.
+    pub event_id: Option<Arc<str>>,
 }
 
 /// Where the engine sends events. Implementations must not block for long and must not hash or

@@ -185,7 +185,10 @@ impl Processor {
         let mut payload = std::mem::take(&mut self.payload_text);
         payload.clear();
         ev.payload.write_canonical(ev.event_type, &mut payload);
-        let event_id = self.ids.next_id(ev.timestamp_us);
+        let event_id = match &ev.event_id {
+            Some(id) => id.to_string(),
+            None => self.ids.next_id(ev.timestamp_us),
+        };
         self.last_ts = self.last_ts.max(ev.timestamp_us);
         let fields = UnhashedFieldsNoChain {
             event_id: &event_id,
