@@ -69,7 +69,7 @@ impl EventType {
     }
 
     /// Every type, for parsers and docs.
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 16] = [
         EventType::SessionStarted,
         EventType::SessionEnded,
         EventType::RequestReceived,
@@ -84,6 +84,8 @@ impl EventType {
         EventType::PolicyViolated,
         EventType::TraceGap,
         EventType::PolicyShadowDiff,
+        EventType::AtlasLoaded,
+        EventType::AtlasUnloaded,
     ];
 
     /// Parses a wire name.

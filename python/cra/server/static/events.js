@@ -69,6 +69,12 @@ export function describe(row) {
       return { title: `Policy violated: ${p.action_id} against ${p.policy_id}`, badge: 'denied', detail: [kv('reason', p.reason_code)] };
     case 'trace.gap':
       return { title: `${p.dropped} event(s) dropped by the recorder`, badge: 'gap', detail: [kv('reason', p.reason)] };
+    case 'atlas.loaded':
+      return { title: `${p.shadow ? 'Shadow' : 'Atlas'} ${p.atlas_id}@${p.version} loaded` + (p.previous_version ? ` (was ${p.previous_version})` : ''),
+        detail: [kv('digest', short(p.digest, 16), true), kv('previous digest', p.previous_digest ? short(p.previous_digest, 16) : null, true),
+          kv('actions', p.actions), kv('policies', p.policies)] };
+    case 'atlas.unloaded':
+      return { title: `${p.shadow ? 'Shadow' : 'Atlas'} ${p.atlas_id}@${p.version} unloaded`, detail: [kv('digest', short(p.digest, 16), true)] };
     default:
       return { title: t || 'event', detail: [] };
   }

@@ -62,7 +62,7 @@ export function filterForm(params, fields, onApply, { submitLabel = 'Apply', ext
       c = h('select', { name, id: `f-${name}` }, h('option', { value: '' }, 'any'),
         ['session.started', 'session.ended', 'carp.request.received', 'carp.resolution.completed', 'policy.evaluated',
           'context.injected', 'action.requested', 'action.approved', 'action.denied', 'action.executed', 'action.failed',
-          'policy.violated', 'trace.gap'].map((d) => h('option', { value: d, selected: params.get(name) === d }, d)));
+          'policy.violated', 'trace.gap', 'policy.shadow_diff', 'atlas.loaded', 'atlas.unloaded'].map((d) => h('option', { value: d, selected: params.get(name) === d }, d)));
     } else {
       c = h('input', { type: 'text', name, id: `f-${name}`, value: params.get(name) || '', list: `dl-${name}`,
         autocomplete: 'off', spellcheck: 'false', placeholder: 'any' });
