@@ -72,12 +72,16 @@ def test_outside_a_conversation_the_tool_never_runs(resolver: cra.Resolver) -> N
 def test_bindings_are_per_thread_and_per_task(resolver: cra.Resolver) -> None:
     seen: Dict[str, str] = {}
     barrier = threading.Barrier(2)
+    # last_authorization is per tool, shared by threads: the call and the read are made one step
+    # so that the other thread's call cannot land in between (the bindings stay both live)
+    call_and_read = threading.Lock()
 
     def run(i: int) -> None:
         with resolver.conversation("support-bot-1", f"thread-{i}", goal="look up ORD-1234"):
             barrier.wait()  # both bound at once
-            lookup(order_id="ORD-1234")
-            auth = lookup.last_authorization
+            with call_and_read:
+                lookup(order_id="ORD-1234")
+                auth = lookup.last_authorization
             s = cra.current_session()
             assert s is not None and auth is not None
             seen[s.session_id] = auth.resolution_id
