@@ -111,6 +111,8 @@ python-venv: ## Virtualenv .venv with the Python build and test tools (maturin, 
 		$(VPY) -m pip install --quiet --disable-pip-version-check "pynacl>=1.5" "blake3>=0.3"
 
 python-install: python-venv ## pip install ./python into .venv (maturin builds libcra into the wheel)
+	@# the distribution was named `cra` before it became cra-governance: drop that one first (same files)
+	@! $(VPY) -m pip show --quiet cra >/dev/null 2>&1 || $(VPY) -m pip uninstall --quiet --yes cra
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
 
 test-python: python-install python-integrations-deps ## Python: pytest (API, governed tools, threads, CLI, panic, README, conformance corpus) incl. mypy --strict
