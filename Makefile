@@ -306,6 +306,6 @@ dist-c: build-ffi ## The C library tarball (libcra shared + static, cra.h, demo,
 
 wheel-aarch64: packaging-deps ## Cross-build the aarch64 manylinux_2_28 wheel here (rustup target + maturin --zig; slow: a full build)
 	rustup target add aarch64-unknown-linux-gnu
-	cd python && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CURDIR)/$(VENV)/bin/maturin build --release --zig \
+	cd python && CARGO_TARGET_DIR=$(CURDIR)/target/manylinux PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CURDIR)/$(VENV)/bin/maturin build --release --zig \
 		--target aarch64-unknown-linux-gnu --compatibility manylinux_2_28 --out $(CURDIR)/target/packaging/dist
 	$(VPY) packaging/check_wheel.py target/packaging/dist/cra_governance-*-manylinux_2_28_aarch64.whl

@@ -11,6 +11,10 @@ from typing import Dict, Optional
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(REPO, "target", "packaging")
 TARGET_DIR = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
+# The zig-linked manylinux build gets its own target directory inside target/: it sets the linker
+# and CC for the host triple, which would otherwise make it and the host builds (build-ffi,
+# build-node, pip install ./python) rebuild each other's build scripts and dependencies.
+MANYLINUX_TARGET_DIR = os.environ.get("CRA_MANYLINUX_TARGET_DIR") or os.path.join(TARGET_DIR, "manylinux")
 BIN = os.path.dirname(sys.executable)
 
 

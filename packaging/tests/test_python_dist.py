@@ -22,7 +22,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import OUT, REPO, TARGET_DIR, report, run, workspace_version
+from conftest import MANYLINUX_TARGET_DIR, OUT, REPO, TARGET_DIR, report, run, workspace_version
 
 sys.path.insert(0, os.path.join(REPO, "packaging"))
 import check_wheel  # noqa: E402
@@ -85,7 +85,7 @@ def wheel(sdist: str, dist_dir: str) -> str:
     wheels = os.path.join(OUT, "wheelhouse")
     shutil.rmtree(wheels, ignore_errors=True)
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--disable-pip-version-check",
-         "-w", wheels, SDIST_TREE], MATURIN_PEP517_ARGS=PEP517_ARGS, CARGO_TARGET_DIR=TARGET_DIR)
+         "-w", wheels, SDIST_TREE], MATURIN_PEP517_ARGS=PEP517_ARGS, CARGO_TARGET_DIR=MANYLINUX_TARGET_DIR)
     (name,) = os.listdir(wheels)
     path = os.path.join(dist_dir, name)
     shutil.move(os.path.join(wheels, name), path)
