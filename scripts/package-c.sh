@@ -10,8 +10,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:?usage: package-c.sh OUT_DIR [TARGET_TRIPLE]}"
 triple="${2:-$(rustc -vV | sed -n 's/^host: //p')}"
 tdir="${CARGO_TARGET_DIR:-$root/target}"
-lib="$tdir/$triple/release"
-[ -d "$lib" ] || lib="$tdir/release"   # a host build without --target
+# with a triple: the libraries of `cargo build --target T`; without: the host build's
+if [ -n "${2:-}" ]; then lib="$tdir/$triple/release"; else lib="$tdir/release"; fi
 version="$(python3 "$root/scripts/version.py")"
 name="cra-$version-$triple"
 
