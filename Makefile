@@ -111,6 +111,8 @@ python-venv: ## Virtualenv .venv with the Python build and test tools (maturin, 
 		$(VPY) -m pip install --quiet --disable-pip-version-check "pynacl>=1.5" "blake3>=0.3"
 
 python-install: python-venv ## pip install ./python into .venv (maturin builds libcra into the wheel)
+	@# the distribution was named `cra` before it became cra-governance: drop that one first (same files)
+	@! $(VPY) -m pip show --quiet cra >/dev/null 2>&1 || $(VPY) -m pip uninstall --quiet --yes cra
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
 
 test-python: python-install python-integrations-deps ## Python: pytest (API, governed tools, threads, CLI, panic, README, conformance corpus) incl. mypy --strict
@@ -275,3 +277,35 @@ fuzz: fuzz-tools ## Run every fuzz target for FUZZ_SECONDS each (default 60), se
 
 fuzz-smoke: ## The fuzz targets build, pass their seeds and run 10 s each (in make test)
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+# --- packaging (docs/packaging.md): the release artefacts as users install them -------------------
+.PHONY: test-packaging packaging-deps actionlint firefox dist-c wheel-aarch64
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := $(HOME)/go/bin/actionlint
+
+packaging-deps: python-venv ## auditwheel (manylinux checks) and ziglang (maturin --zig links for glibc 2.28) in .venv
+	@$(VPY) -c 'import auditwheel, ziglang' 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "auditwheel>=6.1" "ziglang>=0.13"
+
+actionlint: ## actionlint (pinned, from the Go module proxy) and shellcheck (Debian; actionlint checks run: steps with it)
+	@[ "$$($(ACTIONLINT) -version 2>/dev/null | head -1)" = "$(ACTIONLINT_VERSION)" ] || \
+		GOBIN=$(HOME)/go/bin $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	@command -v shellcheck >/dev/null || apt-get install -y shellcheck || { apt-get update && apt-get install -y shellcheck; }
+
+firefox: ## Debian's firefox-esr for the browser test (driven over WebDriver BiDi)
+	@command -v firefox-esr >/dev/null || apt-get install -y firefox-esr || { apt-get update && apt-get install -y firefox-esr; }
+
+test-packaging: packaging-deps build-ffi build-node build-wasm node-deps js-deps chromium firefox actionlint ## Release artefacts: sdist → manylinux wheel (auditwheel), fresh-venv demo + README; npm pack @cra/client (Node native/WASM, Chromium, Firefox); C tarball; actionlint; one version
+	@mkdir -p target/packaging && rm -f target/packaging/report.txt
+	$(VENV)/bin/pytest packaging/tests -q -p no:cacheprovider
+	cd packaging/tests && node --test --test-concurrency=1 --test-reporter=spec npm.test.mjs
+	@echo "== test-packaging: sizes and facts (target/packaging/report.txt)"; cat target/packaging/report.txt
+
+dist-c: build-ffi ## The C library tarball (libcra shared + static, cra.h, demo, atlases) in target/packaging/dist
+	scripts/package-c.sh target/packaging/dist
+
+wheel-aarch64: packaging-deps ## Cross-build the aarch64 manylinux_2_28 wheel here (rustup target + maturin --zig; slow: a full build)
+	rustup target add aarch64-unknown-linux-gnu
+	cd python && CARGO_TARGET_DIR=$(CURDIR)/target/manylinux PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CURDIR)/$(VENV)/bin/maturin build --release --zig \
+		--target aarch64-unknown-linux-gnu --compatibility manylinux_2_28 --out $(CURDIR)/target/packaging/dist
+	$(VPY) packaging/check_wheel.py target/packaging/dist/cra_governance-*-manylinux_2_28_aarch64.whl

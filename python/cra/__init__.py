@@ -6,7 +6,7 @@ before it runs, and records everything in a hash-chained audit trail (TRACE)::
     import cra
 
     with cra.Resolver() as resolver:
-        resolver.load_atlas("examples/atlases/customer-support")
+        resolver.load_atlas(cra.example_atlas("customer-support"))  # shipped in the package
         res = resolver.resolve(agent="support-bot-1", session="s-42", goal="refund ORD-1234")
         print(res.decision, res.allowed)
 
@@ -55,6 +55,7 @@ from .errors import (
     TraceError,
 )
 from .conversation import bind, current_session
+from ._examples import example_atlas
 from .governed import GovernedTool, Session, govern, tool
 from .refusal import Refusal
 from .resolver import Resolver
@@ -76,6 +77,7 @@ __all__ = [
     "bind",
     "current_session",
     "Refusal",
+    "example_atlas",
     "verify_trace",
     "replay",
     "tlog",

@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run a scripted agent against the example atlases through governed tools: "
                                    "calls allowed, denied, approved and rate limited; the trace is written, "
                                    "verified and summarized.")
-    d.add_argument("--atlases", metavar="DIR", help="directory of atlases (default: examples/atlases found from here)")
+    d.add_argument("--atlases", metavar="DIR", help="directory of atlases (default: examples/atlases found from here, else the ones shipped in the package)")
     d.add_argument("--trace", metavar="FILE", default="target/demo-trace.jsonl", help="trace file to write (default: %(default)s)")
 
     r = sub.add_parser("resolve", help="resolve a CARP request against atlases and print the resolution",

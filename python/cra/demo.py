@@ -20,17 +20,19 @@ from typing import IO, Any, Callable, Dict, List, Optional, Sequence
 
 from . import _json
 from ._term import Style, table
+from ._examples import example_atlas, packaged_atlases
 from .errors import ActionDenied, ApprovalRequired, CraError, InvalidParameters, RateLimited
 from .governed import Session
 from .resolver import Resolver
 from .trace import verify_trace
 
-__all__ = ["run_demo", "find_atlases"]
+__all__ = ["run_demo", "find_atlases", "example_atlas", "packaged_atlases"]
 
 
 def find_atlases(start: Optional[str] = None) -> Optional[str]:
     """The example atlases: ``$CRA_EXAMPLES``, else ``examples/atlases`` in the current
-    directory or one of its parents."""
+    directory or one of its parents (a checkout of the repository), else the copy shipped in
+    the package."""
     env = os.environ.get("CRA_EXAMPLES")
     if env:
         return env
@@ -41,8 +43,10 @@ def find_atlases(start: Optional[str] = None) -> Optional[str]:
             return cand
         parent = os.path.dirname(d)
         if parent == d:
-            return None
+            break
         d = parent
+    packaged = packaged_atlases()
+    return packaged if os.path.isdir(packaged) else None
 
 
 @dataclass
@@ -100,7 +104,8 @@ def run_demo(atlases: Optional[str] = None, trace_path: str = "target/demo-trace
 
     atlases = atlases or find_atlases()
     if not atlases or not os.path.isdir(atlases):
-        sys.stderr.write("cra demo: cannot find the example atlases; pass --atlases DIR (examples/atlases of the repository)\n")
+        sys.stderr.write("cra demo: cannot find the example atlases (not in the package, no examples/atlases here); "
+                         "pass --atlases DIR\n")
         return 2
     os.makedirs(os.path.dirname(os.path.abspath(trace_path)), exist_ok=True)
     if os.path.exists(trace_path):

@@ -82,7 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
         from .server import Settings, SettingsError, serve
         from .server.tokens import TokenFileError
     except ImportError as e:
-        sys.stderr.write(f"error: cra serve needs the server extra: pip install 'cra[server]' ({e})\n")
+        sys.stderr.write(f"error: cra serve needs the server extra: pip install 'cra-governance[server]' ({e})\n")
         return EXIT_USAGE
     try:
         settings = Settings.from_env(db=args.db, tokens=args.tokens, host=args.host, port=args.port,

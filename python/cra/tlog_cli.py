@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"error: {e}\n")
         return EXIT_USAGE
     except ImportError as e:
-        sys.stderr.write(f"error: this needs the cryptography package: pip install 'cra[tlog]' ({e})\n")
+        sys.stderr.write(f"error: this needs the cryptography package: pip install 'cra-governance[tlog]' ({e})\n")
         return EXIT_USAGE
 
 
