@@ -17,7 +17,7 @@ conformance: build-ffi ## The shared corpus through every binding's runner (core
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-ingest test-integrations test-dashboard test-node-gyp fuzz-smoke ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python, ingest service, integrations, dashboard, fuzz smoke)
+test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-ingest test-integrations test-dashboard test-node-gyp test-packaging fuzz-smoke ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python, ingest service, integrations, dashboard, packaging, fuzz smoke)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
