@@ -45,6 +45,7 @@ fn event(s: &Arc<SessionTrace>, payload: &Arc<dyn PayloadSource>, ts: i64) -> Ra
         timestamp_us: ts,
         event_type: EventType::ResolutionCompleted,
         payload: EventPayload::Lazy(payload.clone()),
+        event_id: None,
     }
 }
 

@@ -34,6 +34,7 @@ pub fn raw(s: &Arc<SessionTrace>, t: EventType, payload: Value, ts: i64) -> RawE
         timestamp_us: ts,
         event_type: t,
         payload: EventPayload::Json(payload),
+        event_id: None,
     }
 }
 
