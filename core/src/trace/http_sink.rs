@@ -584,14 +584,19 @@ impl Client {
         let reused = self.conn.is_some();
         match self.try_request(method, path, body) {
             Ok(r) => Ok(r),
-            Err(e) if reused && e.nothing_read => self
-                .try_request(method, path, body)
-                .map_err(|e| e.msg),
+            Err(e) if reused && e.nothing_read => {
+                self.try_request(method, path, body).map_err(|e| e.msg)
+            }
             Err(e) => Err(e.msg),
         }
     }
 
-    fn try_request(&mut self, method: &str, path: &str, body: &[u8]) -> Result<Response, PostError> {
+    fn try_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Response, PostError> {
         let mut conn = match self.conn.take() {
             Some(c) => c,
             None => self.connect().map_err(|e| PostError {
@@ -1546,7 +1551,10 @@ impl Receipts {
             self.fail(
                 &mut q,
                 1,
-                format!("{} receipts already wait; this batch gets none", self.max_pending),
+                format!(
+                    "{} receipts already wait; this batch gets none",
+                    self.max_pending
+                ),
             );
             return;
         }
@@ -1723,7 +1731,10 @@ fn make_receipt(client: &mut Client, prefix: &str, p: &PendingReceipt) -> Step {
                 e["proof"] = serde_json::json!(pos);
             }
             None if idx.is_some() => {
-                return Step::Fail(format!("the receiver sent no proof for leaf {}", idx.unwrap_or(0)))
+                return Step::Fail(format!(
+                    "the receiver sent no proof for leaf {}",
+                    idx.unwrap_or(0)
+                ))
             }
             None => {}
         }
@@ -1805,7 +1816,11 @@ fn receipts_loop(rc: &Receipts, mut client: Client) {
                     }
                     Err(e) => {
                         file = None;
-                        rc.fail(&mut q, 1, format!("cannot write the receipts file {:?}: {e}", rc.path));
+                        rc.fail(
+                            &mut q,
+                            1,
+                            format!("cannot write the receipts file {:?}: {e}", rc.path),
+                        );
                     }
                 }
             }
@@ -1939,8 +1954,9 @@ impl HttpSink {
         let receipts = match &cfg.receipts_file {
             None => None,
             Some(path) => {
-                let prefix = log_prefix(&target.path)
-                    .map_err(|m| CraError::at(ErrorCode::InvalidConfig, "/http/receipts_file", m))?;
+                let prefix = log_prefix(&target.path).map_err(|m| {
+                    CraError::at(ErrorCode::InvalidConfig, "/http/receipts_file", m)
+                })?;
                 // Fail at open, not later, when the file cannot be written.
                 OpenOptions::new()
                     .create(true)
@@ -2388,6 +2404,14 @@ fn stop_now(sh: &HttpShared, st: &mut State) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receipts_ask_the_log_beside_the_ingest_path() {
+        assert_eq!(log_prefix("/v1/traces").as_deref(), Ok(""));
+        assert_eq!(log_prefix("/cra/v1/traces?x=1").as_deref(), Ok("/cra"));
+        assert!(log_prefix("/ingest").is_err());
+        assert!(log_prefix("/v1/traces/more").is_err());
+    }
 
     #[test]
     fn urls() {

@@ -88,7 +88,7 @@ def vkey_of(s: Server) -> str:
 
 
 def test_ingest_answer_names_leaves_and_duplicates_keep_theirs(srv: Server, tmp_path: Any) -> None:
-    data = many_traces(str(tmp_path / "t.jsonl"), 2, deterministic=99, agent="answer-bot")
+    data = many_traces(str(tmp_path / "t.jsonl"), 2, deterministic=99)
     status, body, _ = srv.post(data, "all-acme")
     assert status == 202 and body["accepted"] == len(lines(data))
     idx = body["log"]["indices"]
