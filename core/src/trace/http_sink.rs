@@ -1532,14 +1532,25 @@ impl Receipts {
             self.unavailable.fetch_add(1, Relaxed);
             return;
         }
-        let indices: Option<Vec<Option<u64>>> = serde_json::from_slice::<serde_json::Value>(answer)
-            .ok()
-            .and_then(|v| {
-                let ix = v.get("log")?.get("indices")?.as_array()?.clone();
-                Some(ix.iter().map(|x| x.as_u64()).collect())
-            });
+        let doc = match serde_json::from_slice::<serde_json::Value>(answer) {
+            Ok(v) => v,
+            Err(e) => {
+                // Cut (longer than the kept 1 MiB) or not JSON: this batch gets no receipt.
+                self.fail(
+                    &mut q,
+                    1,
+                    format!("the receiver's answer to a delivered batch is not readable JSON: {e}"),
+                );
+                return;
+            }
+        };
+        let indices: Option<Vec<Option<u64>>> = doc
+            .get("log")
+            .and_then(|l| l.get("indices"))
+            .and_then(|x| x.as_array())
+            .map(|ix| ix.iter().map(|x| x.as_u64()).collect());
         let Some(indices) = indices else {
-            // A receiver without a log (or an answer too long to keep): no receipt.
+            // A receiver without a transparency log: no receipt.
             self.unavailable.fetch_add(1, Relaxed);
             q.last_error = Some(
                 "the receiver's answer names no log positions (a receiver without a transparency log?)"

@@ -187,8 +187,8 @@ def test_receipts_are_written_and_verify_offline_and_tampering_fails(srv: Server
     ev["ts"] = ev.get("ts", "") + "x" if isinstance(ev.get("ts"), str) else 1
     forged = json.dumps(ev, separators=(",", ":"), sort_keys=True).encode() + b"\n"
     other = str(tmp_path / "forged.jsonl")
-    with open(other, "wb") as f:
-        f.write(forged + b"".join(lines(ref)[1:]))
+    with open(other, "wb") as fw:
+        fw.write(forged + b"".join(lines(ref)[1:]))
     code, out = run_cli("receipts", "--key", vkey, rpath, "--trace", other, "--json")
     codes = {p["code"] for p in json.loads(out)["problems"]}
     assert code == 1 and {"leaf_mismatch", "batch_mismatch"} <= codes, out
@@ -240,7 +240,7 @@ class _NoLog(http.server.BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize("positions", [False, True], ids=["no-positions", "log-404"])
 def test_a_receiver_without_a_log_gives_no_receipts_and_no_storm(tmp_path: Any, positions: bool) -> None:
-    handler = type("NoLog", (_NoLog,), {"positions": positions, "log_requests": 0, "lock": threading.Lock()})
+    handler: Any = type("NoLog", (_NoLog,), {"positions": positions, "log_requests": 0, "lock": threading.Lock()})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
