@@ -7,6 +7,9 @@
 //! (or the receiver is down), writes it to a spool segment. A dedicated sender thread compresses
 //! and POSTs batches in order. Every batch has a sequence number; the queue holds them in that
 //! order wherever their bytes live (memory or disk), so delivery order is recording order.
+//! With `receipts_file`, a third thread (`cra-trace-receipts`) turns acknowledged batches into
+//! receipts (the first signed checkpoint of the receiver's transparency log covering the batch,
+//! with inclusion proofs) from a bounded queue the sender only appends to.
 //!
 //! The HTTP/1.1 client is a small one over `std::net::TcpStream` (and rustls for `https`): one
 //! POST with a `Content-Length` body, a response framed by `Content-Length`, chunked encoding or
