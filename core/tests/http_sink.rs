@@ -865,9 +865,10 @@ fn receipts_config_errors_point_at_the_field() {
         json!({"url": url, "receipts_file": file, "receipts_max_wait_ms": 5}),
         "/trace/http/receipts_max_wait_ms",
     );
+    // opened when the resolver is created (as token_env is read): the sink's own pointer
     let missing = dir.path().join("no-such-dir").join("r.jsonl");
     check(
         json!({"url": url, "receipts_file": missing.to_string_lossy()}),
-        "/trace/http/receipts_file",
+        "/http/receipts_file",
     );
 }
