@@ -166,7 +166,8 @@ bench-dashboard: dashboard-deps ## First paint of the traces list at 100,000 tra
 
 test-tlog: python-install ## Only the transparency-log tests (also part of test-ingest): tampering, proofs, concurrency, CLI
 	$(VENV)/bin/pytest python/tests/ingest/test_tlog.py python/tests/ingest/test_tlog_tamper.py \
-		python/tests/ingest/test_tlog_http.py python/tests/ingest/test_tlog_concurrency.py -q -p no:cacheprovider
+		python/tests/ingest/test_tlog_http.py python/tests/ingest/test_tlog_concurrency.py \
+		python/tests/ingest/test_tlog_receipts.py -q -p no:cacheprovider
 
 bench-tlog: python-install ## Transparency log: ingest events/s with and without it; proof sizes and times for 10^6 and 10^7 leaves
 	cd python/tests && $(CURDIR)/$(VPY) -m ingest.tlog_bench

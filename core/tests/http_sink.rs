@@ -803,3 +803,72 @@ fn memory_sink_stats_have_no_http_section() {
     let r = Resolver::from_config_json(b"{}").expect("resolver");
     assert!(r.stats()["trace"].get("http").is_none());
 }
+
+#[test]
+fn receipts_from_a_receiver_without_a_log_are_unavailable_and_ask_nothing() {
+    // The receiver answers `{}` (no log positions): every batch is delivered as before, counts
+    // in receipts_unavailable, and the receipts thread sends no request at all.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receipts = dir.path().join("receipts.jsonl");
+    let rx = Receiver::start();
+    let r = http_resolver(
+        21,
+        &rx.url(),
+        json!({"receipts_file": receipts.to_string_lossy()}),
+        json!({}),
+    );
+    traffic(&r, "a", 4, 3);
+    r.flush(Duration::from_secs(60)).expect("flush");
+    wait_for("every batch settled", || {
+        let h = http_stats(&r);
+        h["queued_events"] == 0 && h["receipts_unavailable"] == h["sent_batches"]
+    });
+    let h = http_stats(&r);
+    assert!(h["sent_batches"].as_u64().expect("n") > 1, "{h}");
+    assert_eq!(h["receipts_written"], 0, "{h}");
+    assert_eq!(h["receipts_failed"], 0, "{h}");
+    assert_eq!(h["receipts_pending"], 0, "{h}");
+    assert_eq!(r.stats()["trace"]["sink_errors"], 0);
+    r.close().expect("close");
+    assert!(rx.requests().iter().all(|q| q.path == "/v1/traces"));
+    assert_eq!(std::fs::metadata(&receipts).expect("file").len(), 0);
+}
+
+#[test]
+fn receipts_config_errors_point_at_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("r.jsonl").to_string_lossy().into_owned();
+    let check = |http: Value, pointer: &str| {
+        let trace = json!({"sink": "http", "http": http});
+        let e =
+            Resolver::from_config_json(&config(1, trace.clone())).expect_err(&trace.to_string());
+        assert_eq!(e.pointer.as_deref(), Some(pointer), "{trace}: {e}");
+    };
+    let url = "http://127.0.0.1:9/v1/traces";
+    check(
+        json!({"url": "http://127.0.0.1:9/ingest", "receipts_file": file}),
+        "/trace/http/receipts_file",
+    );
+    check(
+        json!({"url": url, "receipts_file": ""}),
+        "/trace/http/receipts_file",
+    );
+    check(
+        json!({"url": url, "receipts_file": file, "receipts_max_pending": 0}),
+        "/trace/http/receipts_max_pending",
+    );
+    check(
+        json!({"url": url, "receipts_file": file, "receipts_max_bytes": 10}),
+        "/trace/http/receipts_max_bytes",
+    );
+    check(
+        json!({"url": url, "receipts_file": file, "receipts_max_wait_ms": 5}),
+        "/trace/http/receipts_max_wait_ms",
+    );
+    // opened when the resolver is created (as token_env is read): the sink's own pointer
+    let missing = dir.path().join("no-such-dir").join("r.jsonl");
+    check(
+        json!({"url": url, "receipts_file": missing.to_string_lossy()}),
+        "/http/receipts_file",
+    );
+}

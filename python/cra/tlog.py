@@ -39,6 +39,7 @@ __all__ = [
     "NoteError", "Signature", "Note", "VerifierKey", "Checkpoint",
     "key_id", "parse_vkey", "format_vkey", "parse_note", "open_checkpoint", "format_checkpoint_text",
     "Problem", "Verdict", "verify", "audit", "load_bundle", "RECORD_PREFIX",
+    "RECEIPT_FORMAT", "verify_receipts",
 ]
 
 HASH_SIZE = 32
@@ -49,6 +50,10 @@ SIG_ED25519 = 0x01
 SIG_COSIGNATURE = 0x04
 #: The ``format`` member of a bundle file written by ``cra log fetch``.
 BUNDLE_FORMAT = "cra-tlog-bundle/1"
+#: The ``format`` member of a receipt line written by the HTTP sink (``receipts_file``).
+RECEIPT_FORMAT = "cra-receipt/1"
+#: Most receipt lines and receipt bytes :func:`verify_receipts` reads.
+MAX_RECEIPTS = 1_000_000
 _DASH = "\u2014 "
 MAX_NOTE = 1 << 20
 MAX_SIGNATURES = 100
@@ -844,3 +849,119 @@ def load_bundle(path: str) -> Dict[str, Any]:
         raise NoteError("malformed", f"{path} is not a {BUNDLE_FORMAT} file")
     return doc
 
+
+
+# -- receipts of the HTTP sink -------------------------------------------------------------------------
+def verify_receipts(*, keys: Keys, receipts: Union[str, bytes], traces: Union[str, bytes, None] = None,
+                    origin: Optional[str] = None) -> Verdict:
+    """Checks the receipts file of an HTTP sink (``trace.http.receipts_file``; one JSON line per
+    delivered batch, ``format`` :data:`RECEIPT_FORMAT`) offline, against log keys the verifier
+    trusts: each receipt's checkpoint signature; the inclusion of every event it lists at its
+    leaf in that checkpoint's tree; that no two receipts give one tree size two roots or one leaf
+    two events. With ``traces`` (the sender's own copy of the events, JSONL): every listed event
+    is there, its line hashes to the leaf the log proved, and the batch's lines, in the
+    receipt's order, hash (BLAKE3, needs the ``blake3`` package) to the digest of what was sent.
+
+    Problem codes: ``malformed_receipt``, the checkpoint's (``bad_signature``, ``unknown_key``,
+    ``malformed``, ``origin_mismatch``), ``not_logged`` (the server gave an event no leaf),
+    ``not_included``, ``inconsistent`` (two roots for one size: a split view), ``leaf_conflict``,
+    ``not_in_trace``, ``leaf_mismatch`` (the sender's line is not the logged one),
+    ``batch_mismatch``; a note ``batch_unchecked`` when ``blake3`` is missing."""
+    v = Verdict()
+    ks = _as_keys(keys)
+    raw = receipts.encode("utf-8") if isinstance(receipts, str) else bytes(receipts)
+    mine: Dict[str, bytes] = {}
+    if traces is not None:
+        for ln in _lines(traces):
+            mine.setdefault(ln.event_id, ln.raw)
+    digest_of: Optional[Any] = None  # blake3's hasher, when the package is there
+    try:
+        import blake3
+
+        digest_of = blake3.blake3
+    except ImportError:
+        if traces is not None:
+            v.notes.append(Problem("batch_unchecked", "the blake3 package is missing: batch digests were not checked "
+                                                      "(each event's line was still checked against its leaf)"))
+    roots: Dict[int, bytes] = {}
+    by_index: Dict[int, str] = {}  # leaf index -> event id, over all receipts
+    trace_ids: Set[str] = set()
+    best: Optional[Checkpoint] = None
+    for n, line in enumerate(raw.splitlines()[:MAX_RECEIPTS], 1):
+        if not line.strip():
+            continue
+        where = f"receipt {n}"
+        try:
+            r = json.loads(line)
+            if not isinstance(r, dict) or r.get("format") != RECEIPT_FORMAT:
+                raise ValueError(f"not a {RECEIPT_FORMAT} line")
+            events = r["events"]
+            hashes = [_b64(h, "a proof hash") for h in r["hashes"]]
+            if not isinstance(events, list) or any(len(h) != HASH_SIZE for h in hashes):
+                raise ValueError("events must be a list and hashes 32 bytes each")
+            digest = str(r["batch_blake3"])
+        except (ValueError, KeyError, TypeError, AttributeError, NoteError) as e:
+            v.add("malformed_receipt", f"{where}: {e}")
+            continue
+        try:
+            cp = open_checkpoint(r.get("checkpoint") or "", ks, origin=origin)
+        except NoteError as e:
+            v.add(e.code, f"{where}: its checkpoint: {e.message}")
+            continue
+        if r.get("size") != cp.size:
+            v.add("malformed_receipt", f"{where}: size {r.get('size')} is not its checkpoint's ({cp.size})")
+            continue
+        if roots.setdefault(cp.size, cp.root) != cp.root:
+            v.add("inconsistent", f"{where}: a checkpoint of size {cp.size} with another root than an earlier "
+                                  "receipt's, both validly signed: the log showed two views")
+        if best is None or cp.size > best.size:
+            best = cp
+        sent: List[bytes] = []
+        whole = True
+        for ev in events:
+            try:
+                eid, tid, idx = str(ev["event_id"]), str(ev["trace_id"]), ev.get("index")
+            except (KeyError, TypeError):
+                v.add("malformed_receipt", f"{where}: an event without event_id or trace_id")
+                whole = False
+                continue
+            v.events += 1
+            trace_ids.add(tid)
+            line_b = mine.get(eid)
+            if traces is not None:
+                if line_b is None:
+                    v.add("not_in_trace", f"{where}: event {eid} is not in the given trace", trace_id=tid, event_id=eid)
+                    whole = False
+                else:
+                    sent.append(line_b)
+            if idx is None:
+                v.add("not_logged", f"{where}: the server gave event {eid} no leaf when it was delivered (held or "
+                                    "rejected)", trace_id=tid, event_id=eid)
+                continue
+            try:
+                index = int(idx)
+                leaf = _b64(ev["leaf_hash"], "a leaf hash")
+                pos = [int(k) for k in ev["proof"]]
+                if any(k < 0 for k in pos) or index < 0:
+                    raise ValueError("a negative index or proof position")
+                proof = [hashes[k] for k in pos]
+                if len(leaf) != HASH_SIZE:
+                    raise ValueError("the leaf hash is not 32 bytes")
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError, NoteError) as e:
+                v.add("malformed_receipt", f"{where}: event {eid}: {e}", trace_id=tid, event_id=eid)
+                continue
+            if by_index.setdefault(index, eid) != eid:
+                v.add("leaf_conflict", f"{where}: leaf {index} is claimed for {eid} and for {by_index[index]}",
+                      trace_id=tid, event_id=eid, index=index)
+            if line_b is not None and leaf_hash(line_b) != leaf:
+                v.add("leaf_mismatch", f"{where}: the line of {eid} in the given trace is not the leaf the log proved",
+                      trace_id=tid, event_id=eid, index=index)
+            if not verify_inclusion(leaf, index, cp.size, proof, cp.root):
+                v.add("not_included", f"{where}: event {eid} is not at leaf {index} of the tree of {cp.size} leaves",
+                      trace_id=tid, event_id=eid, index=index)
+        if traces is not None and whole and digest_of is not None:
+            if digest_of(b"".join(x + b"\n" for x in sent)).hexdigest() != digest:
+                v.add("batch_mismatch", f"{where}: the given trace's lines of this batch do not hash to what was sent")
+    v.checkpoint = best
+    v.traces = len(trace_ids)
+    return v

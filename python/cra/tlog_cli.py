@@ -70,6 +70,17 @@ def add_commands(sub: Any) -> None:
     v.add_argument("--require-session-end", action="store_true", help="every trace must end with session.ended")
     v.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
+    rc = ls.add_parser("receipts", help="verify an HTTP sink's receipts file against trusted keys, offline",
+                       description="Check each receipt's checkpoint signature and the inclusion of every event it "
+                                   "lists; with --trace, that your own copy of the events is what the log holds and "
+                                   "what was sent. Exit 0 verified, 1 problems (each named), 2 unreadable input.")
+    rc.add_argument("receipts", metavar="RECEIPTS", help="the receipts file (trace.http.receipts_file)")
+    rc.add_argument("--key", metavar="VKEY", action="append", default=[], help="a log vkey you trust (repeatable)")
+    rc.add_argument("--key-file", metavar="FILE", action="append", default=[], help="a file of vkeys, one a line")
+    rc.add_argument("--trace", metavar="FILE", action="append", default=[], help="your copy of the events (JSONL, repeatable)")
+    rc.add_argument("--origin", help="the log origin you expect")
+    rc.add_argument("--json", action="store_true", help="print the verdict as JSON")
+
     a = ls.add_parser("audit", help="check every leaf of the log against a checkpoint, as a monitor (fetches entries)")
     a.add_argument("--key", metavar="VKEY", action="append", default=[], help="a log vkey you trust (repeatable)")
     a.add_argument("--key-file", metavar="FILE", action="append", default=[], help="a file of vkeys, one a line")
@@ -151,10 +162,10 @@ def _keys(args: argparse.Namespace) -> List[str]:
 def run(args: argparse.Namespace) -> int:
     """Runs ``cra log ...``; returns the exit code."""
     cmd = getattr(args, "log_command", None)
-    handlers = {"checkpoint": _checkpoint, "vkeys": _vkeys, "fetch": _fetch, "verify": _verify, "audit": _audit,
+    handlers = {"checkpoint": _checkpoint, "vkeys": _vkeys, "fetch": _fetch, "verify": _verify, "receipts": _receipts, "audit": _audit,
                 "keygen": _keygen, "retire": _retire, "vkey": _vkey}
     if cmd not in handlers:
-        sys.stderr.write("cra log needs a command: checkpoint, vkeys, fetch, verify, audit, keygen, retire or vkey\n")
+        sys.stderr.write("cra log needs a command: checkpoint, vkeys, fetch, verify, receipts, audit, keygen, retire or vkey\n")
         return EXIT_USAGE
     try:
         return handlers[cmd](args)
@@ -299,6 +310,18 @@ def _verify(args: argparse.Namespace) -> int:
                          consistency=consistency, kept=kept, cosigners=args.cosigner,
                          min_cosignatures=args.min_cosignatures, origin=args.origin,
                          require_session_end=args.require_session_end)
+    except NoteError as e:
+        raise _Fail(e.message) from None
+    return _print_verdict(verdict, args.json)
+
+
+def _receipts(args: argparse.Namespace) -> int:
+    from .tlog import NoteError, verify_receipts
+
+    keys = _keys(args)
+    traces = b"".join(_read(t) for t in args.trace) if args.trace else None
+    try:
+        verdict = verify_receipts(keys=keys, receipts=_read(args.receipts), traces=traces, origin=args.origin)
     except NoteError as e:
         raise _Fail(e.message) from None
     return _print_verdict(verdict, args.json)

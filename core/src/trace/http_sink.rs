@@ -7,6 +7,9 @@
 //! (or the receiver is down), writes it to a spool segment. A dedicated sender thread compresses
 //! and POSTs batches in order. Every batch has a sequence number; the queue holds them in that
 //! order wherever their bytes live (memory or disk), so delivery order is recording order.
+//! With `receipts_file`, a third thread (`cra-trace-receipts`) turns acknowledged batches into
+//! receipts (the first signed checkpoint of the receiver's transparency log covering the batch,
+//! with inclusion proofs) from a bounded queue the sender only appends to.
 //!
 //! The HTTP/1.1 client is a small one over `std::net::TcpStream` (and rustls for `https`): one
 //! POST with a `Content-Length` body, a response framed by `Content-Length`, chunked encoding or
@@ -85,6 +88,20 @@ pub struct HttpConfig {
     /// A PEM file of extra trusted root certificates for `https` (private CAs), added to the
     /// bundled Mozilla roots.
     pub ca_file: Option<String>,
+    /// Receipts (docs/transparency.md §8): a JSONL file where, for every delivered batch, a
+    /// separate thread appends the first signed checkpoint of the receiver's transparency log
+    /// that covers the batch, with the inclusion proofs of its events. Needs a `cra serve`
+    /// receiver (`url` ending in `/v1/traces`) and a token with the `read` right. Off by default.
+    pub receipts_file: Option<String>,
+    /// Delivered batches waiting for their receipt (default 1000, 1 to 100000); a batch delivered
+    /// while this many wait gets no receipt (counted in `receipts_failed`).
+    pub receipts_max_pending: u32,
+    /// Bound of the receipts file in bytes (default 256 MiB, 64 KiB to 1 TiB); once reached,
+    /// further receipts are not written (counted in `receipts_failed`).
+    pub receipts_max_bytes: u64,
+    /// Longest a receipt waits for a checkpoint covering its batch, in ms (default 600000, 1000
+    /// to 86400000); then it is given up (`receipts_failed`).
+    pub receipts_max_wait_ms: u32,
 }
 
 impl Default for HttpConfig {
@@ -105,6 +122,10 @@ impl Default for HttpConfig {
             spool_dir: None,
             spool_max_bytes: 256 << 20,
             ca_file: None,
+            receipts_file: None,
+            receipts_max_pending: 1000,
+            receipts_max_bytes: 256 << 20,
+            receipts_max_wait_ms: 600_000,
         }
     }
 }
@@ -127,6 +148,10 @@ impl std::fmt::Debug for HttpConfig {
             .field("spool_dir", &self.spool_dir)
             .field("spool_max_bytes", &self.spool_max_bytes)
             .field("ca_file", &self.ca_file)
+            .field("receipts_file", &self.receipts_file)
+            .field("receipts_max_pending", &self.receipts_max_pending)
+            .field("receipts_max_bytes", &self.receipts_max_bytes)
+            .field("receipts_max_wait_ms", &self.receipts_max_wait_ms)
             .finish()
     }
 }
@@ -186,7 +211,7 @@ impl HttpConfig {
                 );
             }
         }
-        let ranges: [(&str, u64, u64, u64); 8] = [
+        let ranges: [(&str, u64, u64, u64); 10] = [
             ("batch_max_events", self.batch_max_events.into(), 1, 100_000),
             (
                 "batch_max_bytes",
@@ -215,6 +240,18 @@ impl HttpConfig {
                 3_600_000,
             ),
             ("queue_max_batches", self.queue_max_batches.into(), 1, 1024),
+            (
+                "receipts_max_pending",
+                self.receipts_max_pending.into(),
+                1,
+                100_000,
+            ),
+            (
+                "receipts_max_wait_ms",
+                self.receipts_max_wait_ms.into(),
+                1000,
+                86_400_000,
+            ),
         ];
         for (name, v, lo, hi) in ranges {
             if v < lo || v > hi {
@@ -233,9 +270,27 @@ impl HttpConfig {
                 ),
             );
         }
-        for (name, v) in [("spool_dir", &self.spool_dir), ("ca_file", &self.ca_file)] {
+        if !(64 << 10..=1 << 40).contains(&self.receipts_max_bytes) {
+            return bad(
+                "receipts_max_bytes",
+                format!(
+                    "receipts_max_bytes must be between 65536 and 1099511627776, got {}",
+                    self.receipts_max_bytes
+                ),
+            );
+        }
+        for (name, v) in [
+            ("spool_dir", &self.spool_dir),
+            ("ca_file", &self.ca_file),
+            ("receipts_file", &self.receipts_file),
+        ] {
             if v.as_deref() == Some("") {
                 return bad(name, format!("{name} must not be empty"));
+            }
+        }
+        if self.receipts_file.is_some() {
+            if let Err(m) = Target::parse(&self.url).and_then(|t| log_prefix(&t.path)) {
+                return bad("receipts_file", m);
             }
         }
         Ok(())
@@ -423,6 +478,9 @@ struct Client {
     /// The header lines that never change (Host … Authorization), CRLF-terminated.
     fixed_headers: String,
     conn: Option<BufReader<Stream>>,
+    /// Body bytes kept from an answer (`BODY_KEEP`; whole answers up to `BODY_DRAIN_MAX` when
+    /// the answer is read, as for receipts).
+    keep: usize,
 }
 
 impl Client {
@@ -433,8 +491,26 @@ impl Client {
         token: Option<&str>,
         compression: Compression,
     ) -> Client {
+        Client::with_type(
+            target,
+            tls,
+            timeout,
+            token,
+            compression,
+            "application/x-ndjson",
+        )
+    }
+
+    fn with_type(
+        target: Target,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        timeout: Duration,
+        token: Option<&str>,
+        compression: Compression,
+        content_type: &str,
+    ) -> Client {
         let mut h = format!(
-            "Host: {}\r\nUser-Agent: cra/{}\r\nContent-Type: application/x-ndjson\r\n",
+            "Host: {}\r\nUser-Agent: cra/{}\r\nContent-Type: {content_type}\r\n",
             target.authority,
             env!("CARGO_PKG_VERSION")
         );
@@ -452,6 +528,7 @@ impl Client {
             timeout,
             fixed_headers: h,
             conn: None,
+            keep: BODY_KEEP,
         }
     }
 
@@ -501,15 +578,28 @@ impl Client {
 
     /// POSTs `body`; `Err` is a network or protocol error (retryable).
     fn post(&mut self, body: &[u8]) -> Result<Response, String> {
+        let path = self.target.path.clone();
+        self.request("POST", &path, body)
+    }
+
+    /// One request to `path` on the same host; `Err` is a network or protocol error.
+    fn request(&mut self, method: &str, path: &str, body: &[u8]) -> Result<Response, String> {
         let reused = self.conn.is_some();
-        match self.try_post(body) {
+        match self.try_request(method, path, body) {
             Ok(r) => Ok(r),
-            Err(e) if reused && e.nothing_read => self.try_post(body).map_err(|e| e.msg),
+            Err(e) if reused && e.nothing_read => {
+                self.try_request(method, path, body).map_err(|e| e.msg)
+            }
             Err(e) => Err(e.msg),
         }
     }
 
-    fn try_post(&mut self, body: &[u8]) -> Result<Response, PostError> {
+    fn try_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Response, PostError> {
         let mut conn = match self.conn.take() {
             Some(c) => c,
             None => self.connect().map_err(|e| PostError {
@@ -521,8 +611,7 @@ impl Client {
             })?,
         };
         let head = format!(
-            "POST {} HTTP/1.1\r\n{}Content-Length: {}\r\n\r\n",
-            self.target.path,
+            "{method} {path} HTTP/1.1\r\n{}Content-Length: {}\r\n\r\n",
             self.fixed_headers,
             body.len()
         );
@@ -538,7 +627,7 @@ impl Client {
                 nothing_read: true,
             });
         }
-        let resp = read_response(&mut conn)?;
+        let resp = read_response(&mut conn, self.keep)?;
         if resp.keep_alive {
             self.conn = Some(conn);
         }
@@ -583,8 +672,8 @@ fn read_line(r: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
-/// Reads `n` body bytes, keeping the first `BODY_KEEP`.
-fn read_body(r: &mut impl Read, n: u64, kept: &mut Vec<u8>) -> io::Result<()> {
+/// Reads `n` body bytes, keeping the first `keep`.
+fn read_body(r: &mut impl Read, n: u64, kept: &mut Vec<u8>, keep: usize) -> io::Result<()> {
     let mut left = n;
     let mut buf = [0u8; 8192];
     while left > 0 {
@@ -596,14 +685,14 @@ fn read_body(r: &mut impl Read, n: u64, kept: &mut Vec<u8>) -> io::Result<()> {
                 "connection closed mid-body",
             ));
         }
-        let room = BODY_KEEP.saturating_sub(kept.len()).min(got);
+        let room = keep.saturating_sub(kept.len()).min(got);
         kept.extend_from_slice(&buf[..room]);
         left -= got as u64;
     }
     Ok(())
 }
 
-fn read_response(r: &mut BufReader<Stream>) -> Result<Response, PostError> {
+fn read_response(r: &mut BufReader<Stream>, keep: usize) -> Result<Response, PostError> {
     let mut nothing_read = true;
     let err = |msg: String, nothing: bool| PostError {
         msg,
@@ -691,13 +780,13 @@ fn read_response(r: &mut BufReader<Stream>) -> Result<Response, PostError> {
         let res = if status == 204 || status == 304 {
             Ok(())
         } else if chunked {
-            read_chunked(r, &mut body)
+            read_chunked(r, &mut body, keep)
         } else if let Some(len) = content_length {
             if len > BODY_DRAIN_MAX {
                 keep_alive = false;
-                read_body(r, BODY_KEEP as u64, &mut body)
+                read_body(r, BODY_KEEP as u64, &mut body, BODY_KEEP)
             } else {
-                read_body(r, len, &mut body)
+                read_body(r, len, &mut body, keep)
             }
         } else {
             keep_alive = false;
@@ -705,7 +794,7 @@ fn read_response(r: &mut BufReader<Stream>) -> Result<Response, PostError> {
             r.by_ref()
                 .take(BODY_DRAIN_MAX)
                 .read_to_end(&mut rest)
-                .map(|_| body.extend_from_slice(&rest[..rest.len().min(BODY_KEEP)]))
+                .map(|_| body.extend_from_slice(&rest[..rest.len().min(keep)]))
         };
         if res.is_err() {
             // The status is known; only the connection is unusable.
@@ -720,7 +809,7 @@ fn read_response(r: &mut BufReader<Stream>) -> Result<Response, PostError> {
     }
 }
 
-fn read_chunked(r: &mut BufReader<Stream>, kept: &mut Vec<u8>) -> io::Result<()> {
+fn read_chunked(r: &mut BufReader<Stream>, kept: &mut Vec<u8>, keep: usize) -> io::Result<()> {
     let mut total = 0u64;
     loop {
         let line = read_line(r)?.ok_or_else(|| {
@@ -746,7 +835,7 @@ fn read_chunked(r: &mut BufReader<Stream>, kept: &mut Vec<u8>) -> io::Result<()>
                 "response body too long",
             ));
         }
-        read_body(r, size, kept)?;
+        read_body(r, size, kept, keep)?;
         read_line(r)?;
     }
 }
@@ -1000,6 +1089,18 @@ pub struct HttpStats {
     pub spool_repaired_bytes: u64,
     /// The last HTTP status received, if any.
     pub last_status: Option<u16>,
+    /// Receipts written to `receipts_file` (docs/transparency.md §8).
+    pub receipts_written: u64,
+    /// Delivered batches waiting for their receipt now.
+    pub receipts_pending: u64,
+    /// Receipts given up: no covering checkpoint within `receipts_max_wait_ms`, the pending or
+    /// file bound reached, a malformed answer, a write error.
+    pub receipts_failed: u64,
+    /// Delivered batches without a receipt because the receiver keeps no log for this token
+    /// (no log positions in its answer, or 404/401/403 from `/v1/log/...`).
+    pub receipts_unavailable: u64,
+    /// Why the last receipt failed or was unavailable, if one did.
+    pub receipts_last_error: Option<String>,
 }
 
 struct Entry {
@@ -1077,6 +1178,7 @@ pub(crate) struct HttpShared {
     counters: Arc<Counters>,
     cfg: Settings,
     spool: Option<Spool>,
+    receipts: Option<Arc<Receipts>>,
 }
 
 fn would_block(msg: &str) -> io::Error {
@@ -1096,7 +1198,7 @@ impl HttpShared {
         };
         let a = &self.stats;
         let status = a.last_status.load(Relaxed);
-        HttpStats {
+        let mut out = HttpStats {
             sent_batches: a.sent_batches.load(Relaxed),
             sent_events: a.sent_events.load(Relaxed),
             sent_bytes: a.sent_bytes.load(Relaxed),
@@ -1109,7 +1211,17 @@ impl HttpShared {
             dropped: a.dropped.load(Relaxed),
             spool_repaired_bytes: a.repaired.load(Relaxed),
             last_status: (status != 0).then_some(status as u16),
+            ..HttpStats::default()
+        };
+        if let Some(rc) = &self.receipts {
+            let q = rc.q.lock();
+            out.receipts_pending = q.pending.len() as u64;
+            out.receipts_last_error = q.last_error.clone();
+            out.receipts_written = rc.written.load(Relaxed);
+            out.receipts_failed = rc.failed.load(Relaxed);
+            out.receipts_unavailable = rc.unavailable.load(Relaxed);
         }
+        out
     }
 
     fn error(&self, msg: String) {
@@ -1344,6 +1456,417 @@ impl HttpShared {
     }
 }
 
+// --- receipts -----------------------------------------------------------------------------------
+
+/// The receipt line's `format`.
+const RECEIPT_FORMAT: &str = "cra-receipt/1";
+/// Most leaves one `POST /v1/log/proofs` asks for (the server's bound).
+const PROOF_CHUNK: usize = 10_000;
+/// First and longest pause before asking again for a covering checkpoint or after a failure.
+const RECEIPT_RETRY_FIRST: Duration = Duration::from_millis(500);
+const RECEIPT_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// The path prefix of the receiver's API: the part of `path` before `/v1/traces` (receipts ask
+/// `<prefix>/v1/log/...` of the same host).
+fn log_prefix(path: &str) -> Result<String, String> {
+    let p = path.split('?').next().unwrap_or("");
+    match p.strip_suffix("/v1/traces") {
+        Some(prefix) => Ok(prefix.to_string()),
+        None => Err(format!(
+            "receipts need a cra serve receiver: the url's path must end in /v1/traces, got {p:?}"
+        )),
+    }
+}
+
+/// A delivered batch waiting for its receipt.
+struct PendingReceipt {
+    batch_blake3: String,
+    delivered_unix_ms: u64,
+    /// (event_id, trace_id, leaf index from the 202 answer).
+    events: Vec<(String, String, Option<u64>)>,
+    since: Instant,
+    failures: u32,
+    next_try: Instant,
+}
+
+#[derive(Default)]
+struct ReceiptQueue {
+    pending: VecDeque<PendingReceipt>,
+    stop: bool,
+    /// The receiver has no log (404) or refuses our token on it: no receipts from now on.
+    unavailable: bool,
+    last_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct EventHead<'a> {
+    #[serde(borrow)]
+    event_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    trace_id: std::borrow::Cow<'a, str>,
+}
+
+/// Receipts of delivered batches, kept by their own thread (never the sender's).
+struct Receipts {
+    q: Mutex<ReceiptQueue>,
+    wake: Condvar,
+    path: PathBuf,
+    prefix: String,
+    max_pending: usize,
+    max_bytes: u64,
+    max_wait: Duration,
+    written: AtomicU64,
+    failed: AtomicU64,
+    /// Batches delivered to a receiver without a log (no position in its answer, or 404).
+    unavailable: AtomicU64,
+}
+
+impl Receipts {
+    fn fail(&self, q: &mut ReceiptQueue, n: u64, msg: String) {
+        self.failed.fetch_add(n, Relaxed);
+        q.last_error = Some(msg);
+    }
+
+    /// Called by the sender after a batch was acknowledged: remembers what it sent. Cheap, never
+    /// blocks on the network, drops (and counts) when `max_pending` receipts already wait.
+    fn offer(&self, raw: &[u8], answer: &[u8]) {
+        let mut q = self.q.lock();
+        if q.unavailable {
+            self.unavailable.fetch_add(1, Relaxed);
+            return;
+        }
+        let doc = match serde_json::from_slice::<serde_json::Value>(answer) {
+            Ok(v) => v,
+            Err(e) => {
+                // Cut (longer than the kept 1 MiB) or not JSON: this batch gets no receipt.
+                self.fail(
+                    &mut q,
+                    1,
+                    format!("the receiver's answer to a delivered batch is not readable JSON: {e}"),
+                );
+                return;
+            }
+        };
+        let indices: Option<Vec<Option<u64>>> = doc
+            .get("log")
+            .and_then(|l| l.get("indices"))
+            .and_then(|x| x.as_array())
+            .map(|ix| ix.iter().map(|x| x.as_u64()).collect());
+        let Some(indices) = indices else {
+            // A receiver without a transparency log: no receipt.
+            self.unavailable.fetch_add(1, Relaxed);
+            q.last_error = Some(
+                "the receiver's answer names no log positions (a receiver without a transparency log?)"
+                    .into(),
+            );
+            return;
+        };
+        if q.pending.len() >= self.max_pending {
+            self.fail(
+                &mut q,
+                1,
+                format!(
+                    "{} receipts already wait; this batch gets none",
+                    self.max_pending
+                ),
+            );
+            return;
+        }
+        drop(q);
+        let mut events = Vec::with_capacity(indices.len());
+        for line in raw.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            match serde_json::from_slice::<EventHead<'_>>(line) {
+                Ok(h) => events.push((h.event_id.into_owned(), h.trace_id.into_owned(), None)),
+                Err(e) => {
+                    let mut q = self.q.lock();
+                    self.fail(&mut q, 1, format!("a delivered line has no event_id: {e}"));
+                    return;
+                }
+            }
+        }
+        if events.len() != indices.len() {
+            let mut q = self.q.lock();
+            self.fail(
+                &mut q,
+                1,
+                format!(
+                    "the receiver named {} log positions for {} lines",
+                    indices.len(),
+                    events.len()
+                ),
+            );
+            return;
+        }
+        for (e, i) in events.iter_mut().zip(indices) {
+            e.2 = i;
+        }
+        let now = Instant::now();
+        let p = PendingReceipt {
+            batch_blake3: blake3::hash(raw).to_hex().to_string(),
+            delivered_unix_ms: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            events,
+            since: now,
+            failures: 0,
+            next_try: now,
+        };
+        let mut q = self.q.lock();
+        q.pending.push_back(p);
+        self.wake.notify_all();
+    }
+
+    fn later(p: &mut PendingReceipt) {
+        p.failures = p.failures.saturating_add(1);
+        let d = RECEIPT_RETRY_FIRST
+            .saturating_mul(1 << p.failures.min(6))
+            .min(RECEIPT_RETRY_MAX);
+        p.next_try = Instant::now() + d;
+    }
+}
+
+enum Step {
+    Done(serde_json::Value),
+    /// Not covered yet, or a retryable failure: try again later.
+    Later(Option<String>),
+    /// This receipt cannot be made.
+    Fail(String),
+    /// The receiver has no log for us (404, 401, 403): no receipts at all.
+    Unavailable(String),
+}
+
+fn answer_json(r: &Response) -> Result<serde_json::Value, String> {
+    serde_json::from_slice(&r.body).map_err(|e| format!("unreadable answer: {e}"))
+}
+
+fn classify(what: &str, r: &Response) -> Step {
+    let text = String::from_utf8_lossy(&r.body);
+    let msg = format!("{what}: HTTP {} {}", r.status, truncate(text.trim(), 200));
+    match r.status {
+        404 | 401 | 403 => Step::Unavailable(msg),
+        s if retryable(s) => Step::Later(Some(msg)),
+        _ => Step::Fail(msg),
+    }
+}
+
+/// One attempt at the receipt of `p`: the first checkpoint covering its leaves, then their
+/// inclusion proofs at that checkpoint's size.
+fn make_receipt(client: &mut Client, prefix: &str, p: &PendingReceipt) -> Step {
+    let logged: Vec<u64> = p.events.iter().filter_map(|e| e.2).collect();
+    let Some(&last) = logged.iter().max() else {
+        return Step::Fail("no event of the batch has a leaf (all were rejected or held)".into());
+    };
+    let path = format!("{prefix}/v1/log/checkpoints?after={last}&limit=1");
+    let r = match client.request("GET", &path, b"") {
+        Ok(r) => r,
+        Err(e) => return Step::Later(Some(format!("checkpoints: {e}"))),
+    };
+    if r.status != 200 {
+        return classify("GET /v1/log/checkpoints", &r);
+    }
+    let cps = match answer_json(&r) {
+        Ok(v) => v,
+        Err(e) => return Step::Fail(e),
+    };
+    let Some(cp) = cps
+        .get("checkpoints")
+        .and_then(|c| c.as_array())
+        .and_then(|a| a.first())
+    else {
+        return Step::Later(None); // not covered yet
+    };
+    let (Some(size), Some(note)) = (
+        cp.get("size").and_then(|x| x.as_u64()),
+        cp.get("note").and_then(|x| x.as_str()),
+    ) else {
+        return Step::Fail("a checkpoint without size or note".into());
+    };
+    if size <= last {
+        return Step::Fail(format!(
+            "the receiver answered a checkpoint of size {size} for leaf {last}"
+        ));
+    }
+    let mut want = logged.clone();
+    want.sort_unstable();
+    want.dedup();
+    let mut hashes: Vec<String> = Vec::new();
+    let mut table: HashMap<String, usize> = HashMap::new();
+    let mut proofs: HashMap<u64, (String, Vec<usize>)> = HashMap::new();
+    for chunk in want.chunks(PROOF_CHUNK) {
+        let body = serde_json::json!({"indices": chunk, "size": size}).to_string();
+        let path = format!("{prefix}/v1/log/proofs");
+        let r = match client.request("POST", &path, body.as_bytes()) {
+            Ok(r) => r,
+            Err(e) => return Step::Later(Some(format!("proofs: {e}"))),
+        };
+        if r.status != 200 {
+            return classify("POST /v1/log/proofs", &r);
+        }
+        let v = match answer_json(&r) {
+            Ok(v) => v,
+            Err(e) => return Step::Fail(e),
+        };
+        let (Some(hs), Some(leaves)) = (
+            v.get("hashes").and_then(|x| x.as_array()),
+            v.get("leaves").and_then(|x| x.as_array()),
+        ) else {
+            return Step::Fail("a proofs answer without hashes or leaves".into());
+        };
+        let hs: Vec<&str> = hs.iter().filter_map(|h| h.as_str()).collect();
+        for l in leaves {
+            let (Some(i), Some(leaf), Some(proof)) = (
+                l.get("index").and_then(|x| x.as_u64()),
+                l.get("leaf_hash").and_then(|x| x.as_str()),
+                l.get("proof").and_then(|x| x.as_array()),
+            ) else {
+                return Step::Fail("a malformed proof in the answer".into());
+            };
+            let mut pos = Vec::with_capacity(proof.len());
+            for k in proof {
+                let Some(h) = k.as_u64().and_then(|k| hs.get(k as usize)) else {
+                    return Step::Fail("a proof names a hash the answer lacks".into());
+                };
+                let n = table.len();
+                let at = *table.entry((*h).to_string()).or_insert_with(|| {
+                    hashes.push((*h).to_string());
+                    n
+                });
+                pos.push(at);
+            }
+            proofs.insert(i, (leaf.to_string(), pos));
+        }
+    }
+    let mut events = Vec::with_capacity(p.events.len());
+    for (eid, tid, idx) in &p.events {
+        let mut e = serde_json::json!({"event_id": eid, "trace_id": tid, "index": idx});
+        match idx.and_then(|i| proofs.get(&i)) {
+            Some((leaf, pos)) => {
+                e["leaf_hash"] = leaf.clone().into();
+                e["proof"] = serde_json::json!(pos);
+            }
+            None if idx.is_some() => {
+                return Step::Fail(format!(
+                    "the receiver sent no proof for leaf {}",
+                    idx.unwrap_or(0)
+                ))
+            }
+            None => {}
+        }
+        events.push(e);
+    }
+    Step::Done(serde_json::json!({
+        "format": RECEIPT_FORMAT,
+        "batch_blake3": p.batch_blake3,
+        "delivered_unix_ms": p.delivered_unix_ms,
+        "size": size,
+        "checkpoint": note,
+        "hashes": hashes,
+        "events": events,
+    }))
+}
+
+/// The receipts thread: takes the oldest due receipt, makes one attempt, writes it or schedules
+/// it again; exits at close (receipts still pending are not written).
+fn receipts_loop(rc: &Receipts, mut client: Client) {
+    let mut written_bytes = fs::metadata(&rc.path).map_or(0, |m| m.len());
+    let mut file: Option<File> = None;
+    loop {
+        let mut p = {
+            let mut q = rc.q.lock();
+            loop {
+                if q.stop {
+                    return;
+                }
+                let now = Instant::now();
+                let due = q.pending.iter().position(|p| p.next_try <= now);
+                if let Some(i) = due {
+                    if let Some(p) = q.pending.remove(i) {
+                        break p;
+                    }
+                }
+                match q.pending.iter().map(|p| p.next_try).min() {
+                    Some(t) => {
+                        rc.wake.wait_until(&mut q, t);
+                    }
+                    None => rc.wake.wait(&mut q),
+                }
+            }
+        };
+        let step = make_receipt(&mut client, &rc.prefix, &p);
+        let mut q = rc.q.lock();
+        match step {
+            Step::Done(v) => {
+                let mut line = v.to_string().into_bytes();
+                line.push(b'\n');
+                if written_bytes + line.len() as u64 > rc.max_bytes {
+                    rc.fail(
+                        &mut q,
+                        1,
+                        format!(
+                            "the receipts file {:?} reached receipts_max_bytes ({})",
+                            rc.path, rc.max_bytes
+                        ),
+                    );
+                    continue;
+                }
+                drop(q);
+                let res = match &mut file {
+                    Some(f) => f.write_all(&line),
+                    None => OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&rc.path)
+                        .and_then(|mut f| {
+                            f.write_all(&line)?;
+                            file = Some(f);
+                            Ok(())
+                        }),
+                };
+                let mut q = rc.q.lock();
+                match res {
+                    Ok(()) => {
+                        written_bytes += line.len() as u64;
+                        rc.written.fetch_add(1, Relaxed);
+                    }
+                    Err(e) => {
+                        file = None;
+                        rc.fail(
+                            &mut q,
+                            1,
+                            format!("cannot write the receipts file {:?}: {e}", rc.path),
+                        );
+                    }
+                }
+            }
+            Step::Later(msg) => {
+                if p.since.elapsed() >= rc.max_wait {
+                    let why = msg.unwrap_or_else(|| "no checkpoint covers it yet".into());
+                    rc.fail(
+                        &mut q,
+                        1,
+                        format!("a receipt was given up after receipts_max_wait_ms ({why})"),
+                    );
+                } else {
+                    if msg.is_some() {
+                        q.last_error = msg;
+                    }
+                    Receipts::later(&mut p);
+                    q.pending.push_back(p);
+                }
+            }
+            Step::Fail(msg) => rc.fail(&mut q, 1, msg),
+            Step::Unavailable(msg) => {
+                // No log (or no read right): stop asking, count what waits.
+                q.unavailable = true;
+                let n = 1 + q.pending.len() as u64;
+                q.pending.clear();
+                rc.unavailable.fetch_add(n, Relaxed);
+                q.last_error = Some(format!("no receipts from this receiver: {msg}"));
+            }
+        }
+    }
+}
+
 // --- the sink -----------------------------------------------------------------------------------
 
 /// The HTTP sink. Dropping it stops the sender: in-memory batches go to the spool when there is
@@ -1351,6 +1874,7 @@ impl HttpShared {
 pub struct HttpSink {
     shared: Arc<HttpShared>,
     thread: Option<std::thread::JoinHandle<()>>,
+    receipts_thread: Option<std::thread::JoinHandle<()>>,
     fork_generation: u64,
 }
 
@@ -1441,13 +1965,61 @@ impl HttpSink {
             queue_max_batches: cfg.queue_max_batches as usize,
             compression: cfg.compression,
         };
-        let client = Client::new(
+        let receipts = match &cfg.receipts_file {
+            None => None,
+            Some(path) => {
+                let prefix = log_prefix(&target.path).map_err(|m| {
+                    CraError::at(ErrorCode::InvalidConfig, "/http/receipts_file", m)
+                })?;
+                // Fail at open, not later, when the file cannot be written.
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| {
+                        CraError::at(
+                            ErrorCode::IoError,
+                            "/http/receipts_file",
+                            format!("cannot open the receipts file {path:?}: {e}"),
+                        )
+                    })?;
+                Some(Arc::new(Receipts {
+                    q: Mutex::new(ReceiptQueue::default()),
+                    wake: Condvar::new(),
+                    path: PathBuf::from(path),
+                    prefix,
+                    max_pending: cfg.receipts_max_pending as usize,
+                    max_bytes: cfg.receipts_max_bytes,
+                    max_wait: Duration::from_millis(cfg.receipts_max_wait_ms.into()),
+                    written: AtomicU64::new(0),
+                    failed: AtomicU64::new(0),
+                    unavailable: AtomicU64::new(0),
+                }))
+            }
+        };
+        let mut receipts_client = receipts.as_ref().map(|_| {
+            Client::with_type(
+                target.clone(),
+                tls.clone(),
+                settings.timeout,
+                token.as_deref(),
+                Compression::None,
+                "application/json",
+            )
+        });
+        if let Some(c) = &mut receipts_client {
+            c.keep = BODY_DRAIN_MAX as usize;
+        }
+        let mut client = Client::new(
             target,
             tls,
             settings.timeout,
             token.as_deref(),
             cfg.compression,
         );
+        if receipts.is_some() {
+            client.keep = BODY_DRAIN_MAX as usize; // the 202 answer's log positions
+        }
         let shared = Arc::new(HttpShared {
             state: Mutex::new(state),
             wake: Condvar::new(),
@@ -1458,6 +2030,7 @@ impl HttpSink {
             counters,
             cfg: settings,
             spool,
+            receipts: receipts.clone(),
         });
         shared.update_room(&shared.state.lock());
         let s = shared.clone();
@@ -1470,9 +2043,24 @@ impl HttpSink {
                     format!("cannot start the HTTP sender thread: {e}"),
                 )
             })?;
+        let receipts_thread = match (receipts, receipts_client) {
+            (Some(rc), Some(c)) => Some(
+                std::thread::Builder::new()
+                    .name("cra-trace-receipts".into())
+                    .spawn(move || receipts_loop(&rc, c))
+                    .map_err(|e| {
+                        CraError::new(
+                            ErrorCode::Internal,
+                            format!("cannot start the receipts thread: {e}"),
+                        )
+                    })?,
+            ),
+            _ => None,
+        };
         Ok(HttpSink {
             shared,
             thread: Some(thread),
+            receipts_thread,
             fork_generation: crate::fork::generation(),
         })
     }
@@ -1655,6 +2243,9 @@ impl Drop for HttpSink {
             if let Some(h) = self.thread.take() {
                 std::mem::forget(h);
             }
+            if let Some(h) = self.receipts_thread.take() {
+                std::mem::forget(h);
+            }
             return;
         }
         {
@@ -1663,6 +2254,13 @@ impl Drop for HttpSink {
         }
         self.shared.wake.notify_all();
         if let Some(h) = self.thread.take() {
+            let _ = h.join();
+        }
+        if let Some(rc) = &self.shared.receipts {
+            rc.q.lock().stop = true;
+            rc.wake.notify_all();
+        }
+        if let Some(h) = self.receipts_thread.take() {
             let _ = h.join();
         }
     }
@@ -1748,9 +2346,13 @@ fn sender_loop(sh: &HttpShared, mut client: Client) {
         };
         let outcome = client.post(&body);
         let mut st = sh.state.lock();
+        let mut delivered: Option<(Arc<Vec<u8>>, Vec<u8>)> = None;
         match outcome {
             Ok(r) if (200..300).contains(&r.status) => {
                 sh.acked(&mut st, job.seq, body.len(), r.status);
+                if sh.receipts.is_some() {
+                    delivered = Some((raw.clone(), r.body));
+                }
             }
             Ok(r) if retryable(r.status) => {
                 sh.stats.last_status.store(r.status.into(), Relaxed);
@@ -1774,6 +2376,9 @@ fn sender_loop(sh: &HttpShared, mut client: Client) {
         }
         drop(st);
         sh.progress.notify_all();
+        if let (Some((raw, answer)), Some(rc)) = (delivered, &sh.receipts) {
+            rc.offer(&raw, &answer);
+        }
     }
 }
 
@@ -1813,6 +2418,14 @@ fn stop_now(sh: &HttpShared, st: &mut State) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receipts_ask_the_log_beside_the_ingest_path() {
+        assert_eq!(log_prefix("/v1/traces").as_deref(), Ok(""));
+        assert_eq!(log_prefix("/cra/v1/traces?x=1").as_deref(), Ok("/cra"));
+        assert!(log_prefix("/ingest").is_err());
+        assert!(log_prefix("/v1/traces/more").is_err());
+    }
 
     #[test]
     fn urls() {

@@ -80,6 +80,11 @@ class Chains:
         #: The tenant's transparency log: every stored event is appended, in the order stored
         #: (its row is locked at the first store of the transaction; see :mod:`.tlog`).
         self.log: Optional[tlog.Appender] = tlog.Appender(tx, tenant) if tlog.ENABLED else None
+        #: event_id -> (leaf index, event_hash) of every event this transaction stored with a leaf
+        #: (for the receipt part of the 202 answer).
+        self.logged: Dict[str, Tuple[int, str]] = {}
+        #: The same for events of a batch that were already stored (duplicates).
+        self.prior_logged: Dict[str, Tuple[int, str]] = {}
 
     # -- locking ---------------------------------------------------------------------------
     def lock(self, first_seen: Mapping[str, Tuple[str, int]]) -> None:
@@ -216,6 +221,8 @@ class Chains:
             rows.append((self.tenant, ln.trace_id, ln.sequence, ln.event_id, ln.session_id, ln.event_type, ln.ts_us,
                          f.agent_id or st.agent_id, atlas_id, f.action_id, f.decision, f.policy_id, f.reason_code,
                          ln.event_hash, ln.raw, self.now_us, None if first is None else first + len(rows)))
+            if first is not None:
+                self.logged[ln.event_id] = (first + len(rows) - 1, ln.event_hash)
             if st.events == 0:
                 st.first_ts_us = ln.ts_us
                 st.last_ts_us = ln.ts_us

@@ -48,11 +48,21 @@ class Outcome:
     alerts: int = 0
     errors: List[Rejection] = field(default_factory=list)
     newest_ts_us: Optional[int] = None
+    #: Per batch line (in order), the leaf index of its event in the tenant's transparency log:
+    #: stored now or already stored (a duplicate); None for a rejected or held line, or an event
+    #: that has no leaf yet. None (no ``log`` in the answer) when the log is off.
+    log_indices: Optional[List[Optional[int]]] = None
+    #: The tree size once this batch's transaction committed (every index above is below it).
+    log_size: Optional[int] = None
 
     def to_json(self) -> Dict[str, object]:
         """The answer body."""
-        return {"accepted": self.accepted, "duplicate": self.duplicate, "rejected": self.rejected, "held": self.held,
-                "released": self.released, "alerts": self.alerts, "errors": [e.to_json() for e in self.errors]}
+        out: Dict[str, object] = {
+            "accepted": self.accepted, "duplicate": self.duplicate, "rejected": self.rejected, "held": self.held,
+            "released": self.released, "alerts": self.alerts, "errors": [e.to_json() for e in self.errors]}
+        if self.log_indices is not None:
+            out["log"] = {"size": self.log_size, "indices": self.log_indices}
+        return out
 
 
 class Ingestor:
@@ -72,6 +82,8 @@ class Ingestor:
                 chains = Chains(tx, tenant, now_us())
                 out = self._ingest(chains, lines)
                 chains.save()
+                if chains.log is not None:
+                    self._log_indices(chains, lines, out)
                 return out
         except BadLine as e:
             self._alert_bad_batch(tenant, body, e)
@@ -127,10 +139,13 @@ class Ingestor:
         ids = sorted({x.event_id for x in lines})
         known: Dict[str, Tuple[str, int, str]] = {}
         for table in ("events", "held_events"):
+            extra = ", log_index" if table == "events" else ""
             for cond, part in chains.tx.among("event_id", ids):
-                for r in chains.tx.q(f"SELECT event_id, trace_id, sequence, event_hash FROM {table}"
+                for r in chains.tx.q(f"SELECT event_id, trace_id, sequence, event_hash{extra} FROM {table}"
                                      f" WHERE tenant = ? AND {cond}", (chains.tenant, *part)):
                     known[r[0]] = (r[1], int(r[2]), r[3])
+                    if extra and r[4] is not None:
+                        chains.prior_logged[r[0]] = (int(r[4]), r[3])
         fresh: List[Line] = []
         seen: Dict[str, bytes] = {}
         for ln in lines:
@@ -153,6 +168,19 @@ class Ingestor:
                               f"event_id is already stored for trace {k[0]} sequence {k[1]} with another hash", True)
                 chains.traces[ln.trace_id].worsen("broken")
         return fresh
+
+    def _log_indices(self, chains: Chains, lines: List[Line], out: Outcome) -> None:
+        """Fills the answer's ``log``: each line's leaf index when its event (same id and hash)
+        is stored with a leaf, now or before; the tree size after the transaction."""
+        found = dict(chains.prior_logged)
+        found.update(chains.logged)
+        indices: List[Optional[int]] = []
+        for ln in lines:
+            hit = found.get(ln.event_id)
+            indices.append(hit[0] if hit is not None and hit[1] == ln.event_hash else None)
+        out.log_indices = indices
+        rows = chains.tx.q("SELECT size FROM tlog_state WHERE tenant = ?", (chains.tenant,))
+        out.log_size = int(rows[0][0]) if rows else 0
 
     def _hold(self, chains: Chains, groups: Dict[str, List[Line]]) -> int:
         """Holds lines that start past their trace's head. Each group is first checked from its

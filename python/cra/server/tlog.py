@@ -436,6 +436,37 @@ class LogService:
                 "traces": [{"trace_id": t, "events": evs} for t, evs in traces.items()],
                 "missing": gone, "deleted": deleted}
 
+    def index_proofs(self, tenant: str, indices: Sequence[int], size: Optional[int] = None) -> Dict[str, Any]:
+        """Inclusion proofs of these leaves (at most :data:`MAX_ENTRIES`) in the tree of ``size``
+        leaves (default: the latest checkpoint's), sharing one list of distinct hashes as
+        :meth:`trace_proofs` does: ``{size, checkpoint, hashes, leaves: [{index, leaf_hash,
+        proof}]}`` (the HTTP sink's receipts ask for the leaves of a batch it delivered)."""
+        want = sorted(set(int(i) for i in indices))
+        if len(want) > MAX_ENTRIES:
+            raise LogError(400, "too_many_indices", f"at most {MAX_ENTRIES} leaves at a time")
+        with self.db.read() as tx:
+            n, cp = self._size(tx, tenant, size)
+            beyond = [i for i in want if not 0 <= i < n]
+            if beyond:
+                raise LogError(409, "not_in_tree", f"leaf {beyond[0]} is not in the tree of {n} leaves: ask for a "
+                                                   "newer checkpoint")
+            reader = TreeReader(tile_reader(tx, tenant))
+            paths = reader.inclusions(want, n) if want else []
+            leaves = [reader.leaf(i) for i in want]
+        table: Dict[bytes, int] = {}
+        hashes: List[str] = []
+        out = []
+        for i, path, leaf in zip(want, paths, leaves):
+            pos = []
+            for h in path:
+                k = table.get(h)
+                if k is None:
+                    k = table[h] = len(hashes)
+                    hashes.append(_b64(h))
+                pos.append(k)
+            out.append({"index": i, "leaf_hash": _b64(leaf), "proof": pos})
+        return {"size": n, "checkpoint": cp.note if cp else None, "hashes": hashes, "leaves": out}
+
     def entries(self, tenant: str, start: int, end: int) -> Dict[str, Any]:
         """The leaves [start, end) of the log (at most :data:`MAX_ENTRIES`): each leaf's stored
         hash and the event stored for it (``line``: its raw line, or None when no event is stored

@@ -108,8 +108,9 @@ def install(app: FastAPI, state: Any) -> None:
 
     @app.post("/v1/log/proofs", tags=["log"], summary="Inclusion of every event of several traces, in one answer",
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
-                  "type": "object", "required": ["trace_ids"],
+                  "type": "object",
                   "properties": {"trace_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
+                                 "indices": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_ENTRIES},
                                  "size": {"type": "integer"}}}}}}})
     async def proofs(request: Request) -> Response:
         """``{size, checkpoint, hashes, traces: [{trace_id, events: [{sequence, event_id, index,
@@ -121,14 +122,27 @@ def install(app: FastAPI, state: Any) -> None:
             raise ApiError(e.status, e.code, e.message) from None
         try:
             doc = _json.loads(body)
-            ids = doc["trace_ids"]
+            if not isinstance(doc, dict):
+                raise ValueError("not an object")
             size = doc.get("size")
-            if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids) or not 1 <= len(ids) <= 1000:
-                raise ValueError("trace_ids must be a list of 1 to 1000 strings")
             if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
                 raise ValueError("size must be a non-negative integer")
+            if ("trace_ids" in doc) == ("indices" in doc):
+                raise ValueError("give exactly one of trace_ids and indices")
+            if "indices" in doc:
+                idx = doc["indices"]
+                if not isinstance(idx, list) or not 1 <= len(idx) <= MAX_ENTRIES or \
+                        not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in idx):
+                    raise ValueError(f"indices must be a list of 1 to {MAX_ENTRIES} non-negative integers")
+                indices: List[int] = idx
+                return _json_response(await run_in_threadpool(
+                    call, lambda: service().index_proofs(p.tenant, indices, size)))
+            ids = doc["trace_ids"]
+            if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids) or not 1 <= len(ids) <= 1000:
+                raise ValueError("trace_ids must be a list of 1 to 1000 strings")
         except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise ApiError(400, "bad_request", f"expected {{\"trace_ids\": [...], \"size\": n}}: {e}") from None
+            raise ApiError(400, "bad_request", f"expected {{\"trace_ids\": [...], \"size\": n}} or "
+                                               f"{{\"indices\": [...], \"size\": n}}: {e}") from None
         trace_ids: List[str] = ids
         return _json_response(await run_in_threadpool(call, lambda: service().trace_proofs(p.tenant, trace_ids, size)))
 
