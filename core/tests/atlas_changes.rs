@@ -45,7 +45,11 @@ fn loads_before_the_first_session_are_configuration_later_ones_are_events() {
     assert_eq!(ctl[0]["payload"]["previous_digest"], Value::Null);
     // its ids are from the resolver chain's own stream
     for key in ["event_id", "trace_id", "span_id"] {
-        assert!(ctl[0][key].as_str().unwrap().contains("-0002-"), "{key}: {}", ctl[0][key]);
+        assert!(
+            ctl[0][key].as_str().unwrap().contains("-0002-"),
+            "{key}: {}",
+            ctl[0][key]
+        );
     }
 }
 
@@ -61,7 +65,10 @@ fn a_recorded_change_shifts_no_other_id_or_time() {
         }
         let res = r.resolve(req("bot", "s1", "g")).unwrap();
         let all = events(&r);
-        let session: Vec<Value> = all.into_iter().filter(|e| e["session_id"] == "s1").collect();
+        let session: Vec<Value> = all
+            .into_iter()
+            .filter(|e| e["session_id"] == "s1")
+            .collect();
         (res.resolution_id.clone(), session)
     };
     assert_eq!(run(false), run(true));
@@ -117,12 +124,17 @@ fn replace_unload_and_shadow_changes_form_one_verified_chain() {
         ]
     );
     // one chain of its own, apart from the caller's session
-    let trace_ids: std::collections::BTreeSet<&str> =
-        ctl.iter().map(|e| e["trace_id"].as_str().unwrap()).collect();
+    let trace_ids: std::collections::BTreeSet<&str> = ctl
+        .iter()
+        .map(|e| e["trace_id"].as_str().unwrap())
+        .collect();
     assert_eq!(trace_ids.len(), 1);
     let s1 = all.iter().find(|e| e["session_id"] == "s1").unwrap();
     assert_ne!(s1["trace_id"], ctl[0]["trace_id"]);
-    let seqs: Vec<u64> = ctl.iter().map(|e| e["sequence"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = ctl
+        .iter()
+        .map(|e| e["sequence"].as_u64().unwrap())
+        .collect();
     assert_eq!(seqs, [0, 1, 2, 3]);
 
     let replaced = &ctl[0]["payload"];
@@ -156,7 +168,10 @@ fn the_digest_covers_context_text() {
     let all = events(&r);
     let ctl = control(&all);
     assert_eq!(ctl.len(), 1);
-    assert_ne!(ctl[0]["payload"]["digest"], ctl[0]["payload"]["previous_digest"]);
+    assert_ne!(
+        ctl[0]["payload"]["digest"],
+        ctl[0]["payload"]["previous_digest"]
+    );
 }
 
 #[test]

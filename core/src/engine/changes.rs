@@ -44,7 +44,10 @@ pub(crate) enum AtlasChange<'a> {
         shadow: bool,
     },
     /// `old` was unloaded (a shadow when `shadow`).
-    Unloaded { old: &'a CompiledAtlas, shadow: bool },
+    Unloaded {
+        old: &'a CompiledAtlas,
+        shadow: bool,
+    },
 }
 
 impl Resolver {
