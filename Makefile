@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo doc clean \
-        cbindgen header check-header build-ffi test-c test-go test-ruby \
+        cbindgen header check-header errors-json check-errors build-ffi test-c test-go test-ruby \
         python-venv python-install test-python bench-python test-ingest bench-ingest test-tlog bench-tlog \
         python-integrations-deps test-integrations bench-integrations test-dashboard bench-dashboard
 
@@ -17,7 +17,7 @@ conformance: build-ffi ## The shared corpus through every binding's runner (core
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header test-c test-go test-ruby test-node test-wasm test-python test-ingest test-integrations test-dashboard test-node-gyp test-packaging fuzz-smoke ## Run every suite (Rust, C ABI, header drift, Go, Ruby, Node, WASM, Python, ingest service, integrations, dashboard, packaging, fuzz smoke)
+test: fmt-check lint test-rust check-header check-errors test-c test-go test-ruby test-node test-wasm test-python test-ingest test-integrations test-dashboard test-node-gyp test-packaging fuzz-smoke ## Run every suite (Rust, C ABI, header and error-table drift, Go, Ruby, Node, WASM, Python, ingest service, integrations, dashboard, packaging, fuzz smoke)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
@@ -48,6 +48,13 @@ check-header: cbindgen ## Fail when the committed ffi/include/cra.h differs from
 	if diff -q "$$tmp/cra.h" "$$tmp/tampered.h" >/dev/null; then echo "check-header: the drift check cannot fail" >&2; exit 1; fi; \
 	diff -u $(HEADER) "$$tmp/cra.h" || { echo "check-header: $(HEADER) is stale; run make header and commit it" >&2; exit 1; }; \
 	echo "check-header: $(HEADER) is up to date"
+
+errors-json: ## Write conformance/errors.json from the error table in core/src/error.rs (commit the result)
+	CRA_WRITE_ERRORS_JSON=1 $(CARGO) test -q -p cra-core --lib error::tests::errors_json_is_current
+
+check-errors: ## Fail when conformance/errors.json is stale (and prove the check can fail)
+	$(CARGO) test -q -p cra-core --lib error::tests::
+	@echo "check-errors: conformance/errors.json is up to date"
 
 build-ffi: ## Release build of libcra (target/release/libcra.{so,a})
 	$(CARGO) build -p cra-ffi --release

@@ -690,7 +690,9 @@ export declare function governed<R, P extends JsonObjectInput = JsonObjectInput>
 ): Promise<R>;
 
 // ---------------------------------------------------------------------------------------------
-// Errors: one class per code family; `code` is the stable wire code.
+// Errors: one class per code family; `code` is the stable wire code. The codes and their
+// families are conformance/errors.json (generated from core/src/error.rs; docs/errors.md);
+// bindings/js-tests/test/errors.test.mjs checks this file's ErrorCode and ErrorFamily against it.
 
 export type ErrorCode =
   | 'INVALID_REQUEST' | 'INVALID_CONFIG' | 'LIMIT_EXCEEDED' | 'INVALID_ATLAS' | 'ATLAS_NOT_FOUND'
@@ -701,10 +703,17 @@ export type ErrorCode =
   | 'SESSION_NOT_FOUND' | 'SESSION_ENDED' | 'TRACE_CHAIN_INVALID' | 'IO_ERROR' | 'TIMEOUT' | 'CLOSED'
   | 'INTERNAL';
 
+/** The family of a code: every binding groups its errors the same way (docs/errors.md). */
+export type ErrorFamily =
+  | 'request' | 'atlas' | 'resolution' | 'action' | 'approval' | 'execution' | 'session' | 'trace'
+  | 'runtime' | 'internal';
+
 /** Base class of every CRA error. Messages cap echoed input values at 200 characters. */
 export declare class CraError extends Error {
   /** The stable code. */
   readonly code: ErrorCode;
+  /** The family of the code (undefined only on a CraError of a code this version does not know). */
+  readonly family: ErrorFamily | undefined;
   /** JSON pointer (RFC 6901) of the offending input value, when the error is about input. */
   readonly pointer: string | undefined;
   /** Every problem found (atlas validation reports all of them). */
@@ -712,20 +721,24 @@ export declare class CraError extends Error {
   /** The execute answer, for errors thrown by `governed`. */
   readonly answer?: ExecuteAnswer;
 }
-/** `INVALID_REQUEST`, `INVALID_CONFIG`, `LIMIT_EXCEEDED`. */
+/** Family `request`: `INVALID_REQUEST`, `INVALID_CONFIG`, `LIMIT_EXCEEDED` (and `INVALID_PARAMETERS`, its subclass). */
 export declare class CraInvalidRequestError extends CraError {}
+/** The request family's class under the name every family follows (the same class as CraInvalidRequestError). */
+export declare const CraRequestError: typeof CraInvalidRequestError;
 /** `INVALID_PARAMETERS`. */
 export declare class CraInvalidParametersError extends CraInvalidRequestError {}
 /** `INVALID_ATLAS`, `ATLAS_NOT_FOUND`, `ATLAS_ALREADY_LOADED`, `ATLAS_CONFLICT`. */
 export declare class CraAtlasError extends CraError {}
 /** `RESOLUTION_NOT_FOUND`, `RESOLUTION_EXPIRED`. */
 export declare class CraResolutionError extends CraError {}
+/** Family `action`: governance refused the call for now (the two classes below). */
+export declare class CraActionError extends CraError {}
 /** `ACTION_NOT_ALLOWED`, `RATE_LIMIT_EXCEEDED`. */
-export declare class CraActionDeniedError extends CraError {
+export declare class CraActionDeniedError extends CraActionError {
   readonly answer: ExecuteAnswer;
 }
 /** `APPROVAL_REQUIRED`. */
-export declare class CraApprovalRequiredError extends CraError {
+export declare class CraApprovalRequiredError extends CraActionError {
   readonly answer: ExecuteAnswer;
 }
 /** `APPROVAL_NOT_FOUND`, `APPROVAL_EXPIRED`, `APPROVAL_ALREADY_DECIDED`, `APPROVAL_FORBIDDEN`. */

@@ -20,5 +20,5 @@ pub mod protocol;
 pub mod trace;
 
 pub use engine::{AtlasInfo, FastVerdict, Resolution, Resolver, ResolverConfig};
-pub use error::{CraError, ErrorCode, Problem, Result};
+pub use error::{CraError, ErrorCode, Family, Problem, Result};
 pub use protocol::{CarpRequest, ExecuteAnswer, ExecuteStatus, RiskTier};

@@ -55,6 +55,72 @@ const (
 	CodeTraceFileLocked          Code = C.CRA_STATUS_TRACE_FILE_LOCKED
 )
 
+// Family groups codes by what they are about; every binding groups its errors the same way.
+// The codes and their families are conformance/errors.json (generated from core/src/error.rs;
+// docs/errors.md); errors_test.go checks codeFamilies and the constants above against it.
+type Family string
+
+// The families.
+const (
+	FamilyRequest    Family = "request"    // malformed or oversized input
+	FamilyAtlas      Family = "atlas"      // loading, finding or replacing an atlas
+	FamilyResolution Family = "resolution" // the resolution is unknown or expired
+	FamilyAction     Family = "action"     // governance refused the call for now
+	FamilyApproval   Family = "approval"   // finding or deciding an approval
+	FamilyExecution  Family = "execution"  // finding or reporting an execution
+	FamilySession    Family = "session"    // the session is unknown or ended
+	FamilyTrace      Family = "trace"      // a trace failed verification
+	FamilyRuntime    Family = "runtime"    // files, time, close, fork, locks
+	FamilyInternal   Family = "internal"   // a bug in CRA
+)
+
+// codeFamilies is the family of every code but CodeOK.
+var codeFamilies = map[Code]Family{
+	CodeNullArgument:             FamilyRequest,
+	CodeInvalidUTF8:              FamilyRequest,
+	CodePoisoned:                 FamilyInternal,
+	CodeInvalidRequest:           FamilyRequest,
+	CodeInvalidConfig:            FamilyRequest,
+	CodeLimitExceeded:            FamilyRequest,
+	CodeInvalidAtlas:             FamilyAtlas,
+	CodeAtlasNotFound:            FamilyAtlas,
+	CodeAtlasAlreadyLoaded:       FamilyAtlas,
+	CodeAtlasConflict:            FamilyAtlas,
+	CodeResolutionNotFound:       FamilyResolution,
+	CodeResolutionExpired:        FamilyResolution,
+	CodeActionNotAllowed:         FamilyAction,
+	CodeInvalidParameters:        FamilyRequest,
+	CodeRateLimitExceeded:        FamilyAction,
+	CodeApprovalRequired:         FamilyAction,
+	CodeApprovalNotFound:         FamilyApproval,
+	CodeApprovalExpired:          FamilyApproval,
+	CodeApprovalAlreadyDecided:   FamilyApproval,
+	CodeApprovalForbidden:        FamilyApproval,
+	CodeExecutionNotFound:        FamilyExecution,
+	CodeExecutionAlreadyReported: FamilyExecution,
+	CodeSessionNotFound:          FamilySession,
+	CodeSessionEnded:             FamilySession,
+	CodeTraceChainInvalid:        FamilyTrace,
+	CodeIOError:                  FamilyRuntime,
+	CodeTimeout:                  FamilyRuntime,
+	CodeClosed:                   FamilyRuntime,
+	CodeResolverForked:           FamilyRuntime,
+	CodeTraceFileLocked:          FamilyRuntime,
+	CodeInternal:                 FamilyInternal,
+	CodePanic:                    FamilyInternal,
+}
+
+// Family is the code's family; FamilyInternal for a value libcra does not define, "" for CodeOK.
+func (c Code) Family() Family {
+	if c == CodeOK {
+		return ""
+	}
+	if f, ok := codeFamilies[c]; ok {
+		return f
+	}
+	return FamilyInternal
+}
+
 // Name is the stable code name ("INVALID_REQUEST", ...), "UNKNOWN" for a value libcra does not
 // define.
 func (c Code) Name() string { return C.GoString(C.cra_status_name(C.uint32_t(c))) }
@@ -107,6 +173,9 @@ func (e *Error) Is(target error) bool {
 	}
 	return false
 }
+
+// Family is the family of the error's Code.
+func (e *Error) Family() Family { return e.Code.Family() }
 
 // Internal reports whether the error is about how libcra was called or a bug in it (status
 // 1..99, INTERNAL, PANIC) rather than about the input.

@@ -233,6 +233,21 @@ mod tests {
         assert_eq!(CraStatus::Ok as u32, 0);
     }
 
+    /// The ABI's own statuses agree with the table in the core (conformance/errors.json).
+    #[test]
+    fn abi_statuses_match_the_core_table() {
+        let ours = [
+            CraStatus::NullArgument,
+            CraStatus::InvalidUtf8,
+            CraStatus::Poisoned,
+            CraStatus::Panic,
+        ];
+        assert_eq!(ours.len(), cra_core::error::ABI_STATUSES.len());
+        for (s, t) in ours.iter().zip(cra_core::error::ABI_STATUSES) {
+            assert_eq!((s.name(), *s as u32), (t.name, t.status));
+        }
+    }
+
     #[test]
     fn verdict_values_match_fast_verdict() {
         for v in [

@@ -9,26 +9,40 @@ problem, or :class:`CraError` for all of them::
     except cra.InvalidRequest as e:
         print(e.code, e.pointer)   # INVALID_REQUEST /task/risk_tier
 
-Families (and the codes they cover):
+Families. Every code belongs to one family, the same in every binding (the table is
+``conformance/errors.json``, generated from the core; see ``docs/errors.md``). Each family has a
+base class; catch it to handle every code of the family:
 
-- :class:`InvalidRequest` (also a :class:`ValueError`): ``INVALID_REQUEST``, ``NULL_ARGUMENT``,
-  ``INVALID_UTF8``; subclasses :class:`InvalidConfig` (``INVALID_CONFIG``) and
-  :class:`InvalidParameters` (``INVALID_PARAMETERS``).
-- :class:`InvalidAtlas` (a :class:`ValueError`): ``INVALID_ATLAS``; ``details`` lists every problem.
-- :class:`NotFound` (a :class:`LookupError`): ``ATLAS_NOT_FOUND``, ``RESOLUTION_NOT_FOUND``,
-  ``APPROVAL_NOT_FOUND``, ``EXECUTION_NOT_FOUND``, ``SESSION_NOT_FOUND``.
-- :class:`StateError`: ``ATLAS_ALREADY_LOADED``, ``RESOLUTION_EXPIRED``, ``APPROVAL_EXPIRED``,
-  ``APPROVAL_ALREADY_DECIDED``, ``EXECUTION_ALREADY_REPORTED``, ``SESSION_ENDED``,
-  ``RESOLVER_FORKED`` (:class:`ResolverForked`: a resolver inherited through ``os.fork()``).
-- :class:`NotAuthorized`: :class:`ActionDenied` (``ACTION_NOT_ALLOWED``), :class:`ApprovalRequired`
-  (``APPROVAL_REQUIRED``, carries ``approval_id``), :class:`RateLimited`
-  (``RATE_LIMIT_EXCEEDED``). Raised by governed tools and ``Authorization.raise_for_status()``.
-- :class:`TraceError`: ``TRACE_CHAIN_INVALID``.
-- :class:`CraIOError` (an :class:`OSError`): ``IO_ERROR``; :class:`FlushTimeout` (a
-  :class:`TimeoutError`): ``TIMEOUT``.
-- :class:`ResolverClosed`: ``CLOSED`` (also raised by Python when a closed resolver is used).
-- :class:`InternalError`: ``INTERNAL``; :class:`CraPanic` (``PANIC``: a bug caught at the
-  boundary) and :class:`ResolverPoisoned` (``POISONED``: the handle panicked earlier).
+- :class:`RequestError` (``request``): :class:`InvalidRequest` (a :class:`ValueError`;
+  ``INVALID_REQUEST``, and the C ABI's ``NULL_ARGUMENT``, ``INVALID_UTF8``), its subclasses
+  :class:`InvalidConfig` (``INVALID_CONFIG``) and :class:`InvalidParameters`
+  (``INVALID_PARAMETERS``), and :class:`LimitExceeded` (``LIMIT_EXCEEDED``).
+- :class:`AtlasError` (``atlas``): :class:`InvalidAtlas` (``INVALID_ATLAS``; ``details`` lists
+  every problem) and its subclass :class:`AtlasConflict`, :class:`AtlasNotFound`,
+  :class:`AtlasAlreadyLoaded`.
+- :class:`ResolutionError` (``resolution``): :class:`ResolutionNotFound`, :class:`ResolutionExpired`.
+- :class:`ActionError` (``action``; the same class as :class:`NotAuthorized`): :class:`ActionDenied`
+  (``ACTION_NOT_ALLOWED``), :class:`ApprovalRequired` (``APPROVAL_REQUIRED``, carries
+  ``approval_id``), :class:`RateLimited` (``RATE_LIMIT_EXCEEDED``). Raised by governed tools and
+  ``Authorization.raise_for_status()``.
+- :class:`ApprovalError` (``approval``): :class:`ApprovalNotFound`, :class:`ApprovalExpired`,
+  :class:`ApprovalAlreadyDecided`, :class:`ApprovalForbidden`.
+- :class:`ExecutionError` (``execution``): :class:`ExecutionNotFound`, :class:`ExecutionAlreadyReported`.
+- :class:`SessionError` (``session``): :class:`SessionNotFound`, :class:`SessionEnded` (and
+  :class:`SessionNotBound`, raised by Python).
+- :class:`TraceError` (``trace``): ``TRACE_CHAIN_INVALID``.
+- :class:`CraRuntimeError` (``runtime``): :class:`CraIOError` (an :class:`OSError`; ``IO_ERROR``),
+  :class:`FlushTimeout` (a :class:`TimeoutError`; ``TIMEOUT``), :class:`ResolverClosed`
+  (``CLOSED``, also raised by Python when a closed resolver is used), :class:`ResolverForked`
+  (``RESOLVER_FORKED``: a resolver inherited through ``os.fork()``), :class:`TraceFileLocked`.
+- :class:`InternalError` (``internal``): ``INTERNAL``; :class:`CraPanic` (``PANIC``: a bug caught
+  at the boundary) and :class:`ResolverPoisoned` (``POISONED``: the handle panicked earlier).
+
+Two groups across families are kept from earlier versions: :class:`NotFound` (a
+:class:`LookupError`: every ``*_NOT_FOUND`` code) and :class:`StateError` (the thing exists but
+is in the wrong state: expired, already decided or reported, ended, forked, locked). The class of
+each code is a subclass of both its family's class and, where it applies, one of these.
+Every error's ``family`` attribute names its family.
 """
 
 from __future__ import annotations
@@ -38,6 +52,15 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 __all__ = [
     "ErrorDetail",
     "CraError",
+    "RequestError",
+    "AtlasError",
+    "ResolutionError",
+    "ActionError",
+    "ApprovalError",
+    "ExecutionError",
+    "SessionError",
+    "CraRuntimeError",
+    "FAMILY_CLASSES",
     "InvalidRequest",
     "InvalidConfig",
     "InvalidParameters",
@@ -119,6 +142,8 @@ class CraError(Exception):
 
     #: The code used when Python raises the class itself.
     default_code = "INTERNAL"
+    #: The family of the error's code (``conformance/errors.json``); ``None`` for this base class.
+    family: Optional[str] = None
 
     def __init__(
         self,
@@ -166,7 +191,57 @@ def _rebuild(cls: Type[CraError], envelope: Mapping[str, Any], status: int) -> C
     )
 
 
-class InvalidRequest(CraError, ValueError):
+class RequestError(CraError):
+    """Family ``request``: the input is malformed or too large (request, configuration, parameters)."""
+
+    default_code = "INVALID_REQUEST"
+    family = "request"
+
+
+class AtlasError(CraError):
+    """Family ``atlas``: loading, finding or replacing an atlas."""
+
+    default_code = "INVALID_ATLAS"
+    family = "atlas"
+
+
+class ResolutionError(CraError):
+    """Family ``resolution``: the resolution named by ``execute`` is unknown or expired."""
+
+    default_code = "RESOLUTION_NOT_FOUND"
+    family = "resolution"
+
+
+class ApprovalError(CraError):
+    """Family ``approval``: finding or deciding an approval."""
+
+    default_code = "APPROVAL_NOT_FOUND"
+    family = "approval"
+
+
+class ExecutionError(CraError):
+    """Family ``execution``: finding or reporting an execution."""
+
+    default_code = "EXECUTION_NOT_FOUND"
+    family = "execution"
+
+
+class SessionError(CraError):
+    """Family ``session``: the session is unknown or ended."""
+
+    default_code = "SESSION_NOT_FOUND"
+    family = "session"
+
+
+class CraRuntimeError(CraError):
+    """Family ``runtime``: the host environment and the resolver's lifecycle (files, time,
+    close, fork, locks)."""
+
+    default_code = "IO_ERROR"
+    family = "runtime"
+
+
+class InvalidRequest(RequestError, ValueError):
     """The input is malformed: bad JSON, unknown field, wrong type, missing field."""
 
     default_code = "INVALID_REQUEST"
@@ -184,13 +259,13 @@ class InvalidParameters(InvalidRequest):
     default_code = "INVALID_PARAMETERS"
 
 
-class InvalidAtlas(CraError, ValueError):
+class InvalidAtlas(AtlasError, ValueError):
     """The atlas failed validation; :attr:`details` lists every problem with its pointer."""
 
     default_code = "INVALID_ATLAS"
 
 
-class LimitExceeded(CraError, ValueError):
+class LimitExceeded(RequestError, ValueError):
     """An input or a resource exceeds a documented bound (the message names it)."""
 
     default_code = "LIMIT_EXCEEDED"
@@ -208,31 +283,31 @@ class NotFound(CraError, LookupError):
     default_code = "NOT_FOUND"
 
 
-class AtlasNotFound(NotFound):
+class AtlasNotFound(AtlasError, NotFound):
     """No loaded atlas has that id."""
 
     default_code = "ATLAS_NOT_FOUND"
 
 
-class ResolutionNotFound(NotFound):
+class ResolutionNotFound(ResolutionError, NotFound):
     """The resolution was never issued by this resolver (or was forgotten)."""
 
     default_code = "RESOLUTION_NOT_FOUND"
 
 
-class ApprovalNotFound(NotFound):
+class ApprovalNotFound(ApprovalError, NotFound):
     """No approval has that id."""
 
     default_code = "APPROVAL_NOT_FOUND"
 
 
-class ExecutionNotFound(NotFound):
+class ExecutionNotFound(ExecutionError, NotFound):
     """No execution has that id."""
 
     default_code = "EXECUTION_NOT_FOUND"
 
 
-class SessionNotFound(NotFound):
+class SessionNotFound(SessionError, NotFound):
     """No session has that id."""
 
     default_code = "SESSION_NOT_FOUND"
@@ -244,37 +319,37 @@ class StateError(CraError):
     default_code = "STATE_ERROR"
 
 
-class AtlasAlreadyLoaded(StateError):
+class AtlasAlreadyLoaded(AtlasError, StateError):
     """An atlas with that id is already loaded."""
 
     default_code = "ATLAS_ALREADY_LOADED"
 
 
-class ResolutionExpired(StateError):
+class ResolutionExpired(ResolutionError, StateError):
     """The resolution's TTL has passed: resolve again."""
 
     default_code = "RESOLUTION_EXPIRED"
 
 
-class ApprovalExpired(StateError):
+class ApprovalExpired(ApprovalError, StateError):
     """The approval's time to decide has passed."""
 
     default_code = "APPROVAL_EXPIRED"
 
 
-class ApprovalAlreadyDecided(StateError):
+class ApprovalAlreadyDecided(ApprovalError, StateError):
     """The approval was already approved or rejected."""
 
     default_code = "APPROVAL_ALREADY_DECIDED"
 
 
-class ApprovalForbidden(StateError):
+class ApprovalForbidden(ApprovalError, StateError):
     """The approval needs an approver, and the agent that asked may not approve its own call."""
 
     default_code = "APPROVAL_FORBIDDEN"
 
 
-class ResolverForked(StateError):
+class ResolverForked(CraRuntimeError, StateError):
     """The resolver was created before ``os.fork()``; create a new one in the child.
 
     Its trace pipeline's thread stayed in the parent, so the child refuses every call on it
@@ -283,25 +358,25 @@ class ResolverForked(StateError):
     default_code = "RESOLVER_FORKED"
 
 
-class TraceFileLocked(StateError):
+class TraceFileLocked(CraRuntimeError, StateError):
     """Another resolver or process is writing the trace file."""
 
     default_code = "TRACE_FILE_LOCKED"
 
 
-class ExecutionAlreadyReported(StateError):
+class ExecutionAlreadyReported(ExecutionError, StateError):
     """The execution's outcome was already reported."""
 
     default_code = "EXECUTION_ALREADY_REPORTED"
 
 
-class SessionEnded(StateError):
+class SessionEnded(SessionError, StateError):
     """The session was ended; start a new one."""
 
     default_code = "SESSION_ENDED"
 
 
-class SessionNotBound(StateError):
+class SessionNotBound(SessionError, StateError):
     """A governed tool built without a session was called outside a conversation: bind one
     with ``with resolver.conversation(agent, session_id): ...`` or :func:`cra.bind`. Raised by
     Python (code ``SESSION_NOT_BOUND``); the tool never runs."""
@@ -324,6 +399,7 @@ class NotAuthorized(CraError):
     """
 
     default_code = "ACTION_NOT_ALLOWED"
+    family = "action"
 
     def __init__(
         self,
@@ -395,33 +471,35 @@ class RateLimited(NotAuthorized):
 
 
 class TraceError(CraError):
-    """A trace failed verification (or could not be replayed)."""
+    """Family ``trace``: a trace failed verification (or could not be replayed)."""
 
     default_code = "TRACE_CHAIN_INVALID"
+    family = "trace"
 
 
-class CraIOError(CraError, OSError):
+class CraIOError(CraRuntimeError, OSError):
     """A file or directory could not be read or written."""
 
     default_code = "IO_ERROR"
 
 
-class FlushTimeout(CraError, TimeoutError):
+class FlushTimeout(CraRuntimeError, TimeoutError):
     """A flush did not complete in time."""
 
     default_code = "TIMEOUT"
 
 
-class ResolverClosed(CraError):
+class ResolverClosed(CraRuntimeError):
     """The resolver was closed."""
 
     default_code = "CLOSED"
 
 
 class InternalError(CraError):
-    """A bug in CRA. Please report it."""
+    """Family ``internal``: a bug in CRA. Please report it."""
 
     default_code = "INTERNAL"
+    family = "internal"
 
 
 class CraPanic(InternalError):
@@ -437,6 +515,26 @@ class ResolverPoisoned(CraPanic):
     default_code = "POISONED"
 
 
+#: The action family's class under the name every family follows (``<Family>Error``).
+ActionError = NotAuthorized
+
+#: The class of each family of ``conformance/errors.json`` (python/tests/test_errors.py checks
+#: that every code's class is a subclass of its family's class, and that no code is missing).
+FAMILY_CLASSES: Dict[str, Type[CraError]] = {
+    "request": RequestError,
+    "atlas": AtlasError,
+    "resolution": ResolutionError,
+    "action": NotAuthorized,
+    "approval": ApprovalError,
+    "execution": ExecutionError,
+    "session": SessionError,
+    "trace": TraceError,
+    "runtime": CraRuntimeError,
+    "internal": InternalError,
+}
+
+#: The class of every code of ``conformance/errors.json`` (engine codes and the C ABI's own
+#: statuses); checked against the table by python/tests/test_errors.py.
 _BY_CODE: Dict[str, Type[CraError]] = {
     "NULL_ARGUMENT": InvalidRequest,
     "INVALID_UTF8": InvalidRequest,

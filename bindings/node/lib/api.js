@@ -17,7 +17,10 @@ class CraError extends Error {
     if (answer !== undefined) this.answer = answer;
   }
 }
-/** INVALID_REQUEST, INVALID_CONFIG, LIMIT_EXCEEDED: malformed or oversized input (bad JSON, unknown field, wrong type, a documented bound). */
+// Errors: one class per family of conformance/errors.json (the one error table, generated from
+// core/src/error.rs; docs/errors.md). ERROR_CLASSES below maps every code to a class of its
+// family; bindings/js-tests/test/errors.test.mjs checks both against the table.
+/** Family `request`: INVALID_REQUEST, INVALID_CONFIG, LIMIT_EXCEEDED, INVALID_PARAMETERS: malformed or oversized input (bad JSON, unknown field, wrong type, a documented bound). Also exported as CraRequestError. */
 class CraInvalidRequestError extends CraError {}
 /** INVALID_PARAMETERS: execute parameters do not match the action's schema. */
 class CraInvalidParametersError extends CraInvalidRequestError {}
@@ -25,10 +28,12 @@ class CraInvalidParametersError extends CraInvalidRequestError {}
 class CraAtlasError extends CraError {}
 /** RESOLUTION_NOT_FOUND, RESOLUTION_EXPIRED. */
 class CraResolutionError extends CraError {}
+/** Family `action`: governance refused the call for now (CraActionDeniedError, CraApprovalRequiredError). */
+class CraActionError extends CraError {}
 /** ACTION_NOT_ALLOWED, RATE_LIMIT_EXCEEDED: the call may not run (`answer` holds the execute answer). */
-class CraActionDeniedError extends CraError {}
+class CraActionDeniedError extends CraActionError {}
 /** APPROVAL_REQUIRED: the call waits for a human approval (`answer.approval_id`). */
-class CraApprovalRequiredError extends CraError {}
+class CraApprovalRequiredError extends CraActionError {}
 /** APPROVAL_NOT_FOUND, APPROVAL_EXPIRED, APPROVAL_ALREADY_DECIDED, APPROVAL_FORBIDDEN. */
 class CraApprovalError extends CraError {}
 /** EXECUTION_NOT_FOUND, EXECUTION_ALREADY_REPORTED. */
@@ -41,6 +46,24 @@ class CraTraceError extends CraError {}
 class CraRuntimeError extends CraError {}
 /** INTERNAL: a bug in CRA, including a caught panic. */
 class CraInternalError extends CraError {}
+
+/** The class of each family; each instance's `family` names its family. */
+const FAMILY_CLASSES = {
+  request: CraInvalidRequestError,
+  atlas: CraAtlasError,
+  resolution: CraResolutionError,
+  action: CraActionError,
+  approval: CraApprovalError,
+  execution: CraExecutionError,
+  session: CraSessionError,
+  trace: CraTraceError,
+  runtime: CraRuntimeError,
+  internal: CraInternalError,
+};
+Object.defineProperty(CraError.prototype, 'family', { value: undefined, writable: true, configurable: true });
+for (const [family, Cls] of Object.entries(FAMILY_CLASSES)) {
+  Object.defineProperty(Cls.prototype, 'family', { value: family, writable: true, configurable: true });
+}
 
 const ERROR_CLASSES = {
   INVALID_REQUEST: CraInvalidRequestError,
@@ -720,6 +743,8 @@ function makeApi(raw, opts = {}) {
 const errors = {
   CraError,
   CraInvalidRequestError,
+  CraRequestError: CraInvalidRequestError,
+  CraActionError,
   CraInvalidParametersError,
   CraAtlasError,
   CraResolutionError,
@@ -732,6 +757,7 @@ const errors = {
   CraRuntimeError,
   CraInternalError,
   ERROR_CLASSES,
+  FAMILY_CLASSES,
 };
 
 module.exports = { makeApi, errors, mapError };

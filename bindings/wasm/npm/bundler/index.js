@@ -20,7 +20,7 @@ function reinstantiate() {
 const api = makeApi(raw, { binding: 'wasm', reinstantiate });
 export const { Resolver, verifyTrace, verifyTraceFile, replay, versions, governed, binding, recover } = api;
 export const {
-  CraError, CraInvalidRequestError, CraInvalidParametersError, CraAtlasError, CraResolutionError,
+  CraError, CraInvalidRequestError, CraRequestError, CraActionError, CraInvalidParametersError, CraAtlasError, CraResolutionError,
   CraActionDeniedError, CraApprovalRequiredError, CraApprovalError, CraExecutionError,
   CraSessionError, CraTraceError, CraRuntimeError, CraInternalError,
 } = errors;

@@ -26,49 +26,106 @@ module Cra
     end
   end
 
-  # 1..99: how libcra was called (NULL argument, invalid UTF-8, poisoned handle).
-  class CallError < Error; end
-  # 100..109: malformed request or configuration.
+  # One class per family of conformance/errors.json (the one error table, generated from
+  # core/src/error.rs; docs/errors.md). CODES below maps every code to a class of its family;
+  # test/test_errors.rb checks both against the table.
+
+  # Family request: malformed or oversized input (request, configuration, parameters).
   class RequestError < Error; end
-  # 110..119: atlas validation and lookup.
+  # NULL_ARGUMENT, INVALID_UTF8: how libcra was called (request family).
+  class CallError < RequestError; end
+  # INVALID_PARAMETERS: execute parameters do not match the action's schema (request family;
+  # an ActionError before the families were unified).
+  class InvalidParametersError < RequestError; end
+  # Family atlas: atlas validation and lookup.
   class AtlasError < Error; end
-  # 120..129: unknown or expired resolution.
+  # Family resolution: unknown or expired resolution.
   class ResolutionError < Error; end
-  # 130..139: the action may not run (not allowed, parameters, rate limit, approval required).
+  # Family action: governance refused the call for now (not allowed, rate limit, approval required).
   class ActionError < Error; end
-  # 140..149: approvals.
+  # Family approval: approvals.
   class ApprovalError < Error; end
-  # 150..159: executions and their reports.
+  # Family execution: executions and their reports.
   class ExecutionError < Error; end
-  # 160..169: sessions.
+  # Family session: sessions.
   class SessionError < Error; end
-  # 170..179: trace verification.
+  # Family trace: trace verification.
   class TraceError < Error; end
-  # 180..189: files, timeouts, closed resolvers.
+  # Family runtime: files, timeouts, closed or forked resolvers, locked trace files.
   class ResourceError < Error; end
   # 182: the resolver was closed.
   class ClosedError < ResourceError; end
-  # 190..199: a bug in CRA.
+  # Family internal: a bug in CRA.
   class InternalError < Error; end
   # 900: a panic inside CRA was caught; the handle is poisoned.
   class PanicError < InternalError; end
+  # 3: the handle is unusable because an earlier call on it panicked (a CallError before the
+  # families were unified).
+  class PoisonedError < PanicError; end
 
-  # The exception class for a status value.
-  def self.error_class(status)
-    case status
-    when 182 then ClosedError
-    when 900 then PanicError
-    when 1..99 then CallError
-    when 100..109 then RequestError
-    when 110..119 then AtlasError
-    when 120..129 then ResolutionError
-    when 130..139 then ActionError
-    when 140..149 then ApprovalError
-    when 150..159 then ExecutionError
-    when 160..169 then SessionError
-    when 170..179 then TraceError
-    when 180..189 then ResourceError
-    else InternalError
+  # The class of each family.
+  FAMILIES = {
+    "request" => RequestError,
+    "atlas" => AtlasError,
+    "resolution" => ResolutionError,
+    "action" => ActionError,
+    "approval" => ApprovalError,
+    "execution" => ExecutionError,
+    "session" => SessionError,
+    "trace" => TraceError,
+    "runtime" => ResourceError,
+    "internal" => InternalError
+  }.freeze
+
+  # Every code of conformance/errors.json (engine codes and the C ABI's own statuses):
+  # name => [status, class].
+  CODES = {
+    "NULL_ARGUMENT" => [1, CallError],
+    "INVALID_UTF8" => [2, CallError],
+    "POISONED" => [3, PoisonedError],
+    "INVALID_REQUEST" => [100, RequestError],
+    "INVALID_CONFIG" => [101, RequestError],
+    "LIMIT_EXCEEDED" => [102, RequestError],
+    "INVALID_ATLAS" => [110, AtlasError],
+    "ATLAS_NOT_FOUND" => [111, AtlasError],
+    "ATLAS_ALREADY_LOADED" => [112, AtlasError],
+    "ATLAS_CONFLICT" => [113, AtlasError],
+    "RESOLUTION_NOT_FOUND" => [120, ResolutionError],
+    "RESOLUTION_EXPIRED" => [121, ResolutionError],
+    "ACTION_NOT_ALLOWED" => [130, ActionError],
+    "INVALID_PARAMETERS" => [131, InvalidParametersError],
+    "RATE_LIMIT_EXCEEDED" => [132, ActionError],
+    "APPROVAL_REQUIRED" => [133, ActionError],
+    "APPROVAL_NOT_FOUND" => [140, ApprovalError],
+    "APPROVAL_EXPIRED" => [141, ApprovalError],
+    "APPROVAL_ALREADY_DECIDED" => [142, ApprovalError],
+    "APPROVAL_FORBIDDEN" => [143, ApprovalError],
+    "EXECUTION_NOT_FOUND" => [150, ExecutionError],
+    "EXECUTION_ALREADY_REPORTED" => [151, ExecutionError],
+    "SESSION_NOT_FOUND" => [160, SessionError],
+    "SESSION_ENDED" => [161, SessionError],
+    "TRACE_CHAIN_INVALID" => [170, TraceError],
+    "IO_ERROR" => [180, ResourceError],
+    "TIMEOUT" => [181, ResourceError],
+    "CLOSED" => [182, ClosedError],
+    "RESOLVER_FORKED" => [183, ResourceError],
+    "TRACE_FILE_LOCKED" => [184, ResourceError],
+    "INTERNAL" => [190, InternalError],
+    "PANIC" => [900, PanicError]
+  }.freeze
+
+  BY_STATUS = CODES.values.to_h.freeze
+  private_constant :BY_STATUS
+
+  class Error
+    # The family of the error's code ("request", "atlas", ...), nil for Cra::Error itself.
+    def family
+      FAMILIES.find { |_, cls| is_a?(cls) }&.first
     end
+  end
+
+  # The exception class for a status value (InternalError for a value this version does not know).
+  def self.error_class(status)
+    BY_STATUS.fetch(status, InternalError)
   end
 end

@@ -149,8 +149,8 @@ module Cra
       end
       begin
         Native.call_status(:cra_resolver_close, @handle)
-      rescue CallError => e
-        raise unless e.code == "POISONED" # a poisoned resolver is still freed; nothing to report
+      rescue PoisonedError
+        nil # a poisoned resolver is still freed; nothing to report
       ensure
         @handle.free
       end
