@@ -10,7 +10,7 @@ const impl = (choice !== 'wasm' && loadNative(choice === 'native')) || (await im
 
 export const {
   Resolver, verifyTrace, verifyTraceFile, replay, versions, governed, binding, init, initSync, recover,
-  CraError, CraInvalidRequestError, CraInvalidParametersError, CraAtlasError, CraResolutionError,
+  CraError, CraInvalidRequestError, CraRequestError, CraActionError, CraInvalidParametersError, CraAtlasError, CraResolutionError,
   CraActionDeniedError, CraApprovalRequiredError, CraApprovalError, CraExecutionError,
   CraSessionError, CraTraceError, CraRuntimeError, CraInternalError,
 } = impl;
