@@ -58,7 +58,8 @@ def test_example_atlases_are_inside_the_package() -> None:
         assert os.listdir(os.path.join(path, "tests")), f"{name}: the policy tests are packaged too"
         # the same files as examples/atlases of the checkout (the package was built from it)
         cmp = filecmp.dircmp(path, os.path.join(ATLASES, name))
-        assert not (cmp.left_only or cmp.right_only or cmp.diff_files), cmp.report()
+        assert not (cmp.left_only or cmp.right_only or cmp.diff_files), \
+            f"{name}: only packaged {cmp.left_only}, only in the checkout {cmp.right_only}, differing {cmp.diff_files}"
     with pytest.raises(ValueError, match="customer-support, devops"):
         cra.example_atlas("nope")
 
