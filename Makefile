@@ -243,8 +243,8 @@ test-node: build-node build-node-testing js-deps ## JS suite + conformance again
 	cd $(JS_TESTS) && CRA_JS_IMPL=native $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
 	cd $(JS_TESTS) && CRA_JS_IMPL=native node conformance.mjs
 
-test-wasm: build-wasm build-wasm-testing node-deps js-deps chromium ## JS suite + conformance against WASM, Chromium and workerd
-	cd $(JS_TESTS) && CRA_JS_IMPL=wasm $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
+test-wasm: build-wasm build-wasm-testing node-deps js-deps chromium python-install ## JS suite + conformance against WASM, Chromium and workerd; TraceShipper against a real cra serve
+	cd $(JS_TESTS) && CRA_JS_IMPL=wasm CRA_PYTHON=$(CURDIR)/$(VPY) $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
 	cd $(JS_TESTS) && CRA_JS_IMPL=wasm node conformance.mjs
 
 bench-js: build-node build-wasm ## resolve p50/p99 from Node: native addon and WASM (with the Rust figure)

@@ -156,6 +156,7 @@ def _agent_main(argv: Sequence[str]) -> int:
         resolver.close()
     print(json.dumps({"agent": a.name, "kind": a.kind, "pid": os.getpid(), "sessions": sessions, "calls": tally,
                       "config": config, "written": stats.get("written"), "dropped": stats.get("dropped"),
+                      "last_sink_error": stats.get("last_sink_error"),
                       "http": stats.get("http")}), flush=True)
     return 0
 
@@ -314,11 +315,14 @@ def run_dual_demo(atlases: Optional[str] = None, server: Optional[str] = None, w
                          f"{c['approval_required']} approvals ({c['approved']} yes, {c['rejected']} no), {c['failed']} failed",
                          f"{h.get('sent_events', 0)} events / {h.get('sent_batches', 0)} POSTs, "
                          f"{h.get('retried', 0)} retried, {h.get('dropped', 0)} dropped"])
-            check(r.get("dropped") == 0 and h.get("dropped") == 0, f"{name}: the trace lost events ({r.get('dropped')}, http {h.get('dropped')})")
+            check(r.get("dropped") == 0 and h.get("dropped") == 0,
+                  f"{name}: the trace lost events ({r.get('dropped')}, http {h.get('dropped')}; last sink error: {r.get('last_sink_error')})")
             check(h.get("sent_events") == r.get("written"), f"{name}: {h.get('sent_events')} events acknowledged of {r.get('written')} written")
             check(h.get("queued_events", 0) == 0 and h.get("spool_events", 0) == 0, f"{name}: events still waiting in the sink")
         say(table(["agent", "pid", "sessions", "governed tool calls", "HTTP sink"], rows, st, indent="  "))
-        say(f"  all agents done in {took:.1f} s; closing each resolver flushed its sink (every event acknowledged)")
+        acked = all((r.get("http") or {}).get("sent_events") == r.get("written") for r in results.values())
+        say(f"  all agents done in {took:.1f} s; each flushed its sink before exiting"
+            + (" (every event acknowledged by the ingest)" if acked and len(results) == len(AGENTS) else ""))
 
         say(f"\n{st.bold('3. queries')} (an auditor, read token):")
         listing = _get(server, "/v1/traces?limit=1000", read_token)["traces"]

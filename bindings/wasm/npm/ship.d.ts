@@ -111,7 +111,7 @@ export interface ShipperStats {
 /** The part of a resolver the shipper uses. */
 export interface TraceSource {
   drainTrace(options?: DrainOptions): string;
-  stats?(): { trace: { dropped: number } };
+  stats?(): { trace: { dropped: number } | null };
 }
 /**
  * Drains a resolver's trace and POSTs it as JSONL to an ingest service (`cra serve`,
@@ -122,9 +122,13 @@ export interface TraceSource {
  */
 export declare class TraceShipper {
   constructor(source: TraceSource, options: TraceShipperOptions);
-  /** Drains, seals due batches, sends; resolves when the batches sealed so far are settled (Workers: `ctx.waitUntil(shipper.pump())`). */
-  pump(): Promise<boolean>;
-  /** Drains everything and waits until every batch is delivered or dropped; rejects with `TIMEOUT` (default 30,000 ms) while delivery goes on. */
+  /**
+   * Drains, seals the batches that are full or due, sends; resolves true once the sealed ones are
+   * settled, false after `timeoutMs` (default 30,000; they stay queued). Never rejects for delivery
+   * problems. Workers: `ctx.waitUntil(shipper.pump())`.
+   */
+  pump(timeoutMs?: number): Promise<boolean>;
+  /** Drains everything and waits until every batch is delivered or dropped; rejects with `TIMEOUT` after `timeoutMs` (default 30,000; the batches stay queued). */
   flush(timeoutMs?: number): Promise<void>;
   /** Flushes, then stops; drops (and reports) what is left and then rejects with `TIMEOUT`. Resolves with the final stats. */
   close(timeoutMs?: number): Promise<ShipperStats>;

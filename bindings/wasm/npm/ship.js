@@ -173,6 +173,10 @@ function countLines(text) {
 }
 
 const SHIPPER_CLOSED = 'the TraceShipper is closed';
+/** How often a caller waiting for another sender checks on it, ms. */
+const POLL_MS = 10;
+/** Slack before a silent sender counts as gone, ms (see _send). */
+const STALE_GRACE_MS = 5000;
 
 /**
  * Drains a resolver's trace and POSTs it to an ingest service. See docs/wasm.md.
@@ -180,6 +184,13 @@ const SHIPPER_CLOSED = 'the TraceShipper is closed';
  *     const shipper = new TraceShipper(resolver, { url: 'https://ingest.example.com/v1/traces', token });
  *     ... resolve ...
  *     await shipper.close();      // everything drained and delivered (or dropped and reported)
+ *
+ * Sending: one request at a time, oldest batch first. Whoever needs batches delivered (the
+ * timer, `pump`, `flush`) becomes the sender if there is none, sends up to what it needs and
+ * stops; others wait by polling with their own timers. Nothing is handed from one caller's
+ * promise to another's: in Cloudflare Workers every request's I/O then stays in that request,
+ * and a sender whose request ended (its promises never settle) is taken over once it has been
+ * silent longer than it could legitimately be (`timeoutMs` or its backoff, plus 5 s).
  */
 export class TraceShipper {
   constructor(source, options) {
@@ -189,16 +200,15 @@ export class TraceShipper {
     this._o = checkOptions(options);
     this._source = source;
     this._encoder = new TextEncoder();
-    /** Sealed batches, oldest first: {seq, parts|bytes, body, events, size}. */
+    /** Sealed batches, oldest first: {seq, bytes, body, events, size, attempts}. */
     this._queue = [];
     /** The batch being filled: parts of UTF-8 JSONL. */
     this._open = { parts: [], events: 0, size: 0, since: 0 };
     this._queuedBytes = 0; // sealed + open, uncompressed
     this._seq = 0; // last sealed batch number
     this._done = 0; // every batch up to this number is settled (sent or dropped)
-    this._waiters = []; // {seq, resolve}
-    this._progressWaiters = [];
-    this._sending = false;
+    /** The current sender: {until} (it counts as gone after `until`), or null. */
+    this._owner = null;
     this._closed = false;
     this._sourceGone = false;
     this._abort = null;
@@ -217,31 +227,33 @@ export class TraceShipper {
 
   /**
    * Drains what the resolver holds into batches (as far as the queue has room), seals the
-   * batches that are full or `batchMaxDelayMs` old, and sends them. Resolves when the batches
-   * sealed so far are settled (sent, or dropped and reported); in Workers, hand it to
-   * `ctx.waitUntil`. Never rejects for delivery problems (they are retried or reported).
+   * batches that are full or `batchMaxDelayMs` old, and sends the sealed ones. Resolves to true
+   * once they are settled (sent, or dropped and reported), false if that takes longer than
+   * `timeoutMs` (default 30 s; delivery goes on later). Never rejects for delivery problems. In
+   * Workers: `ctx.waitUntil(shipper.pump())` (an open batch younger than `batchMaxDelayMs` waits
+   * for a later request) or `ctx.waitUntil(shipper.flush())` (everything, now).
    */
-  pump() {
+  async pump(timeoutMs = 30000) {
     this._live();
+    const deadline = Date.now() + checkWait(timeoutMs, 'pump');
     this._fill(false);
-    return this._until(this._seq);
+    return this._send(this._seq, deadline, true);
   }
 
   /**
    * Drains everything the resolver holds, seals the open batch and waits until every batch is
    * acknowledged, or dropped and reported. Rejects with `CraRuntimeError` `TIMEOUT` after
-   * `timeoutMs` (default 30 s): nothing is lost then, delivery goes on in the background.
+   * `timeoutMs` (default 30 s): nothing is lost then, the batches stay queued.
    */
   async flush(timeoutMs = 30000) {
     this._live();
     const deadline = Date.now() + checkWait(timeoutMs, 'flush');
-    for (;;) {
-      const more = this._fill(true);
-      if (!more) break;
-      // The queue is full: wait for a batch to settle, then drain on.
-      if (!(await this._progress(deadline))) throw this._timeout('flush', timeoutMs);
+    while (this._fill(true)) {
+      // The queue is full: deliver the oldest batch, then drain on.
+      if (!(await this._send(this._queue.length ? this._queue[0].seq : this._seq, deadline, true))) throw this._timeout('flush', timeoutMs);
+      this._live();
     }
-    if (!(await this._untilDeadline(this._seq, deadline))) throw this._timeout('flush', timeoutMs);
+    if (!(await this._send(this._seq, deadline, true))) throw this._timeout('flush', timeoutMs);
   }
 
   /**
@@ -250,7 +262,7 @@ export class TraceShipper {
    * after stopping. Resolves with the final stats. Later calls of any method throw `CLOSED`.
    */
   async close(timeoutMs = 30000) {
-    if (this._closed) throw new CraRuntimeError(SHIPPER_CLOSED, { code: 'CLOSED' });
+    this._live();
     const wait = checkWait(timeoutMs, 'close');
     if (this._timer !== null) clearInterval(this._timer);
     this._timer = null;
@@ -275,7 +287,10 @@ export class TraceShipper {
   stats() {
     let sourceDropped = null;
     try {
-      if (!this._sourceGone && typeof this._source.stats === 'function') sourceDropped = this._source.stats().trace.dropped;
+      if (!this._sourceGone && typeof this._source.stats === 'function') {
+        const t = this._source.stats().trace;
+        sourceDropped = t && Number.isInteger(t.dropped) ? t.dropped : null;
+      }
     } catch (_) {
       sourceDropped = null;
     }
@@ -298,9 +313,10 @@ export class TraceShipper {
   }
 
   _timeout(what, ms) {
-    return new CraRuntimeError(`${what}: not every batch was delivered within ${ms} ms${this._s.lastError ? ` (last error: ${this._s.lastError})` : ''}; delivery goes on`, { code: 'TIMEOUT' });
+    return new CraRuntimeError(`${what}: not every batch was delivered within ${ms} ms${this._s.lastError ? ` (last error: ${this._s.lastError})` : ''}; they stay queued`, { code: 'TIMEOUT' });
   }
 
+  /** The timer: drain, seal due batches, send everything sealed (unless a sender is at work). */
   _tick() {
     if (this._closed) return;
     try {
@@ -308,12 +324,13 @@ export class TraceShipper {
     } catch (_) {
       /* reported in _fill */
     }
+    if (this._queue.length > 0) this._send(Infinity, Infinity, false).catch(() => {});
   }
 
   /**
    * Drains into the open batch while the queue has room; seals full batches, and the open one
-   * when `all` or when it is due. Starts the sender. Returns true when the resolver may hold
-   * more (the queue ran out of room).
+   * when `all` or when it is due. Returns true when the resolver may hold more (the queue ran
+   * out of room).
    */
   _fill(all) {
     const o = this._o;
@@ -335,7 +352,7 @@ export class TraceShipper {
           });
         } catch (e) {
           // A freed or trapped resolver: nothing more will come from it.
-          this._sourceGone = e && (e.code === 'CLOSED' || e.trap === true);
+          this._sourceGone = Boolean(e && (e.code === 'CLOSED' || e.trap === true));
           this._report({ kind: 'source_error', message: `drainTrace failed: ${e && e.message}`, events: 0, error: e });
           break;
         }
@@ -351,7 +368,6 @@ export class TraceShipper {
     }
     const open = this._open;
     if (open.events > 0 && (all || Date.now() - open.since >= o.batchMaxDelayMs)) this._seal();
-    this._kick();
     return more;
   }
 
@@ -372,38 +388,74 @@ export class TraceShipper {
     this._open = { parts: [], events: 0, size: 0, since: 0 };
   }
 
-  _kick() {
-    if (!this._sending && this._queue.length > 0 && !this._closed) {
-      this._sending = true;
-      this._run().finally(() => {
-        this._sending = false;
-        // A batch sealed while the loop was finishing.
-        if (this._queue.length > 0 && !this._closed) this._kick();
+  /**
+   * Gets batches up to `target` settled (Infinity: everything sealed, as it comes). Becomes the
+   * sender when there is none (or the current one is gone); otherwise, when `wait`, polls until
+   * the sender is done. Resolves true when batches up to `target` are settled, false at
+   * `deadline` or (without `wait`) when another sender is at work.
+   */
+  async _send(target, deadline, wait) {
+    const settled = () => (target === Infinity ? this._queue.length === 0 : this._done >= target);
+    for (;;) {
+      if (settled()) return true;
+      if (this._closed || Date.now() >= deadline) return false;
+      const owner = this._owner;
+      if (owner !== null && Date.now() <= owner.until) {
+        if (!wait) return false;
+        await pause(Math.min(POLL_MS, deadline - Date.now()), false);
+        continue;
+      }
+      // No sender, or one that has been silent too long (e.g. a Workers request that ended
+      // mid-request): this caller sends. A sender that comes back after losing its place sees
+      // it is no longer the owner and stops without touching the queue.
+      const me = { until: 0 };
+      this._owner = me;
+      const work = this._sendAs(me, settled, deadline, wait).finally(() => {
+        if (this._owner === me) this._owner = null;
       });
+      if (deadline === Infinity) await work;
+      // A request that never settles (its abort ignored) must not hold the caller past its
+      // deadline; the sender stays the owner until it counts as gone.
+      else if (!(await within(work, deadline))) return settled();
     }
   }
 
-  async _run() {
-    while (this._queue.length > 0 && !this._closed) {
+  async _sendAs(me, settled, deadline, awaited) {
+    const o = this._o;
+    while (this._owner === me && !this._closed && !settled() && this._queue.length > 0) {
+      if (Date.now() >= deadline) return;
       const b = this._queue[0];
+      if (b.notBefore !== undefined && Date.now() < b.notBefore) {
+        // A backoff an earlier sender did not wait out (it stopped at its deadline).
+        const wait = Math.min(b.notBefore - Date.now(), Math.max(0, deadline - Date.now()));
+        me.until = Date.now() + wait + STALE_GRACE_MS;
+        await this._sleep(wait, !awaited);
+        if (this._owner !== me || this._closed || this._queue[0] !== b || Date.now() < b.notBefore) return;
+      }
+      me.until = Date.now() + o.timeoutMs + STALE_GRACE_MS;
       let outcome;
       try {
         outcome = await this._attempt(b);
       } catch (e) {
-        // A bug or a host failure outside the request (compression): report, retry later.
+        // A host failure outside the request (compression): report, retry later.
         outcome = { retry: true, status: null, message: `internal: ${e && e.message}` };
       }
-      if (this._closed) return;
+      if (this._owner !== me || this._closed || this._queue[0] !== b) return; // replaced while away
       if (outcome.retry) {
         b.attempts++;
         this._s.retried++;
         this._s.lastError = outcome.message;
-        const backoff = Math.min(this._o.backoffMaxMs, this._o.backoffInitialMs * 2 ** Math.min(b.attempts - 1, 52));
+        const backoff = Math.min(o.backoffMaxMs, o.backoffInitialMs * 2 ** Math.min(b.attempts - 1, 52));
         const delayMs = outcome.retryAfterMs !== undefined
-          ? Math.min(outcome.retryAfterMs, this._o.maxRetryAfterMs)
+          ? Math.min(outcome.retryAfterMs, o.maxRetryAfterMs)
           : Math.round(backoff / 2 + Math.random() * (backoff / 2));
         this._callback('onRetry', { attempt: b.attempts, status: outcome.status, message: outcome.message, delayMs, events: b.events });
-        await this._sleep(delayMs);
+        b.notBefore = Date.now() + delayMs;
+        const wait = Math.min(delayMs, Math.max(0, deadline - Date.now()));
+        me.until = Date.now() + wait + STALE_GRACE_MS;
+        await this._sleep(wait, !awaited);
+        // Past the deadline the next sender waits out the rest of the backoff (notBefore).
+        if (Date.now() < b.notBefore) return;
         continue;
       }
       this._queue.shift();
@@ -418,7 +470,7 @@ export class TraceShipper {
         this._s.lastError = outcome.message;
         this._report({ kind: 'refused', status: outcome.status, message: outcome.message, events: b.events });
       }
-      this._settled(b.seq);
+      if (b.seq > this._done) this._done = b.seq;
     }
   }
 
@@ -447,7 +499,7 @@ export class TraceShipper {
       return { retry: true, status: null, message: `POST ${o.url}: ${why}` };
     } finally {
       clearTimeout(timer);
-      this._abort = null;
+      if (this._abort === ctl) this._abort = null;
     }
     const status = res.status;
     this._s.lastStatus = status;
@@ -486,17 +538,14 @@ export class TraceShipper {
   _dropAll(why) {
     if (this._open.events > 0) this._seal();
     let n = 0;
-    for (const b of this._queue) {
-      n += b.events;
-      this._settled(b.seq);
-    }
+    for (const b of this._queue) n += b.events;
     this._queue = [];
     this._queuedBytes = 0;
+    this._done = this._seq;
     if (n > 0) {
       this._s.dropped += n;
       this._report({ kind: 'dropped_on_close', message: `${n} events were dropped: ${why}`, events: n });
     }
-    this._settled(this._seq);
     return n;
   }
 
@@ -515,61 +564,43 @@ export class TraceShipper {
     }
   }
 
-  _settled(seq) {
-    if (seq > this._done) this._done = seq;
-    this._waiters = this._waiters.filter((w) => (w.seq <= this._done ? (w.resolve(true), false) : true));
-    const p = this._progressWaiters;
-    this._progressWaiters = [];
-    for (const r of p) r(true);
-  }
-
-  /** Resolves (true) once batches up to `seq` are settled. */
-  _until(seq) {
-    if (seq <= this._done) return Promise.resolve(true);
-    return new Promise((resolve) => this._waiters.push({ seq, resolve }));
-  }
-
-  /** Like _until, but false at `deadline` (the waiter is then removed). */
-  _untilDeadline(seq, deadline) {
-    if (seq <= this._done) return Promise.resolve(true);
-    let w;
-    const p = new Promise((resolve) => {
-      w = { seq, resolve };
-      this._waiters.push(w);
-    });
-    return raceDeadline(p, deadline, () => {
-      this._waiters = this._waiters.filter((x) => x !== w);
-    });
-  }
-
-  /** Resolves true when some batch settles, false at `deadline` (the waiter is then removed). */
-  _progress(deadline) {
-    let r;
-    const p = new Promise((resolve) => {
-      r = resolve;
-      this._progressWaiters.push(resolve);
-    });
-    return raceDeadline(p, deadline, () => {
-      this._progressWaiters = this._progressWaiters.filter((x) => x !== r);
-    });
-  }
-
-  /** A backoff wait that close() cuts short. */
-  _sleep(ms) {
+  /** A wait that close() cuts short; `unref`: it alone does not keep Node alive. */
+  _sleep(ms, unref) {
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
-      // Node: a retry wait alone does not keep the process alive, unless someone awaits delivery.
-      if (t && typeof t.unref === 'function' && this._waiters.length === 0 && this._progressWaiters.length === 0) t.unref();
+      if (unref && t && typeof t.unref === 'function') t.unref();
+      const wake = () => done();
+      this._wake = wake;
       function done() {
         clearTimeout(t);
         resolve();
       }
-      this._wake = () => {
-        this._wake = null;
-        done();
-      };
+    }).finally(() => {
+      this._wake = null;
     });
   }
+}
+
+/** Resolves true when `p` settles, false at `deadline` (whichever comes first; no timer left behind). */
+function within(p, deadline) {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+    p.then(() => {
+      clearTimeout(t);
+      resolve(true);
+    }, () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+/** A plain wait. */
+function pause(ms, unref) {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, Math.max(0, ms));
+    if (unref && t && typeof t.unref === 'function') t.unref();
+  });
 }
 
 function checkWait(ms, what) {
@@ -577,17 +608,4 @@ function checkWait(ms, what) {
     throw new CraInvalidRequestError(`${what}: the timeout must be a number of milliseconds ≥ 0, got ${show(ms)}`, { code: 'INVALID_REQUEST' });
   }
   return Math.min(Math.ceil(ms), 2147483647);
-}
-
-/** `p`, or false at `deadline` (then `onTimeout` runs). */
-function raceDeadline(p, deadline, onTimeout) {
-  let t;
-  const timeout = new Promise((resolve) => {
-    t = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-  });
-  return Promise.race([p, timeout]).then((v) => {
-    clearTimeout(t);
-    if (v === false) onTimeout();
-    return v;
-  });
 }
