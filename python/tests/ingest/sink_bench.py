@@ -10,8 +10,9 @@ core's HTTP sink (gzip; configured in the resolver config JSON). A poller thread
 ingest's SQLite file every 2 ms (read-only, ``rowid > last``): rows become visible when the
 ingest's transaction commits, which is when ``GET /v1/traces`` sees them. An event's latency is
 the time it was first seen minus its own ``timestamp``, which the engine stamps when it records
-the event (same machine, same clock). Runs once with the sink's default batching (512 events or
-``batch_max_delay_ms`` 1000) and once with ``batch_max_delay_ms`` 100.
+the event (same machine, same clock). Runs with the defaults (the collector hands events to the sink
+at least every ``flush_interval_ms`` 200; the sink POSTs at 512 events or ``batch_max_delay_ms``
+1000), with ``batch_max_delay_ms`` 100, and with both at 20 ms (the floor: mostly the ingest).
 
 **Cost on the resolving thread.** The same calls (``resolve``, ``authorize``; ``--calls`` of
 each per sink) timed one by one with ``perf_counter_ns`` on three resolvers in the same run, in
@@ -84,16 +85,28 @@ def agent_session(r: cra.Resolver, sid: str) -> None:
     r.end_session(sid)
 
 
-def latency(srv: Server, db_path: str, seconds: float, rate: float, delay_ms: Optional[int], tag: str) -> Dict[str, Any]:
+#: Latency runs: (name, collector flush_interval_ms, HTTP sink batch_max_delay_ms); None = default (200, 1000).
+CONFIGS: Tuple[Tuple[str, Optional[int], Optional[int]], ...] = (
+    ("defaults", None, None),
+    ("delay 100 ms", None, 100),
+    ("interval 20, delay 20 ms", 20, 20),
+)
+
+
+def latency(srv: Server, db_path: str, seconds: float, rate: float, interval_ms: Optional[int], delay_ms: Optional[int],
+            tag: str) -> Dict[str, Any]:
     """One latency run; returns the figures."""
     http: Dict[str, Any] = {"url": srv.url() + "/v1/traces", "token": TOKEN}
     if delay_ms is not None:
         http["batch_max_delay_ms"] = delay_ms
+    trace: Dict[str, Any] = {"sink": "http", "http": http}
+    if interval_ms is not None:
+        trace["flush_interval_ms"] = interval_ms
     poller = Poller(db_path)
     poller.start()
     sessions = int(seconds * rate)
     try:
-        with cra.Resolver({"trace": {"sink": "http", "http": http}}) as r:
+        with cra.Resolver({"trace": trace}) as r:
             r.load_atlas(SUPPORT)
             t0 = time.perf_counter()
             for i in range(sessions):
@@ -112,13 +125,15 @@ def latency(srv: Server, db_path: str, seconds: float, rate: float, delay_ms: Op
         poller.join()
     vals = [(seen - ts) / 1000.0 for ts, seen in poller.seen.values()]
     http_st = st.get("http") or {}
-    return {"run": tag, "batch_max_delay_ms": delay_ms or 1000, "sessions": sessions, "events": written,
+    return {"run": tag, "flush_interval_ms": interval_ms or 200, "batch_max_delay_ms": delay_ms or 1000,
+            "sessions": sessions, "events": written,
             "seen": len(vals), "p50_ms": round(pct(vals, 50), 1), "p99_ms": round(pct(vals, 99), 1),
             "max_ms": round(max(vals), 1) if vals else None, "batches": http_st.get("sent_batches"),
             "dropped": st.get("dropped"), "retried": http_st.get("retried")}
 
 
-def timed(calls: int, rounds: int, resolvers: Dict[str, cra.Resolver], drain: Dict[str, bool]) -> Dict[str, Dict[str, List[float]]]:
+def timed(calls: int, rounds: int, resolvers: Dict[str, cra.Resolver], drain: Dict[str, bool],
+          tag: str) -> Dict[str, Dict[str, List[float]]]:
     """Times resolve and authorize per sink, interleaving the sinks round by round."""
     out: Dict[str, Dict[str, List[float]]] = {k: {"resolve": [], "authorize": []} for k in resolvers}
     per_round = max(1, calls // rounds)
@@ -129,7 +144,7 @@ def timed(calls: int, rounds: int, resolvers: Dict[str, cra.Resolver], drain: Di
             gc.disable()
             try:
                 for i in range(per_round):
-                    sid = f"{name}-{rnd}-{i}"
+                    sid = f"{tag}-{name}-{rnd}-{i}"
                     t = ns()
                     res = r.resolve(agent="support-bot-1", session=sid, goal="look up an order",
                                     atlas_ids=["com.example.customer-support"])
@@ -161,11 +176,13 @@ def main(argv: Any = None) -> int:
     report: Dict[str, Any] = {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0]}
     try:
         runs = []
-        for delay, tag in ((None, "default"), (100, "delay100")):
-            row = latency(srv, db_path, args.seconds, args.rate, delay, tag)
+        for n, (tag, interval, delay) in enumerate(CONFIGS):
+            row = latency(srv, db_path, args.seconds, args.rate, interval, delay, f"run{n}")
+            row["run"] = tag
             runs.append(row)
             if not args.json:
-                print(f"record -> queryable, HTTP sink batch_max_delay_ms {row['batch_max_delay_ms']:>5}: "
+                print(f"record -> queryable, collector flush_interval_ms {row['flush_interval_ms']:>3}, HTTP sink "
+                      f"batch_max_delay_ms {row['batch_max_delay_ms']:>4}: "
                       f"p50 {row['p50_ms']:>7.1f} ms  p99 {row['p99_ms']:>7.1f} ms  max {row['max_ms']} ms  "
                       f"({row['seen']} of {row['events']} events seen, {row['batches']} POSTs, {row['dropped']} dropped)",
                       flush=True)
@@ -180,8 +197,8 @@ def main(argv: Any = None) -> int:
         try:
             for r in resolvers.values():
                 r.load_atlas(SUPPORT)
-            timed(400, 2, resolvers, {"memory": True})  # warm-up
-            t = timed(args.calls, 20, resolvers, {"memory": True})
+            timed(400, 2, resolvers, {"memory": True}, "warm")  # warm-up
+            t = timed(args.calls, 20, resolvers, {"memory": True}, "timed")
             http_stats = resolvers["http"].stats()["trace"]
         finally:
             for r in resolvers.values():
