@@ -735,9 +735,10 @@ CraStatus cra_trace_verify_with(const uint8_t *trace,
  * Reads a JSONL batch for a store without verifying it (an ingest service reads where each
  * line goes, then verifies with `cra_trace_verify_with`). Writes a JSON array with one element
  * per line: `[event_id, trace_id, session_id, sequence, event_type, timestamp_us,
- * previous_event_hash, event_hash, facts]`, `facts` holding only the payload members a store
- * indexes (docs/trace.md §5), or `null` for a line that is not an event read that way (the
- * caller reports it). Any bytes. Errors: ABI statuses only. Thread-safe.
+ * previous_event_hash, event_hash, agent_id, decision, action_id, atlas_id, policy_id,
+ * reason_code, action_atlases, atlases]` (the ingest's index columns, docs/trace.md §5), or
+ * `null` for a line that is not an event read that way (the caller reports it). Any bytes.
+ * Errors: ABI statuses only. Thread-safe.
  *
  * # Safety
  * `trace` readable for `trace_len` bytes (or NULL with 0); `out` writable; `err` NULL or

@@ -145,11 +145,11 @@ def parse_line(index: int, raw: bytes) -> Line:
 
 def parse_lines(body: bytes, raws: List[bytes]) -> List[Line]:
     """:func:`parse_line` of every line of a batch (``raws``: :func:`split_lines` of ``body``),
-    read by libcra in one call (``cra_trace_scan``: the JSON parsing, id and timestamp reading in
-    Rust, and the payload reduced to the members :func:`facts` reads). A line libcra does not
-    read that way (``null``) is read by :func:`parse_line`, which raises the same
-    :class:`BadLine` as before or reads it as before; so the result is exactly that of
-    :func:`parse_line` line by line (``python/tests/ingest/test_units.py`` compares them)."""
+    read by libcra in one call (``cra_trace_scan``: JSON parsing, ids, time and the index
+    columns of :func:`facts`, in Rust). A line libcra does not read that way (``null``) is read
+    by :func:`parse_line`, which raises the same :class:`BadLine` or reads it as before; so the
+    result is exactly that of :func:`parse_line` line by line (``test_units.py`` compares them
+    over real traces and odd payloads)."""
     scanned = _scan(body)
     if scanned is None or len(scanned) != len(raws):
         return [parse_line(i, raw) for i, raw in enumerate(raws)]
@@ -159,9 +159,10 @@ def parse_lines(body: bytes, raws: List[bytes]) -> List[Line]:
         if s is None:
             append(parse_line(i, raw))
             continue
-        event_id, trace_id, session_id, seq, event_type, ts_us, previous_hash, event_hash, p = s
+        (event_id, trace_id, session_id, seq, event_type, ts_us, previous_hash, event_hash,
+         agent, decision, action, atlas, policy, reason, pairs, atlases) = s
         append(Line(i, raw, event_id, trace_id, session_id, seq, event_type, ts_us, previous_hash, event_hash,
-                    facts(event_type, p)))
+                    Facts(agent, decision, action, atlas, policy, reason, dict(pairs), atlases)))
     return out
 
 
