@@ -297,12 +297,12 @@ def run_dual_demo(atlases: Optional[str] = None, server: Optional[str] = None, w
         results: Dict[str, Dict[str, Any]] = {}
         for name, p in procs:
             try:
-                o, e = p.communicate(timeout=180)
+                stdout, stderr = p.communicate(timeout=180)
             except subprocess.TimeoutExpired:
                 p.kill()
-                o, e = p.communicate()
-            if check(p.returncode == 0, f"agent {name} exited with {p.returncode}: {e.strip()[-1500:]}"):
-                results[name] = json.loads(o.strip().splitlines()[-1])
+                stdout, stderr = p.communicate()
+            if check(p.returncode == 0, f"agent {name} exited with {p.returncode}: {stderr.strip()[-1500:]}"):
+                results[name] = json.loads(stdout.strip().splitlines()[-1])
         took = time.perf_counter() - t0
         rows = []
         sent_total = 0
@@ -372,8 +372,8 @@ def run_dual_demo(atlases: Optional[str] = None, server: Optional[str] = None, w
 
         if problems:
             say(f"\n{st.bad('the dual-mode demo found problems:')}")
-            for p in problems:
-                say(f"  {p}")
+            for problem in problems:
+                say(f"  {problem}")
             return 1
         say(f"\n{st.ok('OK')}: {sent_total} events from {len(results)} agent processes reached the ingest, "
             f"were verified there (libcra, chain by chain) and answer queries; the export verifies on its own.")

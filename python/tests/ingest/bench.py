@@ -48,7 +48,7 @@ def _inprocess(url: str, ls: List[bytes], batch: int, python_reader: bool = Fals
     saved = events._scan
     try:
         if python_reader:
-            events._scan = lambda body: None  # type: ignore[assignment]
+            events._scan = lambda body: None
         ing = Ingestor(db, Settings(max_lines=max(batch, 100_000)))
         t0 = time.perf_counter()
         for i in range(0, len(ls), batch):
@@ -56,7 +56,7 @@ def _inprocess(url: str, ls: List[bytes], batch: int, python_reader: bool = Fals
             assert out.rejected == 0 and out.held == 0, out.to_json()
         return len(ls) / (time.perf_counter() - t0)
     finally:
-        events._scan = saved  # type: ignore[assignment]
+        events._scan = saved
         db.close()
 
 
