@@ -16,9 +16,10 @@ at least every ``flush_interval_ms`` 200; the sink POSTs at 512 events or ``batc
 
 **Cost on the resolving thread.** The same calls (``resolve``, ``authorize``; ``--calls`` of
 each per sink) timed one by one with ``perf_counter_ns`` on three resolvers in the same run, in
-interleaved rounds of 200 calls: the file sink (``fsync: batch``), the HTTP sink (to the running
-ingest) and the memory sink (drained between rounds, outside the timing). The sink's work is on
-background threads; what the calling thread pays is the enqueue.
+interleaved rounds of 200 calls: the file sink (``fsync: batch``), the HTTP sink to the running
+ingest, the HTTP sink to a receiver that only answers 202 (so the ingest's work on the shared
+cores is not counted as the sink's), and the memory sink (drained between rounds, outside the
+timing). The sinks' work is on background threads; what the calling thread pays is the enqueue.
 """
 
 from __future__ import annotations
@@ -132,6 +133,36 @@ def latency(srv: Server, db_path: str, seconds: float, rate: float, interval_ms:
             "dropped": st.get("dropped"), "retried": http_st.get("retried")}
 
 
+class NullReceiver:
+    """A receiver in its own process that reads each POST and answers 202 without doing anything,
+    so that the HTTP sink's own cost can be told from the ingest's work on the shared cores."""
+
+    CODE = (
+        "import http.server, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    protocol_version = 'HTTP/1.1'\n"
+        "    def do_POST(self):\n"
+        "        self.rfile.read(int(self.headers.get('content-length', 0)))\n"
+        "        self.send_response(202); self.send_header('content-length', '2'); self.end_headers(); self.wfile.write(b'{}')\n"
+        "    def log_message(self, *a): pass\n"
+        "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+        "print(s.server_address[1], flush=True)\n"
+        "s.serve_forever()\n"
+    )
+
+    def start(self) -> "NullReceiver":
+        import subprocess
+
+        self.proc = subprocess.Popen([sys.executable, "-c", self.CODE], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = f"http://127.0.0.1:{int(self.proc.stdout.readline())}/v1/traces"
+        return self
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 def timed(calls: int, rounds: int, resolvers: Dict[str, cra.Resolver], drain: Dict[str, bool],
           tag: str) -> Dict[str, Dict[str, List[float]]]:
     """Times resolve and authorize per sink, interleaving the sinks round by round."""
@@ -189,9 +220,11 @@ def main(argv: Any = None) -> int:
         report["latency"] = runs
 
         trace_path = os.path.join(work, "file-sink.jsonl")
+        null = NullReceiver().start()
         resolvers = {
             "file": cra.Resolver(trace_file=trace_path),
             "http": cra.Resolver({"trace": {"sink": "http", "http": {"url": srv.url() + "/v1/traces", "token": TOKEN}}}),
+            "http-null": cra.Resolver({"trace": {"sink": "http", "http": {"url": null.url, "token": TOKEN}}}),
             "memory": cra.Resolver(),
         }
         try:
@@ -203,11 +236,12 @@ def main(argv: Any = None) -> int:
         finally:
             for r in resolvers.values():
                 r.close()
+            null.stop()
         cost = {}
         for name, m in t.items():
             cost[name] = {op: {"p50_us": round(pct(v, 50), 2), "p99_us": round(pct(v, 99), 2), "n": len(v)} for op, v in m.items()}
             if not args.json:
-                print(f"resolving thread, {name:<6} sink: resolve p50 {cost[name]['resolve']['p50_us']:>7.1f} us "
+                print(f"resolving thread, {name:<9} sink: resolve p50 {cost[name]['resolve']['p50_us']:>7.1f} us "
                       f"p99 {cost[name]['resolve']['p99_us']:>8.1f} us | authorize p50 {cost[name]['authorize']['p50_us']:>6.1f} us "
                       f"p99 {cost[name]['authorize']['p99_us']:>7.1f} us", flush=True)
         report["thread_cost"] = cost
