@@ -61,3 +61,12 @@ def test_the_demo_fails_when_the_ingest_refuses_the_agents(tmp_path: "os.PathLik
     assert "CHECK FAILED" in r.stdout
     assert re.search(r"the trace lost events|events acknowledged of", r.stdout), r.stdout
     assert re.search(r"0 traces stored for \d+ sessions", r.stdout), r.stdout
+
+
+def test_usage_errors() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("CRA_TRACE_TOKEN", "CRA_TOKEN")}
+    r = subprocess.run([sys.executable, "-m", "cra", "demo", "--keep"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2 and "go with --ingest" in r.stderr, r.stderr
+    r = subprocess.run([sys.executable, "-m", "cra", "demo", "--ingest", "--server", "http://127.0.0.1:9"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2 and "needs --write-token and --read-token" in r.stderr, r.stderr
