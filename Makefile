@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo doc clean \
+.PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo demo-dual doc clean \
         cbindgen header check-header errors-json check-errors build-ffi test-c test-go test-ruby \
         python-venv python-install test-python bench-python test-ingest bench-ingest test-tlog bench-tlog \
         python-integrations-deps test-integrations bench-integrations test-dashboard bench-dashboard
@@ -137,8 +137,9 @@ test-python: python-install python-integrations-deps ## Python: pytest (API, gov
 test-ingest: python-install ## Ingest service (cra serve): SQLite and a real PostgreSQL (installed from apt when missing, started in a temp dir), real uvicorn on 127.0.0.1
 	$(VENV)/bin/pytest python/tests/ingest -q -p no:cacheprovider
 
-bench-ingest: python-install ## Ingest events/s with verification: batches of 100/1,000/10,000, SQLite and PostgreSQL, in-process and HTTP
+bench-ingest: python-install ## Ingest events/s with verification (batches of 100/1,000/10,000, SQLite and PostgreSQL, in-process and HTTP); record->queryable p50/p99 through the HTTP sink; the sink's cost on the resolving thread
 	cd python/tests && $(CURDIR)/$(VPY) -m ingest.bench
+	cd python/tests && $(CURDIR)/$(VPY) -m ingest.sink_bench
 
 # The frameworks of the integration extras (cra[langchain], cra[openai-agents], cra[mcp], cra[otel]) at
 # the versions the suite runs against, plus what the tests drive them with (langchain's create_agent,
@@ -206,6 +207,9 @@ fmt-check: ## Fail when the code is not formatted
 lint: ## Clippy with warnings as errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+demo-dual: python-install ## The dual-mode path: 3 agent processes resolve in-process, their traces reach a local cra serve through the HTTP sink, queries answer
+	$(VENV)/bin/cra demo --ingest --atlases examples/atlases
+
 demo: python-install ## The main job: a scripted agent (Python, governed tools) against the example atlases; trace written, verified, summarized
 	$(VENV)/bin/cra demo --atlases examples/atlases --trace target/demo-trace.jsonl
 
@@ -253,8 +257,8 @@ test-node: build-node build-node-testing js-deps ## JS suite + conformance again
 	cd $(JS_TESTS) && CRA_JS_IMPL=native $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
 	cd $(JS_TESTS) && CRA_JS_IMPL=native node conformance.mjs
 
-test-wasm: build-wasm build-wasm-testing node-deps js-deps chromium ## JS suite + conformance against WASM, Chromium and workerd
-	cd $(JS_TESTS) && CRA_JS_IMPL=wasm $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
+test-wasm: build-wasm build-wasm-testing node-deps js-deps chromium python-install ## JS suite + conformance against WASM, Chromium and workerd; TraceShipper against a real cra serve
+	cd $(JS_TESTS) && CRA_JS_IMPL=wasm CRA_PYTHON=$(CURDIR)/$(VPY) $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
 	cd $(JS_TESTS) && CRA_JS_IMPL=wasm node conformance.mjs
 
 bench-js: build-node build-wasm ## resolve p50/p99 from Node: native addon and WASM (with the Rust figure)

@@ -101,10 +101,10 @@ grep -q '^module.exports = { makeApi, errors, mapError };$' "$api_src" || {
   echo "build.sh: $api_src no longer ends with the expected module.exports line" >&2; exit 1; }
 sed -e "s/^'use strict';$//" -e 's/^module.exports = { makeApi, errors, mapError };$/export { makeApi, errors, mapError };/' \
   "$api_src" > "$out/api.js"
-# Types: the native package's declarations plus init and recover.
+# Types: the native package's declarations plus init, recover and TraceShipper.
 cp "$root/bindings/node/index.d.ts" "$out/index.d.ts"
-cat "$here/npm/init.d.ts" >> "$out/index.d.ts"
-rm -f "$out/init.d.ts"
+cat "$here/npm/init.d.ts" "$here/npm/ship.d.ts" >> "$out/index.d.ts"
+rm -f "$out/init.d.ts" "$out/ship.d.ts"
 # The example atlases with their context files inlined (no file system in browsers and Workers).
 mkdir -p "$out/examples"
 for a in customer-support devops; do

@@ -207,6 +207,13 @@ pub fn verify_trace_with(trace: &[u8], options: &[u8]) -> Result<Vec<u8>> {
     ))
 }
 
+/// Reads a JSONL batch for a store without verifying it → a JSON array with, per line, its
+/// place (ids, sequence, hashes, time in µs) and the ingest's index columns, or `null` for a
+/// line not read that way (`crate::trace::scan`). Any bytes.
+pub fn scan_trace(trace: &[u8]) -> Result<Vec<u8>> {
+    Ok(crate::trace::scan::scan_jsonl(trace))
+}
+
 /// Verifies a trace file (streaming) with options → report JSON.
 pub fn verify_trace_file_with(path: &[u8], options: &[u8]) -> Result<Vec<u8>> {
     to_bytes(&crate::trace::verify_file_with(

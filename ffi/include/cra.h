@@ -732,6 +732,24 @@ CraStatus cra_trace_verify_with(const uint8_t *trace,
                                 struct CraError **err);
 
 /**
+ * Reads a JSONL batch for a store without verifying it (an ingest service reads where each
+ * line goes, then verifies with `cra_trace_verify_with`). Writes a JSON array with one element
+ * per line: `[event_id, trace_id, session_id, sequence, event_type, timestamp_us,
+ * previous_event_hash, event_hash, agent_id, decision, action_id, atlas_id, policy_id,
+ * reason_code, action_atlases, atlases]` (the ingest's index columns, docs/trace.md §5), or
+ * `null` for a line that is not an event read that way (the caller reports it). Any bytes.
+ * Errors: ABI statuses only. Thread-safe.
+ *
+ * # Safety
+ * `trace` readable for `trace_len` bytes (or NULL with 0); `out` writable; `err` NULL or
+ * writable.
+ */
+CraStatus cra_trace_scan(const uint8_t *trace,
+                         size_t trace_len,
+                         struct CraBuffer *out,
+                         struct CraError **err);
+
+/**
  * Verifies a JSONL trace file (streamed, UTF-8 path) with options (as
  * `cra_trace_verify_with`). Errors: `CRA_STATUS_IO_ERROR`, `CRA_STATUS_INVALID_REQUEST`,
  * ABI statuses. Thread-safe.

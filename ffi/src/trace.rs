@@ -105,6 +105,40 @@ pub unsafe extern "C" fn cra_trace_verify_with(
     }
 }
 
+/// Reads a JSONL batch for a store without verifying it (an ingest service reads where each
+/// line goes, then verifies with `cra_trace_verify_with`). Writes a JSON array with one element
+/// per line: `[event_id, trace_id, session_id, sequence, event_type, timestamp_us,
+/// previous_event_hash, event_hash, agent_id, decision, action_id, atlas_id, policy_id,
+/// reason_code, action_atlases, atlases]` (the ingest's index columns, docs/trace.md §5), or
+/// `null` for a line that is not an event read that way (the caller reports it). Any bytes.
+/// Errors: ABI statuses only. Thread-safe.
+///
+/// # Safety
+/// `trace` readable for `trace_len` bytes (or NULL with 0); `out` writable; `err` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_trace_scan(
+    trace: *const u8,
+    trace_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        write_buffer(out, CraBuffer::empty());
+        guard::run(err, || {
+            if out.is_null() {
+                return Err(CraError::null("out"));
+            }
+            // SAFETY: caller guarantees the pair is readable.
+            let t = input::bytes(trace, trace_len, "the trace")?;
+            // SAFETY: `out` is non-NULL and writable.
+            write_buffer(out, CraBuffer::from_vec(api::scan_trace(t)?));
+            Ok(())
+        })
+    }
+}
+
 /// Verifies a JSONL trace file (streamed, UTF-8 path) with options (as
 /// `cra_trace_verify_with`). Errors: `CRA_STATUS_IO_ERROR`, `CRA_STATUS_INVALID_REQUEST`,
 /// ABI statuses. Thread-safe.

@@ -23,6 +23,7 @@ EXIT_USAGE = 2
 
 _EPILOG = """examples:
   cra demo
+  cra demo --ingest                 (the dual-mode path: agents -> HTTP sink -> cra serve -> queries)
   cra atlas validate examples/atlases/customer-support
   cra resolve --atlas examples/atlases/customer-support request.json
   echo '{"requester": {...}, "task": {...}}' | cra resolve --atlas DIR -
@@ -52,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
                                    "verified and summarized.")
     d.add_argument("--atlases", metavar="DIR", help="directory of atlases (default: examples/atlases found from here, else the ones shipped in the package)")
     d.add_argument("--trace", metavar="FILE", default="target/demo-trace.jsonl", help="trace file to write (default: %(default)s)")
+    d.add_argument("--ingest", action="store_true",
+                   help="the dual-mode demo instead: several agent processes resolve in-process and send their traces "
+                        "through the HTTP sink to a local ingest (cra serve, started here), which is then queried "
+                        "(needs the server extra; docs/ingest.md)")
+    d.add_argument("--server", metavar="URL", help="with --ingest: use this running ingest instead of starting one")
+    d.add_argument("--write-token", metavar="TOKEN", help="with --server: the agents' token (default CRA_TRACE_TOKEN)")
+    d.add_argument("--read-token", metavar="TOKEN", help="with --server: the queries' token (default CRA_TOKEN)")
+    d.add_argument("--keep", action="store_true", help="with --ingest: keep the ingest's database (a temporary directory)")
 
     r = sub.add_parser("resolve", help="resolve a CARP request against atlases and print the resolution",
                        description="Resolve one CARP request (JSON) against the given atlases and print the "
@@ -129,6 +138,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if run is not None:  # subcommands registered by their own modules (authoring_cli)
             return int(run(args))
         if args.command == "demo":
+            if args.ingest:
+                from .dual_demo import run_dual_demo
+
+                return run_dual_demo(args.atlases, args.server, args.write_token or os.environ.get("CRA_TRACE_TOKEN"),
+                                     args.read_token or os.environ.get("CRA_TOKEN"), keep=args.keep)
+            if args.server or args.write_token or args.read_token or args.keep:
+                parser.error("--server, --write-token, --read-token and --keep go with --ingest")
             from .demo import run_demo
 
             return run_demo(args.atlases, args.trace)

@@ -22,3 +22,22 @@ r.loadAtlas(bundleAtlas('examples/atlases/devops'));
 initSync();
 // @ts-expect-error: not a module source
 await init(42);
+
+// TraceShipper: options, stats and reports are typed.
+import { TraceShipper, type ShipperStats, type ShipperReport } from '@cra/wasm';
+const shipper = new TraceShipper(r, {
+  url: 'https://ingest.example.com/v1/traces',
+  token: 'secret',
+  batchMaxEvents: 256,
+  compression: 'auto',
+  onError: (rep: ShipperReport) => console.log(rep.kind, rep.events, rep.status),
+  onRetry: (x) => console.log(x.attempt, x.delayMs),
+});
+const delivered: boolean = await shipper.pump();
+await shipper.flush(5000);
+const st: ShipperStats = await shipper.close();
+console.log(delivered, st.sentEvents, st.retried, st.dropped, st.ingest.duplicate, st.sourceDropped);
+// @ts-expect-error: unknown compression
+new TraceShipper(r, { url: 'https://x/v1/traces', compression: 'zstd' });
+// @ts-expect-error: url is required
+new TraceShipper(r, { token: 't' });

@@ -14,6 +14,7 @@ pub mod file_sink;
 #[cfg(feature = "http-sink")]
 pub mod http_sink;
 mod processor;
+pub mod scan;
 pub mod sink;
 pub mod verify;
 

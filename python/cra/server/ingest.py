@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 
 from .chains import Chains, Rejection, RAW_PREFIX
 from .db import Busy, Database, now_us
-from .events import BadLine, Line, parse_line, split_lines
+from .events import BadLine, Line, parse_lines, split_lines
 from .settings import Settings
 from .verify import Head
 
@@ -77,7 +77,7 @@ class Ingestor:
         :class:`HeldFull` (429) or :class:`~.db.Busy` (503)."""
         try:
             raws = split_lines(body, self.settings.max_lines, self.settings.max_line)
-            lines = [parse_line(i, raw) for i, raw in enumerate(raws)]
+            lines = parse_lines(body, raws)
             with self.db.write() as tx:
                 chains = Chains(tx, tenant, now_us())
                 out = self._ingest(chains, lines)

@@ -5,7 +5,9 @@ SQLite and on PostgreSQL (a throwaway server, as in the tests), in-process and o
 
 Each run ingests the same recorded trace (support sessions recorded by ``cra.Resolver`` against
 examples/atlases) into a fresh database, in batches of 100, 1,000 and 10,000 lines, in file
-order. "in-process" calls ``Ingestor.ingest`` (split, parse, lock, dedup, verify, store, commit);
+order. "in-process" calls ``Ingestor.ingest`` (split, read, lock, dedup, verify, store, commit);
+"in-process (Python reader)" the same with the lines read by ``parse_line`` alone, as before
+libcra's ``cra_trace_scan`` read them (the before/after of that change, in the same run);
 "http" POSTs the batches, gzip-compressed, to a real ``cra serve`` on 127.0.0.1 from one client.
 """
 
@@ -20,6 +22,7 @@ import tempfile
 import time
 from typing import Any, Dict, List
 
+from cra.server import events
 from cra.server.db import open_database
 from cra.server.ingest import Ingestor
 from cra.server.settings import Settings
@@ -38,9 +41,14 @@ def _trace(events: int, work: str) -> List[bytes]:
     return data[:events]
 
 
-def _inprocess(url: str, ls: List[bytes], batch: int) -> float:
+def _inprocess(url: str, ls: List[bytes], batch: int, python_reader: bool = False) -> float:
+    """``python_reader``: read lines with parse_line alone (how the ingest read them before
+    ``cra_trace_scan``), for the before/after comparison."""
     db = open_database(url, pool_size=2)
+    saved = events._scan
     try:
+        if python_reader:
+            events._scan = lambda body: None
         ing = Ingestor(db, Settings(max_lines=max(batch, 100_000)))
         t0 = time.perf_counter()
         for i in range(0, len(ls), batch):
@@ -48,6 +56,7 @@ def _inprocess(url: str, ls: List[bytes], batch: int) -> float:
             assert out.rejected == 0 and out.held == 0, out.to_json()
         return len(ls) / (time.perf_counter() - t0)
     finally:
+        events._scan = saved
         db.close()
 
 
@@ -78,16 +87,20 @@ def main(argv: Any = None) -> int:
     try:
         for backend in ("sqlite", "postgresql"):
             for batch in BATCHES:
-                for mode in ("in-process", "http"):
+                for mode in ("in-process (Python reader)", "in-process", "http"):
                     if backend == "sqlite":
-                        url = f"sqlite:///{os.path.join(work, f'{mode}-{batch}.sqlite3')}"
+                        name = mode.replace(" ", "_").replace("(", "").replace(")", "")
+                        url = f"sqlite:///{os.path.join(work, f'{name}-{batch}.sqlite3')}"
                     else:
                         url = cluster.new_database()
-                    rate = _inprocess(url, ls, batch) if mode == "in-process" else _http(url, ls, batch, work)
+                    if mode == "http":
+                        rate = _http(url, ls, batch, work)
+                    else:
+                        rate = _inprocess(url, ls, batch, python_reader=mode != "in-process")
                     rows.append({"backend": backend, "batch": batch, "mode": mode, "events": len(ls),
                                  "events_per_s": round(rate)})
                     if not args.json:
-                        print(f"{backend:<11} batch {batch:>6}  {mode:<10}  {rate:>9,.0f} events/s", flush=True)
+                        print(f"{backend:<11} batch {batch:>6}  {mode:<27}  {rate:>9,.0f} events/s", flush=True)
     finally:
         cluster.stop()
     if args.json:

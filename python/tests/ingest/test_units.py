@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -164,3 +165,84 @@ def test_cra_serve_refuses_bad_configuration_before_listening(tmp_path: Any, mon
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and "secret" not in err, (argv, err)
+
+
+def _variants(base: bytes) -> List[bytes]:
+    """Lines around one real event: payloads of every shape facts() reads, lines libcra's scan
+    does not read (so parse_line reads them), and lines that are no event at all."""
+    ev = json.loads(base)
+    out: List[bytes] = []
+
+    def with_payload(p: Any) -> None:
+        e = dict(ev, payload=p)
+        out.append(json.dumps(e, separators=(",", ":"), sort_keys=True).encode())
+
+    for p in (
+        {},
+        {"agent_id": "a" * 600, "status": "pending_approval", "action_id": 5, "actions": ["x"]},
+        {"agent_id": 7, "request": {"requester": {"agent_id": "req-agent"}}},
+        {"agent_id": "", "request": {"requester": {"agent_id": "ignored"}}},
+        {"request": {"requester": "not an object"}}, {"request": [1, 2]}, {"request": {"requester": {"agent_id": ["x"]}}},
+        {"actions": ["only"]}, {"actions": ["a", "b"]}, {"actions": [3]}, {"actions": "x"},
+        {"decision": "rejected", "reason_code": "rate_limit_exceeded"}, {"decision": {"x": 1}},
+        {"verdicts": [{"action_id": "a", "atlas_id": "at", "why": [1]}, 3, {"action_id": "b"}, {"action_id": "c", "atlas_id": ""}]},
+        {"verdicts": {"a": 1}}, {"atlases": [{"atlas_id": "x", "v": 1}, "y", {"atlas_id": 3}, {"atlas_id": "x"}]},
+        {"atlases": "x", "atlas_id": "own", "policy_id": "p" * 700}, {"atlas_id": "", "policy_id": None, "reason_code": 1.5},
+        {"status": "authorized", "nested": {"agent_id": "not this"}, "é": "ü\u2028"},
+    ):
+        for t in ("action.requested", "action.denied", "carp.resolution.completed", "policy.evaluated", "session.started"):
+            e = dict(ev, payload=p, event_type=t)
+            out.append(json.dumps(e, separators=(",", ":"), sort_keys=True).encode())
+    with_payload({"agent_id": "bot"})
+    # Not read by the scan (parse_line decides): other timestamp forms, spacing, extra members,
+    # a member twice, ids at and over the bounds, sequences at the bounds.
+    for ts in ("2026-11-25T12:00:00Z", "2026-11-25T12:00:00.5+00:00", "2026-11-25 12:00:00.123456Z", "2026-11-25T12:00:60.000000Z"):
+        out.append(json.dumps(dict(ev, timestamp=ts)).encode())
+    out.append(json.dumps(ev, indent=1).replace("\n", " ").encode())
+    out.append(json.dumps(dict(ev, extra=1)).encode())
+    out.append(base[:-1] + b',"payload":{"agent_id":"twice"}}')
+    out.append(base.replace(b'"payload":{', b'"payload":{"agent_id":"x","agent_id":"y",', 1))
+    for k, v in (("event_id", "e" * 512), ("trace_id", "t" * 513), ("sequence", 2**53 - 1), ("sequence", 2**53),
+                 ("sequence", -1), ("sequence", 1.0), ("sequence", True), ("session_id", ""), ("event_type", 3),
+                 ("payload", []), ("timestamp", "yesterday"), ("event_hash", None)):
+        out.append(json.dumps(dict(ev, **{k: v})).encode())
+    out += [b"[1,2]", b"not json", b'"x"', b"\xff\xfe", b"{}"]
+    return out
+
+
+def _read_one_by_one(raws: List[bytes]) -> List[Any]:
+    got: List[Any] = []
+    for i, raw in enumerate(raws):
+        try:
+            got.append(parse_line(i, raw))
+        except BadLine as e:
+            got.append(("BadLine", e.line, e.code, e.message))
+    return got
+
+
+def test_libcra_batch_reading_equals_parse_line(demo: bytes, several: bytes) -> None:
+    """parse_lines (one cra_trace_scan call, parse_line for the lines it does not read) gives
+    exactly what parse_line gives, line by line: the same Line objects and index facts, the same
+    BadLine for the first line that is no event."""
+    from cra.server.events import _scan, parse_lines
+
+    real = lines(demo) + lines(several)
+    body = b"".join(real)
+    raws = split_lines(body, 10**6, 1 << 20)
+    whole = _scan(body)
+    assert whole is not None and all(x is not None for x in whole), "the scan reads every real event"
+    assert parse_lines(body, raws) == [parse_line(i, r) for i, r in enumerate(raws)]
+    odd = _variants(real[0].rstrip(b"\n")) + _variants(real[-1].rstrip(b"\n"))
+    scanned = _scan(b"".join(x + b"\n" for x in odd))
+    assert scanned is not None and any(x is None for x in scanned) and sum(x is not None for x in scanned) > 100
+    want = _read_one_by_one(odd)
+    # Every line alone (a batch stops at its first bad line), and the good ones together.
+    for i, raw in enumerate(odd):
+        try:
+            got: Any = parse_lines(raw + b"\n", [raw])[0]
+            got = dataclasses.replace(got, index=i)
+        except BadLine as e:
+            got = ("BadLine", e.line + i, e.code, e.message)
+        assert got == want[i], (i, raw[:300])
+    good = [r for r, w in zip(odd, want) if not isinstance(w, tuple)]
+    assert parse_lines(b"".join(x + b"\n" for x in good), good) == [parse_line(i, r) for i, r in enumerate(good)]

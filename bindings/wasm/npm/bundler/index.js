@@ -24,3 +24,5 @@ export const {
   CraActionDeniedError, CraApprovalRequiredError, CraApprovalError, CraExecutionError,
   CraSessionError, CraTraceError, CraRuntimeError, CraInternalError,
 } = errors;
+/** Drains a resolver's trace and POSTs it to an ingest service with fetch (docs/wasm.md). */
+export { TraceShipper } from '../ship.js';

@@ -38,5 +38,7 @@ export const {
   CraActionDeniedError, CraApprovalRequiredError, CraApprovalError, CraExecutionError,
   CraSessionError, CraTraceError, CraRuntimeError, CraInternalError,
 } = errors;
+/** Drains a resolver's trace and POSTs it to an ingest service with fetch (docs/wasm.md). */
+export { TraceShipper } from '../ship.js';
 /** Test-only: present when the module was built with the `testing` feature. */
 export const _testingPanic = raw.testingPanic ? () => { try { raw.testingPanic(); } catch (e) { throw api._mapError(e); } } : undefined;
