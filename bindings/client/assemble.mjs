@@ -80,19 +80,28 @@ for (const triple of template.napi.targets) optional[`${template.name}-${PLATFOR
 
 // The main package.
 const out = path.join(args.out, 'client');
-const wasmFiles = ['api.js', 'index.d.ts', 'bundle-atlas.mjs', 'bundle-atlas.d.ts', 'examples/customer-support.json', 'examples/devops.json',
-  'web/index.js', 'web/cra_wasm.js', 'web/cra_wasm_bg.js', 'web/cra_wasm_bg.wasm', 'bundler/index.js', 'bundler/cra_wasm.js', 'node/index.js', 'workers/index.js'];
+// Every file @cra/wasm publishes (its package.json `files`), so a module added there (ship.js,
+// TraceShipper) cannot be left out here.
+const manifestPath = path.join(args.wasm, 'package.json');
+if (!fs.existsSync(manifestPath)) fail(`${manifestPath} is missing: build the WebAssembly package first (make build-wasm)`);
+const wasmManifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+if (wasmManifest.version !== version) fail(`the WebAssembly build in ${args.wasm} is version ${wasmManifest.version}, not ${version}`);
+const wasmFiles = wasmManifest.files;
+if (!Array.isArray(wasmFiles) || !wasmFiles.includes('index.d.ts') || !wasmFiles.includes('web/cra_wasm_bg.wasm')) {
+  fail(`${manifestPath}: its "files" list must name every published file (index.d.ts, web/cra_wasm_bg.wasm, ...)`);
+}
 for (const f of wasmFiles) {
   if (!fs.existsSync(path.join(args.wasm, f))) fail(`${path.join(args.wasm, f)} is missing: build the WebAssembly package first (make build-wasm)`);
 }
-const wasmManifest = JSON.parse(fs.readFileSync(path.join(args.wasm, 'package.json'), 'utf8'));
-if (wasmManifest.version !== version) fail(`the WebAssembly build in ${args.wasm} is version ${wasmManifest.version}, not ${version}`);
 for (const f of wasmFiles) if (f !== 'index.d.ts') copy(path.join(args.wasm, f), path.join(out, 'wasm', f));
 // One declaration file: the shared API plus init/initSync/recover (both bindings have them).
 copy(path.join(args.wasm, 'index.d.ts'), path.join(out, 'index.d.ts'));
 copy(path.join(repo, 'bindings/node/lib/api.js'), path.join(out, 'lib/api.cjs'));
 for (const f of ['index.cjs', 'index.mjs', 'native.cjs', 'README.md']) copy(path.join(here, f), path.join(out, f));
-const manifest = { ...template, optionalDependencies: optional };
+// `files`: this package's own entries and everything @cra/wasm publishes, under wasm/.
+const files = ['index.cjs', 'index.mjs', 'native.cjs', 'index.d.ts', 'lib/api.cjs',
+  ...wasmFiles.filter((f) => f !== 'index.d.ts').map((f) => `wasm/${f}`)];
+const manifest = { ...template, files, optionalDependencies: optional };
 fs.writeFileSync(path.join(out, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
 
 const built = fs.readdirSync(args.out).filter((d) => d !== 'client');

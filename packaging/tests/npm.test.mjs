@@ -113,7 +113,7 @@ test('the tarballs hold what each package needs and one version', () => {
   const c = tarballs.client.files;
   for (const f of ['package.json', 'README.md', 'index.cjs', 'index.mjs', 'native.cjs', 'index.d.ts', 'lib/api.cjs', 'wasm/api.js',
     'wasm/web/index.js', 'wasm/web/cra_wasm_bg.wasm', 'wasm/node/index.js', 'wasm/workers/index.js', 'wasm/bundler/index.js',
-    'wasm/examples/customer-support.json', 'wasm/bundle-atlas.mjs']) assert.ok(c.includes(f), `${f} missing from @cra/client: ${c}`);
+    'wasm/examples/customer-support.json', 'wasm/bundle-atlas.mjs', 'wasm/ship.js']) assert.ok(c.includes(f), `${f} missing from @cra/client: ${c}`);
   assert.deepEqual(c.filter((f) => f.endsWith('.node')), [], 'no native binary in the main package');
   assert.deepEqual(c.filter((f) => f.endsWith('.d.ts') && !f.startsWith('wasm/')), ['index.d.ts'], 'one index.d.ts');
   assert.deepEqual(tarballs[PLATFORM].files, ['README.md', `cra.${PLATFORM}.node`, 'package.json']);
