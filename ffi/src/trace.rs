@@ -7,6 +7,32 @@ use crate::input;
 use crate::status::CraStatus;
 use cra_core::api;
 
+/// Clears `*out`, then, under the panic guard, writes to it the bytes `answer` computes: the
+/// shape every function of this file shares (`out` is checked before any input is read).
+///
+/// # Safety
+/// `out` NULL or writable; `err` NULL or writable.
+unsafe fn answer_into(
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+    answer: impl FnOnce() -> Result<Vec<u8>, CraError>,
+) -> CraStatus {
+    // SAFETY: caller guarantees `out` is NULL or writable.
+    unsafe { write_buffer(out, CraBuffer::empty()) };
+    // SAFETY: caller guarantees on `err`.
+    unsafe {
+        guard::run(err, || {
+            if out.is_null() {
+                return Err(CraError::null("out"));
+            }
+            let bytes = answer()?;
+            // SAFETY: `out` is non-NULL and writable.
+            write_buffer(out, CraBuffer::from_vec(bytes));
+            Ok(())
+        })
+    }
+}
+
 /// Verifies JSONL trace bytes; `*out` gets the report JSON (`{"ok", "events", "sessions",
 /// "errors": [...]}`). A broken chain is a report with `"ok": false`, not an error status; a
 /// line that is not UTF-8 is reported as `malformed_event` at its line, like the file variant.
@@ -24,16 +50,10 @@ pub unsafe extern "C" fn cra_trace_verify(
 ) -> CraStatus {
     // SAFETY: forwarded caller guarantees.
     unsafe {
-        write_buffer(out, CraBuffer::empty());
-        guard::run(err, || {
-            if out.is_null() {
-                return Err(CraError::null("out"));
-            }
-            // SAFETY: caller guarantees the pair is readable.
+        answer_into(out, err, || {
+            // SAFETY: caller guarantees the input pairs are readable during the call.
             let t = input::bytes(trace, trace_len, "the trace")?;
-            // SAFETY: `out` is non-NULL and writable.
-            write_buffer(out, CraBuffer::from_vec(api::verify_trace(t)?));
-            Ok(())
+            Ok(api::verify_trace(t)?)
         })
     }
 }
@@ -52,19 +72,10 @@ pub unsafe extern "C" fn cra_trace_verify_file(
 ) -> CraStatus {
     // SAFETY: forwarded caller guarantees.
     unsafe {
-        write_buffer(out, CraBuffer::empty());
-        guard::run(err, || {
-            if out.is_null() {
-                return Err(CraError::null("out"));
-            }
-            // SAFETY: caller guarantees the pair is readable.
+        answer_into(out, err, || {
+            // SAFETY: caller guarantees the input pairs are readable during the call.
             let p = input::text(path, path_len, "the trace path")?;
-            // SAFETY: `out` is non-NULL and writable.
-            write_buffer(
-                out,
-                CraBuffer::from_vec(api::verify_trace_file(p.as_bytes())?),
-            );
-            Ok(())
+            Ok(api::verify_trace_file(p.as_bytes())?)
         })
     }
 }
@@ -89,18 +100,11 @@ pub unsafe extern "C" fn cra_trace_verify_with(
 ) -> CraStatus {
     // SAFETY: forwarded caller guarantees.
     unsafe {
-        write_buffer(out, CraBuffer::empty());
-        guard::run(err, || {
-            if out.is_null() {
-                return Err(CraError::null("out"));
-            }
-            // SAFETY: caller guarantees both pairs are readable.
+        answer_into(out, err, || {
+            // SAFETY: caller guarantees the input pairs are readable during the call.
             let t = input::bytes(trace, trace_len, "the trace")?;
-            // SAFETY: as above.
             let o = input::bytes(options, options_len, "the options")?;
-            // SAFETY: `out` is non-NULL and writable.
-            write_buffer(out, CraBuffer::from_vec(api::verify_trace_with(t, o)?));
-            Ok(())
+            Ok(api::verify_trace_with(t, o)?)
         })
     }
 }
@@ -125,16 +129,10 @@ pub unsafe extern "C" fn cra_trace_scan(
 ) -> CraStatus {
     // SAFETY: forwarded caller guarantees.
     unsafe {
-        write_buffer(out, CraBuffer::empty());
-        guard::run(err, || {
-            if out.is_null() {
-                return Err(CraError::null("out"));
-            }
-            // SAFETY: caller guarantees the pair is readable.
+        answer_into(out, err, || {
+            // SAFETY: caller guarantees the input pairs are readable during the call.
             let t = input::bytes(trace, trace_len, "the trace")?;
-            // SAFETY: `out` is non-NULL and writable.
-            write_buffer(out, CraBuffer::from_vec(api::scan_trace(t)?));
-            Ok(())
+            Ok(api::scan_trace(t)?)
         })
     }
 }
@@ -156,21 +154,11 @@ pub unsafe extern "C" fn cra_trace_verify_file_with(
 ) -> CraStatus {
     // SAFETY: forwarded caller guarantees.
     unsafe {
-        write_buffer(out, CraBuffer::empty());
-        guard::run(err, || {
-            if out.is_null() {
-                return Err(CraError::null("out"));
-            }
-            // SAFETY: caller guarantees both pairs are readable.
+        answer_into(out, err, || {
+            // SAFETY: caller guarantees the input pairs are readable during the call.
             let p = input::text(path, path_len, "the trace path")?;
-            // SAFETY: as above.
             let o = input::bytes(options, options_len, "the options")?;
-            // SAFETY: `out` is non-NULL and writable.
-            write_buffer(
-                out,
-                CraBuffer::from_vec(api::verify_trace_file_with(p.as_bytes(), o)?),
-            );
-            Ok(())
+            Ok(api::verify_trace_file_with(p.as_bytes(), o)?)
         })
     }
 }
@@ -194,19 +182,11 @@ pub unsafe extern "C" fn cra_trace_replay(
 ) -> CraStatus {
     // SAFETY: forwarded caller guarantees.
     unsafe {
-        write_buffer(out, CraBuffer::empty());
-        guard::run(err, || {
-            if out.is_null() {
-                return Err(CraError::null("out"));
-            }
-            // SAFETY: caller guarantees both pairs are readable.
+        answer_into(out, err, || {
+            // SAFETY: caller guarantees the input pairs are readable during the call.
             let t = input::text(trace, trace_len, "the trace")?;
-            // SAFETY: as above.
             let a = input::text(atlases, atlases_len, "the atlases")?;
-            let report = api::replay(t.as_bytes(), a.as_bytes())?;
-            // SAFETY: `out` is non-NULL and writable.
-            write_buffer(out, CraBuffer::from_vec(report));
-            Ok(())
+            Ok(api::replay(t.as_bytes(), a.as_bytes())?)
         })
     }
 }

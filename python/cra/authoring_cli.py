@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional
 
 from ._term import Style, safe, table
 from .errors import CraError, CraIOError
+from .cli import _err, _read_request  # shared with the other commands
 
 __all__ = ["add_commands", "run_test_command", "run_explain_command"]
 
@@ -49,9 +50,6 @@ def add_commands(sub: Any) -> None:
     e.set_defaults(_run=run_explain_command)
 
 
-def _err(msg: str) -> None:
-    st = Style(sys.stderr)
-    sys.stderr.write(f"{st.bad('error')}: {safe(msg)}\n")
 
 
 def _describe(e: CraError) -> str:
@@ -153,14 +151,8 @@ def run_explain_command(args: argparse.Namespace) -> int:
     except CraError as e:
         _err(e.message)
         return EXIT_USAGE
-    try:
-        if args.request == "-":
-            body = sys.stdin.buffer.read()
-        else:
-            with open(args.request, "rb") as f:
-                body = f.read()
-    except OSError as e:
-        _err(f"cannot read {args.request}: {e.strerror}")
+    body = _read_request(args.request)
+    if body is None:
         return EXIT_USAGE
     try:
         with Resolver() as r:

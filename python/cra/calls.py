@@ -194,13 +194,7 @@ def run(
     ``(None, message)`` reports a failure (an MCP result with ``isError``, say)."""
     scope = _begin(t, action_id, tool_name, call_id)
     try:
-        auth = authorize(t, action_id, parameters)
-        if scope is not None:
-            scope.answered(auth)
-        if on_authorized is not None:
-            on_authorized(auth)
-        if not auth.authorized:
-            auth.raise_for_status()
+        auth = _authorized(t, scope, action_id, parameters, on_authorized)
         started = time.perf_counter()
         try:
             result = invoke()
@@ -231,13 +225,7 @@ async def arun(
     """:func:`run` for a coroutine."""
     scope = _begin(t, action_id, tool_name, call_id)
     try:
-        auth = authorize(t, action_id, parameters)
-        if scope is not None:
-            scope.answered(auth)
-        if on_authorized is not None:
-            on_authorized(auth)
-        if not auth.authorized:
-            auth.raise_for_status()
+        auth = _authorized(t, scope, action_id, parameters, on_authorized)
         started = time.perf_counter()
         try:
             result = await invoke()
@@ -252,6 +240,19 @@ async def arun(
     if scope is not None:
         scope.end(None)
     return result
+
+
+def _authorized(t: Target, scope: Optional[_Scopes], action_id: str, parameters: Mapping[str, Any],
+                on_authorized: Optional[Callable[[Authorization], None]]) -> Authorization:
+    """The authorization of one call, shown to the scope and ``on_authorized``; raises the refusal."""
+    auth = authorize(t, action_id, parameters)
+    if scope is not None:
+        scope.answered(auth)
+    if on_authorized is not None:
+        on_authorized(auth)
+    if not auth.authorized:
+        auth.raise_for_status()
+    return auth
 
 
 def _report(t: Target, auth: Authorization, result: Any, report: "Optional[Callable[[Any], Tuple[Any, Optional[str]]]]", ms: float) -> None:

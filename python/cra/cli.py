@@ -190,6 +190,18 @@ def _err(msg: str) -> None:
     sys.stderr.write(f"{st.bad('error')}: {safe(msg)}\n")
 
 
+def _read_request(path: str) -> Optional[bytes]:
+    """The request file's bytes (``-``: standard input), or None once the reason is on stderr."""
+    try:
+        if path == "-":
+            return sys.stdin.buffer.read()
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        _err(f"cannot read {path}: {e.strerror}")
+        return None
+
+
 def _describe(e: CraError) -> str:
     where = f" at {e.pointer}" if e.pointer else ""
     return f"{e.code}{where}: {e.message}"
@@ -204,14 +216,8 @@ def _details(e: CraError) -> None:
 def _resolve(args: argparse.Namespace) -> int:
     from .resolver import Resolver
 
-    try:
-        if args.request == "-":
-            body = sys.stdin.buffer.read()
-        else:
-            with open(args.request, "rb") as f:
-                body = f.read()
-    except OSError as e:
-        _err(f"cannot read {args.request}: {e.strerror}")
+    body = _read_request(args.request)
+    if body is None:
         return EXIT_USAGE
     try:
         with Resolver() as r:
