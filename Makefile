@@ -261,8 +261,10 @@ test-wasm: build-wasm build-wasm-testing node-deps js-deps chromium python-insta
 	cd $(JS_TESTS) && CRA_JS_IMPL=wasm CRA_PYTHON=$(CURDIR)/$(VPY) $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
 	cd $(JS_TESTS) && CRA_JS_IMPL=wasm node conformance.mjs
 
-bench-js: build-node build-wasm ## resolve p50/p99 from Node: native addon and WASM (with the Rust figure)
-	node $(JS_TESTS)/bench.mjs
+bench-js: build-node build-wasm ## resolve/execute p50/p99 from Node: native addon and WASM, beside the same run's Rust figures
+	@mkdir -p target/bench
+	$(CARGO) bench -p cra-core --bench resolve -- --quick | tee target/bench/rust-resolve.txt
+	node $(JS_TESTS)/bench.mjs target/bench/rust-resolve.txt
 
 # --- examples/node-gyp: a C addon over libcra (ffi/include/cra.h), built offline with node-gyp ----
 .PHONY: test-node-gyp
