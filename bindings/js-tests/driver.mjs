@@ -4,8 +4,13 @@
 // package's public API and answers on stdout (protocol: conformance/runner/src/process_driver.rs,
 // docs/bindings.md).
 //   cra-conformance --binding node --self-test -- node driver.mjs
+import fs from 'node:fs';
 import readline from 'node:readline';
 import { cra } from './impl.mjs';
+
+// CRA_RECORD_ANSWERS=FILE appends every answer as {"op", "answer"} (test/wire-types.test.mjs
+// type-checks them against index.d.ts).
+const record = process.env.CRA_RECORD_ANSWERS;
 
 /** A JSON argument as the value (an object, as users pass it); a text one verbatim. */
 const arg = (a) => (Object.prototype.hasOwnProperty.call(a, 'json') ? a.json : a.text);
@@ -57,6 +62,9 @@ async function answer(line) {
   if (!op) return { error: { code: 'DRIVER', pointer: null, message: `unknown op ${JSON.stringify(req.op)}` } };
   try {
     const out = await op((req.args || []).map(arg));
+    if (record && typeof out === 'string' && req.op !== 'drain_trace') {
+      fs.appendFileSync(record, JSON.stringify({ op: req.op, answer: JSON.parse(out) }) + '\n');
+    }
     return { ok: out === undefined ? null : out };
   } catch (e) {
     if (e instanceof cra.CraError) return { error: { code: e.code, pointer: e.pointer ?? null, message: e.message } };
