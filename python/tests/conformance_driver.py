@@ -9,13 +9,17 @@ docs/bindings.md). Run by ``test_conformance.py``::
 from __future__ import annotations
 
 import json
-import math
+import os
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
 import cra
 
 Args = List[Any]
+
+#: CRA_RECORD_ANSWERS=FILE appends every answer as {"op", "answer"} (test_wire_types.py checks
+#: them against the package's TypedDicts).
+RECORD = os.environ.get("CRA_RECORD_ANSWERS")
 
 
 def _arg(a: Dict[str, Any]) -> Any:
@@ -87,7 +91,11 @@ class Driver:
         if op is None:
             return {"error": {"code": "DRIVER", "pointer": None, "message": f"unknown op {req.get('op')!r}"}}
         try:
-            return {"ok": op([_arg(a) for a in req.get("args", [])])}
+            out = op([_arg(a) for a in req.get("args", [])])
+            if RECORD and isinstance(out, str) and req["op"] != "drain_trace":
+                with open(RECORD, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"op": req["op"], "answer": json.loads(out)}) + "\n")
+            return {"ok": out}
         except cra.CraError as e:
             return {"error": {"code": e.code, "pointer": e.pointer, "message": e.message}}
         except Exception as e:  # noqa: BLE001 - a Python-side failure fails the case, visibly
