@@ -16,7 +16,7 @@ RUNNER = os.environ.get("CRA_CONFORMANCE") or os.path.join(REPO, "target", "debu
 DRIVER = [sys.executable, os.path.join(HERE, "conformance_driver.py")]
 
 
-def _run(*options: str) -> subprocess.CompletedProcess:
+def _run(*options: str) -> "subprocess.CompletedProcess[str]":
     assert os.path.exists(RUNNER), f"{RUNNER} is missing: build it with `make build-conformance`"
     return subprocess.run([RUNNER, "--binding", "python", *options, "--", *DRIVER],
                           capture_output=True, text=True, timeout=600, cwd=HERE)
