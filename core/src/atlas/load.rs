@@ -120,7 +120,9 @@ pub fn document_from_dir(path: &Path) -> Result<serde_json::Value> {
         let text: Vec<&str> = blocks.iter().map(|b| b.content.as_str()).collect();
         obj.insert("content".into(), text.join("\n\n").into());
         if !obj.contains_key("content_type") {
-            let ct = blocks.first().map_or("text/plain", |b| b.content_type.as_str());
+            let ct = blocks
+                .first()
+                .map_or("text/plain", |b| b.content_type.as_str());
             obj.insert("content_type".into(), ct.into());
         }
     }
