@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { readAtlasDir } from '../wasm/npm/bundle-atlas.mjs';
 
 /** The first mismatch as [pointer, expected, actual], or null (conformance/README.md rules). */
 export function mismatch(expected, actual, p = '') {
@@ -135,6 +136,9 @@ async function call(cra, r, op, step, fixtures, root, drained) {
     case 'load_atlas':
       return r.loadAtlas(typeof step.atlas_text === 'string' ? step.atlas_text : text(resolveAtlas(step.atlas, fixtures)));
     case 'load_atlas_dir':
+      // WASM (the module exporting recover()) has no file system: the directory is read here
+      // (@cra/wasm/bundle-atlas) and handed over as its files.
+      if (typeof cra.recover === 'function') return r.loadAtlasFiles(readAtlasDir(path.join(root, step.path ?? '')));
       return r.loadAtlasDir(path.join(root, step.path ?? ''));
     case 'unload_atlas':
       return r.unloadAtlas(step.atlas_id ?? '');
