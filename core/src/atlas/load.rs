@@ -64,8 +64,19 @@ pub fn manifest_from_json(bytes: &[u8]) -> Result<AtlasManifest> {
 /// [`manifest_from_dir`], except that nothing can escape a map: a missing file is
 /// `file_not_found`.
 pub fn manifest_from_files(files: &[u8]) -> Result<AtlasManifest> {
-    let m: serde_json::Map<String, serde_json::Value> =
-        crate::protocol::strict::from_slice_objects(files, &[""])?;
+    // A plain value parse (the one atlas text goes through), not a typed one: less code in WASM.
+    crate::protocol::strict::guard(files)?;
+    let doc: serde_json::Value = serde_json::from_slice(files)
+        .map_err(|e| CraError::request("", format!("the files are not valid JSON: {e}")))?;
+    let Some(m) = doc.as_object() else {
+        return Err(CraError::request(
+            "",
+            format!(
+                "the files must be an object, not {}",
+                crate::atlas::walk::type_name(&doc)
+            ),
+        ));
+    };
     if let Some((k, v)) = m.iter().find(|(_, v)| !v.is_string()) {
         return Err(CraError::request(
             format!("/{}", crate::error::pointer_token(k)),
@@ -91,7 +102,7 @@ pub fn manifest_from_files(files: &[u8]) -> Result<AtlasManifest> {
             ),
         ));
     }
-    manifest_from_bytes(atlas.as_bytes(), Some(PackFiles::Map(&m)))
+    manifest_from_bytes(atlas.as_bytes(), Some(PackFiles::Map(m)))
 }
 
 /// Reads `dir/atlas.json` (or `dir` itself when it is a file) and validates it, reading context
