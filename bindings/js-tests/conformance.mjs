@@ -136,9 +136,13 @@ async function call(cra, r, op, step, fixtures, root, drained) {
     case 'load_atlas':
       return r.loadAtlas(typeof step.atlas_text === 'string' ? step.atlas_text : text(resolveAtlas(step.atlas, fixtures)));
     case 'load_atlas_dir':
-      // WASM (the module exporting recover()) has no file system: the directory is read here
-      // (@cra/wasm/bundle-atlas) and handed over as its files.
-      if (typeof cra.recover === 'function') return r.loadAtlasFiles(readAtlasDir(path.join(root, step.path ?? '')));
+      if (typeof cra.recover === 'function') {
+        // WASM (the module exporting recover()) has no file system: the directory is read here
+        // (@cra/wasm/bundle-atlas) and handed over as its files; one that does not exist has
+        // none, and the engine answers IO_ERROR as the native loader does.
+        const dir = path.join(root, step.path ?? '');
+        return r.loadAtlasFiles(fs.existsSync(dir) ? readAtlasDir(dir) : {});
+      }
       return r.loadAtlasDir(path.join(root, step.path ?? ''));
     case 'unload_atlas':
       return r.unloadAtlas(step.atlas_id ?? '');
