@@ -6,7 +6,8 @@
 //   cra-conformance --binding node --self-test -- node driver.mjs
 import fs from 'node:fs';
 import readline from 'node:readline';
-import { cra } from './impl.mjs';
+import { readAtlasDir } from '../wasm/npm/bundle-atlas.mjs';
+import { cra, implName } from './impl.mjs';
 
 // CRA_RECORD_ANSWERS=FILE appends every answer as {"op", "answer"} (test/wire-types.test.mjs
 // type-checks them against index.d.ts).
@@ -34,7 +35,11 @@ const ops = {
   close,
   load_atlas: ([a]) => json(res().loadAtlas(a)),
   load_shadow: ([a]) => json(res().loadShadow(a)),
-  load_atlas_dir: ([p]) => json(res().loadAtlasDir(p)),
+  // WASM has no file system: the directory is read here
+  // (@cra/wasm/bundle-atlas) and handed over as its files; one that does not exist has none, and
+  // the engine answers IO_ERROR as the native loader does.
+  load_atlas_dir: ([p]) =>
+    json(implName === 'wasm' ? res().loadAtlasFiles(fs.existsSync(p) ? readAtlasDir(p) : {}) : res().loadAtlasDir(p)),
   unload_atlas: ([id]) => json(res().unloadAtlas(id)),
   unload_shadow: ([id]) => json(res().unloadShadow(id)),
   resolve: ([q]) => json(res().resolve(q)),

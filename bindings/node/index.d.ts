@@ -614,6 +614,13 @@ export declare class Resolver {
   loadAtlas(atlas: JsonInput<Atlas>): AtlasInfo;
   /** Loads an atlas from a directory holding `atlas.json` and its context files (native only). */
   loadAtlasDir(path: string): AtlasInfo;
+  /**
+   * WASM only (the native addon throws `IO_ERROR`: use loadAtlasDir): loads an atlas directory
+   * given as its files' text keyed by path (`atlas.json` and the context files its packs name),
+   * as `readAtlasDir` from `@cra/wasm/bundle-atlas` makes it; the packs are built as loadAtlasDir
+   * builds them (one context block per file).
+   */
+  loadAtlasFiles(files: Record<string, string> | string): AtlasInfo;
   /** Unloads an atlas: its actions are denied from the next call on. */
   unloadAtlas(atlasId: string): { atlas_id: string; unloaded: true };
   /**

@@ -116,14 +116,13 @@ size=$(stat -c %s "$out/web/cra_wasm_bg.wasm")
 gz=$(gzip -9 -c "$out/web/cra_wasm_bg.wasm" | wc -c)
 echo "build.sh: $out/web/cra_wasm_bg.wasm: $size bytes ($((size / 1024)) KiB), gzip -9 $gz bytes ($((gz / 1024)) KiB)"
 # The target (docs/wasm.md) is 300 KiB; the engine does not fit it yet, so this gate only stops
-# regressions past the ceiling (CRA_WASM_MAX_KIB, default 780: the module is about 752 KiB since
-# it validates parameters (small validator, regex-lite), parses numbers exactly for RFC 8785
-# hashing, makes the trust decisions of protocol.md §6, shadows and lints, and exposes verify
-# options, the approvals list, chunked draining, explain (about 16 KiB) and shadow loading
-# (about 5 KiB; loadShadowDir is left out: no file system); recording atlas changes in TRACE
-# added 13 KiB, the serializer of the manifest types its digest needs). Issue 15 is the size work.
+# regressions past the ceiling (CRA_WASM_MAX_KIB, default 740: the module is 749,705 B (732 KiB)
+# with parameter validation (small validator, regex-lite), exact number parsing for RFC 8785
+# hashing, the trust decisions of protocol.md §6, shadows, lints, verify options, the approvals
+# list, chunked draining, explain, shadow loading and loadAtlasFiles; docs/wasm.md "Sizes" says
+# where the bytes go). A feature that needs a higher ceiling argues it in its change.
 [ "$size" -le $((300 * 1024)) ] || echo "build.sh: note: over the 300 KiB size target"
-if [ "$size" -gt $((${CRA_WASM_MAX_KIB:-780} * 1024)) ]; then
-  echo "build.sh: the module grew past ${CRA_WASM_MAX_KIB:-780} KiB" >&2
+if [ "$size" -gt $((${CRA_WASM_MAX_KIB:-740} * 1024)) ]; then
+  echo "build.sh: the module grew past ${CRA_WASM_MAX_KIB:-740} KiB" >&2
   exit 1
 fi

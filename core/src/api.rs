@@ -43,6 +43,11 @@ pub fn load_atlas_dir(r: &Resolver, path: &[u8]) -> Result<Vec<u8>> {
     to_bytes(&r.load_atlas_dir(utf8(path, "the atlas path")?)?)
 }
 
+/// Loads an atlas from a directory given as a JSON object of its files' text → `AtlasInfo`.
+pub fn load_atlas_files(r: &Resolver, files: &[u8]) -> Result<Vec<u8>> {
+    to_bytes(&r.load_atlas_files(files)?)
+}
+
 /// Loads an atlas (JSON text) as the shadow of the live atlas with its `atlas_id` → `AtlasInfo`.
 pub fn load_shadow(r: &Resolver, atlas: &[u8]) -> Result<Vec<u8>> {
     to_bytes(&r.load_shadow_json(atlas)?)

@@ -17,6 +17,7 @@ pub mod error;
 pub mod fork;
 pub mod ids;
 pub mod protocol;
+mod sort;
 pub mod trace;
 
 pub use engine::{AtlasInfo, FastVerdict, Resolution, Resolver, ResolverConfig};

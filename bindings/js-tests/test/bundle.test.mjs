@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { cra, repo } from '../impl.mjs';
-import { bundleAtlas } from '../../wasm/npm/bundle-atlas.mjs';
+import { bundleAtlas, readAtlasDir } from '../../wasm/npm/bundle-atlas.mjs';
 
 const example = path.join(repo, 'examples/atlases/customer-support');
 
@@ -19,6 +19,31 @@ test('a bundled atlas loads and delivers the same context as its directory', () 
   const res = r.resolve({ requester: { agent_id: 'support-bot', session_id: 's' }, task: { goal: 'refund order ORD-1001' } });
   const guidelines = fs.readFileSync(path.join(example, 'context/guidelines.md'), 'utf8');
   assert.ok(res.context_blocks.some((b) => b.content === guidelines && b.block_id === 'support-guidelines'));
+  r.free();
+});
+
+test('readAtlasDir + loadAtlasFiles (WASM) answer what loadAtlasDir answers natively', () => {
+  const files = readAtlasDir(example);
+  assert.deepEqual(Object.keys(files).sort(), ['atlas.json', 'context/guidelines.md', 'context/pii-handling.md', 'context/refund-policy.md']);
+  const r = new cra.Resolver({ deterministic: { seed: 1 } });
+  if (typeof cra.recover !== 'function') {
+    // The native addon reads directories itself.
+    assert.throws(() => r.loadAtlasFiles(files), (e) => e.code === 'IO_ERROR' && /loadAtlasDir/.test(e.message));
+    r.free();
+    return;
+  }
+  assert.equal(r.loadAtlasFiles(files).context_packs, 4);
+  const res = r.resolve({ requester: { agent_id: 'support-bot', session_id: 's' }, task: { goal: 'refund order ORD-1001' } });
+  const guidelines = fs.readFileSync(path.join(example, 'context/guidelines.md'), 'utf8');
+  assert.ok(res.context_blocks.some((b) => b.content === guidelines && b.block_id === 'support-guidelines/context/guidelines.md'));
+  // A file the packs name but the object lacks, and a path out of the directory: INVALID_ATLAS.
+  const { 'context/guidelines.md': _, ...missing } = files;
+  assert.throws(() => r.loadAtlasFiles(missing), (e) => e.code === 'INVALID_ATLAS' && e.details.some((p) => p.code === 'file_not_found'));
+  const doc = JSON.parse(files['atlas.json']);
+  doc.context_packs[0].files = ['../outside.md'];
+  assert.throws(() => r.loadAtlasFiles({ ...files, 'atlas.json': JSON.stringify(doc), '../outside.md': 'x' }), (e) => e.code === 'INVALID_ATLAS' && e.details.some((p) => p.code === 'path_escape'));
+  assert.throws(() => r.loadAtlasFiles({ 'context/x.md': 'x' }), (e) => e.code === 'IO_ERROR');
+  assert.throws(() => r.loadAtlasFiles({ 'atlas.json': 1 }), (e) => e.code === 'INVALID_REQUEST' && e.pointer === '/atlas.json');
   r.free();
 });
 

@@ -260,6 +260,8 @@ const KINDS = {
   filter: ['the filter', 'INVALID_REQUEST', 0],
   options: ['the options', 'INVALID_REQUEST', 0],
   atlases: ['the atlases', 'INVALID_REQUEST', 0],
+  // An atlas and its context files (16 MiB and 64 MiB in the engine), as JSON text.
+  files: ['the files', 'INVALID_REQUEST', MAX_ATLAS_BYTES * 5 + (1 << 20)],
 };
 
 /**
@@ -285,7 +287,7 @@ function toText(v, kind) {
   }
   if (limit && text.length > limit) {
     const n = utf8Length(text);
-    throw fail('LIMIT_EXCEEDED', `${kind === 'atlas' ? 'atlas' : 'request'} is ${n} bytes; the limit is ${limit}`);
+    throw fail('LIMIT_EXCEEDED', `${kind === 'atlas' ? 'atlas is' : kind === 'files' ? 'the atlas files are' : 'request is'} ${n} bytes; the limit is ${limit}`);
   }
   const at = loneSurrogateAt(text);
   if (at !== -1) {
@@ -437,6 +439,16 @@ function makeApi(raw, opts = {}) {
       } catch (e) {
         throw mapError(e, onTrap);
       }
+    }
+    /**
+     * Loads an atlas directory given as its files' text keyed by path (WASM; see readAtlasDir in
+     * @cra/wasm/bundle-atlas). The native addon reads directories itself: loadAtlasDir.
+     */
+    loadAtlasFiles(files) {
+      if (typeof this._r().loadAtlasFiles !== 'function') {
+        throw new CraRuntimeError('loadAtlasFiles is a WASM method; the native addon reads the directory: use loadAtlasDir', { code: 'IO_ERROR' });
+      }
+      return this._call('loadAtlasFiles', files, 'files');
     }
     /** Unloads an atlas by id. */
     unloadAtlas(atlasId) {

@@ -45,39 +45,76 @@ function readRegular(file, limit, what) {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** The atlas in `dir` (or the atlas file `dir`) with every context file inlined. */
-export function bundleAtlas(dir) {
+/** The atlas file of `dir` (or the atlas file `dir`), its directory and that directory's real path. */
+function locate(dir) {
   let base = path.resolve(dir);
   let file = path.join(base, 'atlas.json');
   if (!fs.statSync(base).isDirectory()) {
     file = base;
     base = path.dirname(base);
   }
-  const doc = JSON.parse(utf8.decode(readRegular(file, MAX_ATLAS_BYTES, `atlas ${file}`)));
-  const realBase = fs.realpathSync(base);
+  const text = utf8.decode(readRegular(file, MAX_ATLAS_BYTES, `atlas ${file}`));
+  return { text, doc: JSON.parse(text), base, realBase: fs.realpathSync(base) };
+}
+
+/** Reads one context file of a pack with the directory loader's checks; `left` bytes may be read. */
+function readPackFile(at, rel, where, left) {
+  if (typeof rel !== 'string' || rel === '' || path.isAbsolute(rel) || rel.split(/[\\/]/).some((c) => c === '..')) {
+    throw new Error(`${where} must be a relative path inside the atlas directory`);
+  }
+  const real = fs.realpathSync(path.join(at.base, rel));
+  if (real !== at.realBase && !real.startsWith(at.realBase + path.sep)) throw new Error(`${where} resolves outside the atlas directory`);
+  const bytes = readRegular(real, Math.min(MAX_PACK_FILE_BYTES, left), where);
+  try {
+    return utf8.decode(bytes);
+  } catch (_) {
+    throw new Error(`${where} is not UTF-8 text`);
+  }
+}
+
+/** The packs of `doc` that name files, with their index. */
+const filePacks = (doc) => (Array.isArray(doc.context_packs) ? doc.context_packs : [])
+  .map((pack, i) => [pack, i])
+  .filter(([pack]) => pack && typeof pack === 'object' && Array.isArray(pack.files));
+
+/** The atlas in `dir` (or the atlas file `dir`) with every context file inlined. */
+export function bundleAtlas(dir) {
+  const at = locate(dir);
+  const { doc } = at;
   let total = 0;
   if (!Array.isArray(doc.context_packs)) return doc;
   doc.context_packs = doc.context_packs.map((pack, i) => {
     if (!pack || typeof pack !== 'object' || !Array.isArray(pack.files)) return pack;
     const texts = pack.files.map((rel, j) => {
-      const where = `context_packs[${i}].files[${j}] ${JSON.stringify(rel)}`;
-      if (typeof rel !== 'string' || rel === '' || path.isAbsolute(rel) || rel.split(/[\\/]/).some((c) => c === '..')) {
-        throw new Error(`${where} must be a relative path inside the atlas directory`);
-      }
-      const real = fs.realpathSync(path.join(base, rel));
-      if (real !== realBase && !real.startsWith(realBase + path.sep)) throw new Error(`${where} resolves outside the atlas directory`);
-      const bytes = readRegular(real, Math.min(MAX_PACK_FILE_BYTES, MAX_PACK_FILES_TOTAL_BYTES - total), where);
-      total += bytes.length;
-      try {
-        return utf8.decode(bytes);
-      } catch (_) {
-        throw new Error(`${where} is not UTF-8 text`);
-      }
+      const text = readPackFile(at, rel, `context_packs[${i}].files[${j}] ${JSON.stringify(rel)}`, MAX_PACK_FILES_TOTAL_BYTES - total);
+      total += Buffer.byteLength(text);
+      return text;
     });
     const { files, ...rest } = pack;
     return { ...rest, content: texts.join('\n\n'), content_type: pack.content_type || contentTypeFor(files[0] || '') };
   });
   return doc;
+}
+
+/**
+ * The atlas directory `dir` (or the atlas file `dir` and its directory) as the files object that
+ * `Resolver.loadAtlasFiles` takes: `atlas.json`'s text and each context file a pack names, keyed
+ * by its path (`/` separators, no empty or `.` steps), read with bundleAtlas's checks. Unlike
+ * bundleAtlas, the engine then builds the packs itself, exactly as `loadAtlasDir` does natively
+ * (one context block per file, `block_id` = `pack_id/path`).
+ */
+export function readAtlasDir(dir) {
+  const at = locate(dir);
+  const files = { 'atlas.json': at.text };
+  let total = 0;
+  for (const [pack, i] of filePacks(at.doc)) {
+    pack.files.forEach((rel, j) => {
+      const text = readPackFile(at, rel, `context_packs[${i}].files[${j}] ${JSON.stringify(rel)}`, MAX_PACK_FILES_TOTAL_BYTES - total);
+      total += Buffer.byteLength(text);
+      files[rel.split('/').filter((c) => c !== '' && c !== '.').join('/')] = text;
+    });
+  }
+  return files;
 }
 
 if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {

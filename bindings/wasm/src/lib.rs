@@ -135,6 +135,13 @@ impl WasmResolver {
         text(api::load_atlas_dir(&self.inner, path.as_bytes()))
     }
 
+    /// Loads an atlas from a directory given as JSON text: an object of its files' text keyed
+    /// by path (`atlas.json` and the context files; see `readAtlasDir` in bundle-atlas).
+    #[wasm_bindgen(js_name = loadAtlasFiles)]
+    pub fn load_atlas_files(&self, files: &str) -> Result<String, JsValue> {
+        text(api::load_atlas_files(&self.inner, files.as_bytes()))
+    }
+
     /// Unloads an atlas by id.
     #[wasm_bindgen(js_name = unloadAtlas)]
     pub fn unload_atlas(&self, atlas_id: &str) -> Result<String, JsValue> {

@@ -194,7 +194,7 @@ impl CompiledAtlas {
             .enumerate()
             .map(|(i, a)| (a.action_id.as_str(), i as u32))
             .collect();
-        sorted_ids.sort_unstable();
+        crate::sort::sort(&mut sorted_ids);
 
         // Capability membership per action.
         let mut action_caps: Vec<Vec<u32>> = vec![Vec::new(); manifest.actions.len()];
@@ -206,7 +206,7 @@ impl CompiledAtlas {
                     capability_actions[ci].push(ai);
                 }
             }
-            capability_actions[ci].sort_unstable();
+            crate::sort::sort(&mut capability_actions[ci]);
             capability_actions[ci].dedup();
         }
 
@@ -280,7 +280,9 @@ impl CompiledAtlas {
         // Priority (high first), then declaration order: a stable sort keeps declaration order.
         for l in lists.iter_mut() {
             for slot in l.iter_mut() {
-                slot.sort_by_key(|&pi| std::cmp::Reverse(manifest.policies[pi as usize].priority));
+                crate::sort::sort_by_key(slot, |&pi| {
+                    std::cmp::Reverse(manifest.policies[pi as usize].priority)
+                });
             }
         }
 
@@ -400,7 +402,7 @@ impl CompiledAtlas {
                     .collect::<Result<Vec<_>>>()?,
             });
         }
-        packs.sort_by_key(|p| (std::cmp::Reverse(p.priority), p.decl));
+        crate::sort::sort_by_key(&mut packs, |p| (std::cmp::Reverse(p.priority), p.decl));
         let any_keywords = packs.iter().any(|p| !p.keywords.is_empty());
         let warnings = super::lint::lint(&manifest, &actions, &policies);
         let context_validator = match &manifest.context_schema {

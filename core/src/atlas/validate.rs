@@ -1,6 +1,7 @@
 //! Full atlas validation: reads a JSON document into an [`AtlasManifest`], reporting every
 //! problem (stable code + JSON pointer) rather than stopping at the first.
 
+use super::load::PackFiles;
 use super::model::*;
 use super::walk::{child, index, Walker};
 use crate::engine::pattern::Pattern;
@@ -8,7 +9,6 @@ use crate::error::Problem;
 use crate::protocol::RiskTier;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
-use std::path::Path;
 
 const TOP_KEYS: &[&str] = &[
     "atlas_version",
@@ -86,7 +86,10 @@ const RATE_KEYS: &[&str] = &["max_calls", "window_seconds", "per"];
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// Validates `doc` into a manifest. `base_dir` is the atlas directory (needed for pack `files`).
-pub fn validate(doc: &Value, base_dir: Option<&Path>) -> Result<AtlasManifest, Vec<Problem>> {
+pub fn validate(
+    doc: &Value,
+    base_dir: Option<PackFiles<'_>>,
+) -> Result<AtlasManifest, Vec<Problem>> {
     let mut w = Walker::default();
     let m = w.object(doc, "", "the atlas", TOP_KEYS);
     let manifest = m.map(|m| read_manifest(&mut w, m, base_dir));
@@ -96,7 +99,11 @@ pub fn validate(doc: &Value, base_dir: Option<&Path>) -> Result<AtlasManifest, V
     }
 }
 
-fn read_manifest(w: &mut Walker, m: &Map<String, Value>, base_dir: Option<&Path>) -> AtlasManifest {
+fn read_manifest(
+    w: &mut Walker,
+    m: &Map<String, Value>,
+    base_dir: Option<PackFiles<'_>>,
+) -> AtlasManifest {
     let atlas_version = w.string(m, "atlas_version", "", true).unwrap_or_default();
     if m.contains_key("atlas_version")
         && atlas_version != ATLAS_VERSION
@@ -490,7 +497,12 @@ fn read_capability(w: &mut Walker, v: &Value, p: &str) -> Option<Capability> {
     })
 }
 
-fn read_pack(w: &mut Walker, v: &Value, p: &str, base_dir: Option<&Path>) -> Option<ContextPack> {
+fn read_pack(
+    w: &mut Walker,
+    v: &Value,
+    p: &str,
+    base_dir: Option<PackFiles<'_>>,
+) -> Option<ContextPack> {
     let m = w.object(v, p, "a context pack", PACK_KEYS)?;
     let pack_id = w.string(m, "pack_id", p, true).unwrap_or_default();
     if pack_id.is_empty() && m.contains_key("pack_id") {

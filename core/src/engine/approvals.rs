@@ -163,7 +163,9 @@ impl Resolver {
                 .as_deref()
                 .is_none_or(|s| *a.trace.session_id == *s)
         });
-        list.sort_by(|a, b| (a.created_us, &a.approval_id).cmp(&(b.created_us, &b.approval_id)));
+        crate::sort::sort_by(&mut list, |a, b| {
+            (a.created_us, &a.approval_id).cmp(&(b.created_us, &b.approval_id))
+        });
         list.iter()
             .filter_map(|a| {
                 let st = a.state.lock();

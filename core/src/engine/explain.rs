@@ -105,7 +105,7 @@ impl Resolver {
         let decided = (v.policy != NO_POLICY).then_some(v.policy);
         let mut order: Vec<usize> = (0..atlas.policies.len()).collect();
         let manifest = &atlas.manifest;
-        order.sort_by_key(|&pi| {
+        crate::sort::sort_by_key(&mut order, |&pi| {
             let p = &manifest.policies[pi];
             (rung(p.policy_type), std::cmp::Reverse(p.priority), pi)
         });

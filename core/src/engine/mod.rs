@@ -306,6 +306,12 @@ impl Resolver {
         self.load_manifest(manifest_from_dir(path.as_ref())?)
     }
 
+    /// Loads an atlas from a directory given as its files' text (JSON object keyed by path:
+    /// `atlas.json` and the context files), for hosts without a file system.
+    pub fn load_atlas_files(&self, files: &[u8]) -> Result<AtlasInfo> {
+        self.load_manifest(crate::atlas::manifest_from_files(files)?)
+    }
+
     /// Unloads an atlas, and its shadow if it has one. Its actions are denied from the next call
     /// on, in resolutions computed before as well (revocation is immediate, protocol.md §6).
     pub fn unload_atlas(&self, atlas_id: &str) -> Result<()> {

@@ -95,7 +95,7 @@ impl RateLimiter {
     ) -> Result<(), &'a AppliedLimit> {
         let idx: Vec<usize> = limits.iter().map(|l| shard_of(&l.key)).collect();
         let mut order = idx.clone();
-        order.sort_unstable();
+        crate::sort::sort(&mut order);
         order.dedup();
         let mut guards: Vec<(usize, parking_lot::MutexGuard<'_, Windows>)> =
             order.iter().map(|&i| (i, self.shards[i].lock())).collect();

@@ -614,7 +614,7 @@ impl Verifier {
                 .iter()
                 .filter(|(_, s)| !s.broken && !s.ended)
                 .collect();
-            open.sort_by_key(|(_, s)| s.first_line);
+            crate::sort::sort_by_key(&mut open, |(_, s)| s.first_line);
             for (tid, s) in open {
                 self.report.errors.push(VerifyError {
                     session_id: Some(s.session_id.clone()),
@@ -629,7 +629,7 @@ impl Verifier {
                 });
             }
         }
-        self.report.errors.sort_by_key(|e| e.line);
+        crate::sort::sort_by_key(&mut self.report.errors, |e| e.line);
         self.report.sessions = self.chains.len() as u64;
         if self.options.summaries || !self.options.heads.is_empty() {
             for tid in &self.order {
