@@ -8,9 +8,11 @@ are computed on first use, so a caller who reads only ``decision`` pays for noth
 from __future__ import annotations
 
 import enum
+import re
 import sys
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Union
 
+from . import _json
 from .errors import ActionDenied, ApprovalRequired, NotAuthorized, RateLimited
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
@@ -118,6 +120,15 @@ class _View:
     __hash__ = None  # type: ignore[assignment]
 
 
+#: The head of a resolution as the core writes it (fixed key order, ids and the decision type
+#: never escaped): what :class:`Resolution` reads without parsing the whole answer. An answer
+#: that does not match is simply parsed.
+_HEAD = re.compile(
+    rb'\{"carp_version":"[^"\\]*","resolution_id":"([^"\\]*)","request_id":"(?:[^"\\]|\\.)*",'
+    rb'"timestamp":"[^"\\]*","decision":\{"type":"([a-z_]*)"'
+)
+
+
 class Resolution(_View):
     """What an agent may do in a session, and with which context (a CARP resolution).
 
@@ -125,12 +136,27 @@ class Resolution(_View):
     >>> res.allowed             # ["orders.lookup", ...]  (action ids)
     >>> "orders.refund" in res  # True when allowed
     >>> res.raw                 # the wire JSON
+
+    Made from the answer's bytes (as :meth:`cra.Resolver.resolve` does), the wire JSON is parsed
+    on first use of :attr:`raw` (or of anything read from it); ``resolution_id`` and
+    ``decision`` are read from the answer's head without parsing the rest. The parsed object
+    is the same either way.
     """
 
-    __slots__ = ("agent_id", "session_id", "_allowed", "_denied", "_pending")
+    __slots__ = ("agent_id", "session_id", "_allowed", "_denied", "_pending", "_raw", "_wire", "_head")
 
-    def __init__(self, raw: Dict[str, Any], agent_id: Optional[str] = None, session_id: Optional[str] = None) -> None:
-        super().__init__(raw)
+    def __init__(
+        self, raw: Union[Dict[str, Any], bytes], agent_id: Optional[str] = None, session_id: Optional[str] = None
+    ) -> None:
+        # not _View.__init__: ``raw`` is a property here, parsed from ``_wire`` when first read
+        self._raw: Optional[Dict[str, Any]] = None
+        self._wire: Optional[bytes] = None
+        self._head: Optional[Any] = None
+        if isinstance(raw, bytes):
+            self._wire = raw
+            self._head = _HEAD.match(raw)
+        else:
+            self._raw = raw
         #: The requester's agent id (known when the request was made from Python).
         self.agent_id = agent_id
         #: The requester's session id (known when the request was made from Python).
@@ -139,9 +165,37 @@ class Resolution(_View):
         self._denied: Optional[List[str]] = None
         self._pending: Optional[List[str]] = None
 
+    @property  # type: ignore[override]
+    def raw(self) -> Dict[str, Any]:
+        """The wire JSON object (parsed on first use when the resolution was made from bytes)."""
+        r = self._raw
+        if r is None:
+            wire = self._wire
+            if wire is None:  # pragma: no cover - another thread parsed it meanwhile (it sets _raw first)
+                done = self._raw
+                if done is None:
+                    raise AttributeError("raw")
+                return done
+            r = _json.loads(wire)
+            if not isinstance(r, dict):
+                raise TypeError(f"a resolution is a JSON object, not {type(r).__name__}")
+            self._raw = r
+            self._wire = None
+            self._head = None
+        return r
+
+    @raw.setter
+    def raw(self, value: Dict[str, Any]) -> None:
+        self._raw = value
+        self._wire = None
+        self._head = None
+
     @property
     def decision(self) -> str:
         """``allow``, ``deny``, ``requires_approval`` or ``partial``."""
+        head = self._head
+        if head is not None:
+            return str(head.group(2).decode("ascii"))
         return str(self.raw["decision"]["type"])
 
     @property
@@ -163,6 +217,9 @@ class Resolution(_View):
     @property
     def resolution_id(self) -> str:
         """The id to authorize tool calls against."""
+        head = self._head
+        if head is not None:
+            return str(head.group(1).decode("utf-8"))
         return str(self.raw["resolution_id"])
 
     @property
