@@ -8,9 +8,8 @@ are computed on first use, so a caller who reads only ``decision`` pays for noth
 from __future__ import annotations
 
 import enum
-import re
 import sys
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _json
 from .errors import ActionDenied, ApprovalRequired, NotAuthorized, RateLimited
@@ -120,13 +119,40 @@ class _View:
     __hash__ = None  # type: ignore[assignment]
 
 
-#: The head of a resolution as the core writes it (fixed key order, ids and the decision type
-#: never escaped): what :class:`Resolution` reads without parsing the whole answer. An answer
-#: that does not match is simply parsed.
-_HEAD = re.compile(
-    rb'\{"carp_version":"[^"\\]*","resolution_id":"([^"\\]*)","request_id":"(?:[^"\\]|\\.)*",'
-    rb'"timestamp":"[^"\\]*","decision":\{"type":"([a-z_]*)"'
-)
+_ID_AT = b'{"carp_version":"1.0","resolution_id":"'
+_REQUEST_ID = b'","request_id":"'
+_TIMESTAMP = b'","timestamp":"'
+_DECISION = b'","decision":{"type":"'
+
+
+def _head(wire: bytes) -> Optional[Tuple[str, str]]:
+    """``(resolution_id, decision type)`` read from the head of a resolution as the core writes
+    it (fixed key order: ``carp_version``, ``resolution_id``, ``request_id``, ``timestamp``,
+    ``decision``), without parsing the rest; ``None`` when the answer does not start that way
+    or an id holds an escape, and the caller parses the whole answer instead.
+
+    Inside a JSON string every ``"`` is escaped as ``\\"``, so the separators searched for
+    (each a quote, a character other than a backslash, a quote) cannot match inside the
+    request id the caller chose: the first match is the key itself.
+    """
+    if not wire.startswith(_ID_AT):
+        return None
+    i = len(_ID_AT)
+    j = wire.find(b'"', i)
+    if j < 0 or not wire.startswith(_REQUEST_ID, j):
+        return None
+    k = wire.find(_TIMESTAMP, j + len(_REQUEST_ID))
+    if k < 0:
+        return None
+    t = wire.find(b'"', k + len(_TIMESTAMP))
+    if t < 0 or not wire.startswith(_DECISION, t):
+        return None
+    d = t + len(_DECISION)
+    e = wire.find(b'"', d)
+    rid, decision = wire[i:j], wire[d:e]
+    if e < 0 or b"\\" in rid or b"\\" in decision or b"\\" in wire[k:t]:
+        return None
+    return rid.decode("utf-8"), decision.decode("utf-8")
 
 
 class Resolution(_View):
@@ -151,10 +177,10 @@ class Resolution(_View):
         # not _View.__init__: ``raw`` is a property here, parsed from ``_wire`` when first read
         self._raw: Optional[Dict[str, Any]] = None
         self._wire: Optional[bytes] = None
-        self._head: Optional[Any] = None
+        self._head: Optional[Tuple[str, str]] = None
         if isinstance(raw, bytes):
             self._wire = raw
-            self._head = _HEAD.match(raw)
+            self._head = _head(raw)
         else:
             self._raw = raw
         #: The requester's agent id (known when the request was made from Python).
@@ -195,7 +221,7 @@ class Resolution(_View):
         """``allow``, ``deny``, ``requires_approval`` or ``partial``."""
         head = self._head
         if head is not None:
-            return str(head.group(2).decode("ascii"))
+            return head[1]
         return str(self.raw["decision"]["type"])
 
     @property
@@ -219,7 +245,7 @@ class Resolution(_View):
         """The id to authorize tool calls against."""
         head = self._head
         if head is not None:
-            return str(head.group(1).decode("utf-8"))
+            return head[0]
         return str(self.raw["resolution_id"])
 
     @property
