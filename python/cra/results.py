@@ -191,7 +191,7 @@ class Resolution(_View):
         self._denied: Optional[List[str]] = None
         self._pending: Optional[List[str]] = None
 
-    @property  # type: ignore[override]
+    @property
     def raw(self) -> Dict[str, Any]:
         """The wire JSON object (parsed on first use when the resolution was made from bytes)."""
         r = self._raw
