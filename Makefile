@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo demo-dual doc clean \
-        cbindgen header check-header errors-json check-errors build-ffi test-c test-go test-ruby \
+        cbindgen header check-header errors-json check-errors build-ffi build-conformance test-c test-go test-ruby \
         python-venv python-install test-python bench-python bench-peers test-ingest bench-ingest test-tlog bench-tlog \
         python-integrations-deps test-integrations bench-integrations test-dashboard bench-dashboard
 
@@ -59,6 +59,12 @@ check-errors: ## Fail when conformance/errors.json is stale (and prove the check
 build-ffi: ## Release build of libcra (target/release/libcra.{so,a})
 	$(CARGO) build -p cra-ffi --release
 
+# The one interpreter of the corpus (conformance/runner): every binding's suite runs it with that
+# binding's driver program (docs/bindings.md).
+CONFORMANCE := target/debug/cra-conformance
+build-conformance: ## The corpus interpreter (target/debug/cra-conformance) the bindings' drivers are run by
+	$(CARGO) build -p cra-conformance --bin cra-conformance
+
 test-c: build-ffi ## C demo and C test driver (valgrind), exported-symbol check
 	@command -v valgrind >/dev/null || apt-get install -y valgrind || { apt-get update && apt-get install -y valgrind; }
 	examples/c/check-symbols.sh target/release/libcra.so
@@ -80,17 +86,20 @@ test-c: build-ffi ## C demo and C test driver (valgrind), exported-symbol check
 # --- Go binding (examples/go): cgo over libcra, found through ${SRCDIR}-relative flags + rpath ---
 GO ?= go
 
-test-go: build-ffi ## Go binding: gofmt, vet, unit + concurrency tests and the conformance corpus under -race, cra-demo
+test-go: build-ffi build-conformance ## Go binding: gofmt, vet, unit + concurrency tests and the conformance corpus under -race, cra-demo
 	@command -v $(GO) >/dev/null || { echo "test-go: Go is not installed (https://go.dev/dl/)" >&2; exit 1; }
 	@cd examples/go && unformatted=$$(gofmt -l .) && [ -z "$$unformatted" ] || { echo "test-go: gofmt needed: $$unformatted" >&2; exit 1; }
 	cd examples/go && $(GO) vet ./...
 	cd examples/go && $(GO) test -race -count=1 -v ./...
+	@# the corpus through the Go driver, built with the race detector
+	cd examples/go && $(GO) build -race -o $(CURDIR)/target/go/cra-conformance-driver ./cmd/cra-conformance-driver
+	set -o pipefail; $(CONFORMANCE) --binding go --self-test -- target/go/cra-conformance-driver | grep -v '^ok '
 	cd examples/go && $(GO) run ./cmd/cra-demo ../atlases/customer-support
 
 # --- Ruby binding (examples/ruby): the ffi gem over libcra (CRA_LIB or target/release) ---------
 RUBY ?= ruby
 
-test-ruby: build-ffi ## Ruby binding: minitest (unit, threads, the conformance corpus), demo; installs ruby + ruby-ffi from apt when missing
+test-ruby: build-ffi build-conformance ## Ruby binding: minitest (unit, threads, the conformance corpus), demo; installs ruby + ruby-ffi from apt when missing
 	@$(RUBY) -e 'require "ffi"; require "minitest"' 2>/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
 		apt-get install -y ruby ruby-ffi || { apt-get update && apt-get install -y ruby ruby-ffi; }; }
 	cd examples/ruby && $(RUBY) -w test/run.rb
@@ -122,7 +131,7 @@ python-install: python-venv ## pip install ./python into .venv (maturin builds l
 	@! $(VPY) -m pip show --quiet cra >/dev/null 2>&1 || $(VPY) -m pip uninstall --quiet --yes cra
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
 
-test-python: python-install python-integrations-deps ## Python: pytest (API, governed tools, threads, CLI, panic, README, conformance corpus) incl. mypy --strict
+test-python: python-install python-integrations-deps build-conformance ## Python: pytest (API, governed tools, threads, CLI, panic, README, conformance corpus) incl. mypy --strict
 	$(CARGO) build -p cra-ffi --features testing
 	@# the debug cdylib path is shared by every feature set: copy it away and check it is the testing one
 	@mkdir -p $(dir $(PY_TESTING_LIB)) && cp target/debug/libcra.so $(PY_TESTING_LIB)
@@ -267,16 +276,16 @@ build-wasm-testing: wasm-toolchain ## The WASM build with the test-only panic ex
 chromium: ## Headless Chromium for the browser test (Debian package)
 	@command -v chromium >/dev/null || apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
 
-test-node: build-node build-node-testing js-deps ## JS suite + conformance against the native addon
+test-node: build-node build-node-testing js-deps build-conformance ## JS suite + conformance (test/conformance.test.mjs) against the native addon
 	cd $(JS_TESTS) && CRA_JS_IMPL=native $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
-	cd $(JS_TESTS) && CRA_JS_IMPL=native node conformance.mjs
 
-test-wasm: build-wasm build-wasm-testing node-deps js-deps chromium python-install ## JS suite + conformance against WASM, Chromium and workerd; TraceShipper against a real cra serve
+test-wasm: build-wasm build-wasm-testing node-deps js-deps chromium python-install build-conformance ## JS suite + conformance against WASM, Chromium and workerd; TraceShipper against a real cra serve
 	cd $(JS_TESTS) && CRA_JS_IMPL=wasm CRA_PYTHON=$(CURDIR)/$(VPY) $(NODE_TEST) $(JS_TEST_FILES:$(JS_TESTS)/%=%)
-	cd $(JS_TESTS) && CRA_JS_IMPL=wasm node conformance.mjs
 
-bench-js: build-node build-wasm ## resolve p50/p99 from Node: native addon and WASM (with the Rust figure)
-	node $(JS_TESTS)/bench.mjs
+bench-js: build-node build-wasm ## resolve/execute p50/p99 from Node: native addon and WASM, beside the same run's Rust figures
+	@mkdir -p target/bench
+	$(CARGO) bench -p cra-core --bench resolve -- --quick | tee target/bench/rust-resolve.txt
+	node $(JS_TESTS)/bench.mjs target/bench/rust-resolve.txt
 
 # --- examples/node-gyp: a C addon over libcra (ffi/include/cra.h), built offline with node-gyp ----
 .PHONY: test-node-gyp

@@ -253,9 +253,15 @@ export type DecisionType = 'allow' | 'deny' | 'partial' | 'requires_approval';
 export interface AllowedAction {
   action_id: string;
   atlas_id: string;
-  name?: string;
-  description?: string;
-  parameters_schema?: Json;
+  name: string;
+  description: string;
+  risk_tier: RiskTier;
+  /** The allow policy that granted it (the wire type is nullable; an allowed action always has one). */
+  policy_id: string | null;
+  /** The action asks a human to confirm each call (a `requires_confirmation` constraint too). */
+  requires_confirmation: boolean;
+  /** The JSON Schema its parameters are validated against, or `null` (any parameters). */
+  parameters_schema: Json;
   [key: string]: unknown;
 }
 
@@ -272,12 +278,18 @@ export interface DeniedAction {
 export interface PendingAction {
   action_id: string;
   atlas_id: string;
-  name: string;
-  description: string;
-  risk_tier: RiskTier;
+  reason: string;
   policy_id: string | null;
+  /** Always `null`: approvals are per call, created by `execute` (protocol.md §6). */
+  approval_id: ApprovalId | null;
   [key: string]: unknown;
 }
+
+/** A limit or requirement that applies to an allowed action (`Resolution.constraints`). */
+export type Constraint =
+  | { type: 'rate_limit'; action_id: string; policy_id: string | null; max_calls: number; window_seconds: number; per: 'session' | 'agent' | 'global' }
+  | { type: 'timeout'; action_id: string; seconds: number }
+  | { type: 'requires_confirmation'; action_id: string };
 
 /** A context block chosen for the agent. */
 export interface ContextBlock {
@@ -297,11 +309,12 @@ export interface Resolution {
   resolution_id: ResolutionId;
   request_id: string;
   timestamp: string;
-  decision: { type: DecisionType; reason?: string; expires_at: string; [key: string]: Json | undefined };
+  decision: { type: DecisionType; reason?: string; approval_id: ApprovalId | null; expires_at: string; [key: string]: Json | undefined };
   context_blocks: ContextBlock[];
   allowed_actions: AllowedAction[];
   denied_actions: DeniedAction[];
   pending_actions: PendingAction[];
+  constraints: Constraint[];
   ttl_seconds: number;
   trace_id: TraceId;
   [key: string]: unknown;
@@ -342,6 +355,10 @@ export interface ReportAnswer {
   execution_id: ExecutionId;
   status: 'executed' | 'failed';
   action_id: string;
+  /** When the report was recorded (RFC 3339, microseconds). */
+  recorded_at: string;
+  /** Microseconds from the authorization to the report. */
+  elapsed_us: number;
   [key: string]: unknown;
 }
 
@@ -478,7 +495,7 @@ export interface Stats {
     queued: number;
     written: number;
     dropped: number;
-    dropped_by_reason: { queue_full: number; sink_full: number; closed: number; block_timeout: number };
+    dropped_by_reason: { queue_full: number; sink_full: number; closed: number; block_timeout: number; sink_rejected: number };
     gaps: number;
     sink_errors: number;
     last_sink_error: string | null;

@@ -294,6 +294,10 @@ static void test_abi_errors_everywhere(const CraResolver *r) {
     EXPECT(cra_trace_replay(STR(""), STR("[]"), NULL, ERR), CRA_STATUS_NULL_ARGUMENT);
     EXPECT(cra_trace_replay(BAD, STR("[]"), &out, ERR), CRA_STATUS_INVALID_UTF8);
     EXPECT(cra_trace_replay(STR(""), BAD, &out, ERR), CRA_STATUS_INVALID_UTF8);
+    EXPECT(cra_atlas_document(NULLIN, &out, ERR), CRA_STATUS_NULL_ARGUMENT);
+    EXPECT(cra_atlas_document(STR("x"), NULL, ERR), CRA_STATUS_NULL_ARGUMENT);
+    EXPECT(cra_atlas_document(BAD, &out, ERR), CRA_STATUS_INVALID_UTF8);
+    EXPECT(cra_atlas_document(STR("/nonexistent/atlas"), &out, ERR), CRA_STATUS_IO_ERROR);
 }
 
 /* ---------------------------------------------------------------- the whole flow, every engine error */
@@ -303,6 +307,11 @@ static void test_flow(void) {
     CraBuffer out;
 
     /* atlases */
+    /* a directory as one document: context files inlined by the loader */
+    EXPECT(cra_atlas_document(STR(ATLAS_DIR), &out, ERR), CRA_STATUS_OK);
+    CHECK(contains(&out, "\"atlas_id\":\"com.example.customer-support\""));
+    CHECK(contains(&out, "\"content\":") && !contains(&out, "\"files\":"));
+    cra_buffer_free(&out);
     out = MUST(cra_resolver_load_atlas_dir, r, STR(ATLAS_DIR));
     CHECK(contains(&out, "\"atlas_id\":\"com.example.customer-support\""));
     CHECK(contains(&out, "\"replaced\":false"));

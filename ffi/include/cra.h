@@ -799,6 +799,22 @@ CraStatus cra_trace_replay(const uint8_t *trace,
                            struct CraBuffer *out,
                            struct CraError **err);
 
+/**
+ * The atlas of a directory (or an `atlas.json` path) as one self-contained JSON document:
+ * `atlas.json` with each context pack's `files` read by the loader (the same checks as
+ * `cra_resolver_load_atlas_dir`: relative paths inside the directory, regular files, size
+ * limits, UTF-8) and inlined as `content`. For services that take atlas documents and never
+ * read a path a client names. Errors: `CRA_STATUS_INVALID_ATLAS`, `CRA_STATUS_IO_ERROR`,
+ * `CRA_STATUS_LIMIT_EXCEEDED`, ABI statuses. Thread-safe.
+ *
+ * # Safety
+ * `path` readable for `path_len` bytes; `out` writable; `err` NULL or writable.
+ */
+CraStatus cra_atlas_document(const uint8_t *path,
+                             size_t path_len,
+                             struct CraBuffer *out,
+                             struct CraError **err);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -36,7 +36,7 @@ pub use resolver::*;
 pub use status::{cra_status_name, CraStatus, CraVerdict};
 #[cfg(feature = "testing")]
 pub use testing::cra_testing_panic;
-pub use trace::{cra_trace_replay, cra_trace_verify, cra_trace_verify_file};
+pub use trace::{cra_atlas_document, cra_trace_replay, cra_trace_verify, cra_trace_verify_file};
 
 use std::ffi::c_char;
 

@@ -190,3 +190,30 @@ pub unsafe extern "C" fn cra_trace_replay(
         })
     }
 }
+
+/// The atlas of a directory (or an `atlas.json` path) as one self-contained JSON document:
+/// `atlas.json` with each context pack's `files` read by the loader (the same checks as
+/// `cra_resolver_load_atlas_dir`: relative paths inside the directory, regular files, size
+/// limits, UTF-8) and inlined as `content`. For services that take atlas documents and never
+/// read a path a client names. Errors: `CRA_STATUS_INVALID_ATLAS`, `CRA_STATUS_IO_ERROR`,
+/// `CRA_STATUS_LIMIT_EXCEEDED`, ABI statuses. Thread-safe.
+///
+/// # Safety
+/// `path` readable for `path_len` bytes; `out` writable; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_atlas_document(
+    path: *const u8,
+    path_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        answer_into(out, err, || {
+            // SAFETY: caller guarantees the input pair is readable during the call.
+            let p = input::text(path, path_len, "the atlas path")?;
+            let doc = cra_core::atlas::document_from_dir(std::path::Path::new(p))?;
+            Ok(serde_json::to_vec(&doc).expect("a JSON value serializes"))
+        })
+    }
+}

@@ -93,7 +93,8 @@ class Constraint(TypedDict, total=False):
     max_calls: int
     window_seconds: int
     per: str
-    timeout_seconds: int
+    #: ``timeout`` constraints: the action's time limit in seconds.
+    seconds: int
 
 
 class _View:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import stat
-import warnings
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
-from . import _json
 from ._lowlevel import call, encode, lib, native_function, text
-from .errors import InvalidAtlas, InvalidRequest
+from .errors import InvalidRequest
 from .results import ReplayReport, VerifyReport
 
 __all__ = ["verify_trace", "replay", "atlas_document"]
@@ -98,68 +95,16 @@ def replay(trace: TraceInput, atlases: Iterable[AtlasInput]) -> ReplayReport:
 
 
 def atlas_document(atlas: AtlasInput) -> Dict[str, Any]:
-    """Deprecated: pass atlas directories to :func:`replay` as they are.
-
-    An atlas as one self-contained JSON document (a mapping is returned as a copy): the
-    directory's ``atlas.json`` with each context pack's ``files`` inlined as its ``content``.
-    Reads nothing outside the directory, with the loader's rules: each file a relative path
-    that stays inside it (symlinks included), a regular file (never a FIFO or a device), at most
-    4 MiB (64 MiB in all), UTF-8. :class:`~cra.InvalidAtlas` otherwise.
-    """
-    warnings.warn(
-        "cra.trace.atlas_document is deprecated: cra.replay takes atlas directories as they are",
-        DeprecationWarning,
-        stacklevel=2,
-    )
+    """An atlas as one self-contained JSON document (a mapping is returned as a copy): the
+    directory's ``atlas.json`` (or the ``atlas.json`` path given) with each context pack's
+    ``files`` inlined as its ``content``, read by libcra's atlas loader with its rules (each file a
+    relative path that stays inside the directory, symlinks included; a regular file; at most
+    4 MiB, 64 MiB in all; UTF-8). For a service that takes atlas documents and never reads a
+    client's paths (the ingest's ``POST /v1/replay``); :func:`replay` itself takes directories.
+    Raises :class:`~cra.InvalidAtlas`, :class:`~cra.CraIOError` or ``LimitExceeded`` as loading
+    the directory would."""
     if isinstance(atlas, Mapping):
         return dict(atlas)
-    path = os.fspath(atlas)
-    base, name = (path, "atlas.json") if os.path.isdir(path) else os.path.split(os.path.abspath(path))
-    doc = _json.loads(_read_inside(base, name, _MAX_ATLAS_BYTES, ""))
-    if not isinstance(doc, dict):
-        raise InvalidAtlas(f"{path}: the atlas must be a JSON object", pointer="")
-    budget = _MAX_PACK_FILES_TOTAL_BYTES
-    for i, pack in enumerate(doc.get("context_packs") or ()):
-        if isinstance(pack, dict) and isinstance(pack.get("files"), list):
-            parts: List[str] = []
-            for j, rel in enumerate(pack.pop("files")):
-                raw = _read_inside(base, str(rel), min(_MAX_PACK_FILE_BYTES, budget), f"/context_packs/{i}/files/{j}")
-                budget -= len(raw)
-                try:
-                    parts.append(raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    raise InvalidAtlas(f"context file {rel!r} is not UTF-8 text", pointer=f"/context_packs/{i}/files/{j}") from None
-            pack["content"] = "\n\n".join(parts)
-            pack.setdefault("content_type", "text/markdown")
+    path = text(atlas)
+    doc: Dict[str, Any] = call(lib.cra_atlas_document, path, len(path))
     return doc
-
-
-# The loader's limits (core/src/atlas/load.rs).
-_MAX_ATLAS_BYTES = 16 * 1024 * 1024
-_MAX_PACK_FILE_BYTES = 4 * 1024 * 1024
-_MAX_PACK_FILES_TOTAL_BYTES = 64 * 1024 * 1024
-
-
-def _read_inside(base: str, rel: str, limit: int, pointer: str) -> bytes:
-    """The bytes of ``base/rel``, refused (:class:`~cra.InvalidAtlas` at ``pointer``) unless it
-    is a relative path whose real path stays inside ``base``, a regular file, and at most
-    ``limit`` bytes. Opened non-blocking, so a FIFO swapped in after the check cannot hang."""
-    parts = rel.replace("\\", "/").split("/")
-    if not rel or os.path.isabs(rel) or any(part == ".." for part in parts):
-        raise InvalidAtlas(f"{rel!r} must be a relative path inside the atlas directory", pointer=pointer)
-    real_base = os.path.realpath(base)
-    real = os.path.realpath(os.path.join(base, rel))
-    if os.path.commonpath([real_base, real]) != real_base:
-        raise InvalidAtlas(f"{rel!r} resolves outside the atlas directory", pointer=pointer)
-    try:
-        fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as e:
-        raise InvalidAtlas(f"cannot read {rel!r} in the atlas directory: {e.strerror}", pointer=pointer) from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise InvalidAtlas(f"{rel!r} is not a regular file", pointer=pointer)
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidAtlas(f"{rel!r} is larger than {limit} bytes", pointer=pointer)
-    return data

@@ -277,8 +277,7 @@ def test_trace_file_verify_and_replay(tmp_path: Path) -> None:
     assert cra.verify_trace(str(path)).events == report.events
     same = cra.replay(path, [DEVOPS])
     assert same and same.replayed == 2 and same.unchanged == 2 and not same.changed
-    with pytest.deprecated_call():
-        stricter = cra.trace.atlas_document(DEVOPS)  # context files inlined
+    stricter = cra.trace.atlas_document(DEVOPS)  # context files inlined by libcra's loader
     assert "files" not in stricter["context_packs"][0]
     stricter["policies"].insert(0, {"policy_id": "freeze", "type": "deny", "actions": ["k8s.deployments.*"]})
     changed = cra.replay(path.read_bytes(), [stricter])

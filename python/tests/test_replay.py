@@ -60,16 +60,14 @@ def trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # Each case runs in a subprocess with a timeout: a FIFO read by mistake would block forever.
 _API = """
-import json, sys, warnings
+import json, sys
 import cra
 trace, atlas, how = sys.argv[1:]
 try:
     if how == "replay":
         cra.replay(trace, [atlas])
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            cra.trace.atlas_document(atlas)
+        cra.trace.atlas_document(atlas)
     print(json.dumps({"accepted": True}))
 except cra.CraError as e:
     print(json.dumps({"class": type(e).__name__, "code": e.code, "pointer": e.pointer, "message": e.message}))
@@ -94,7 +92,7 @@ def test_replay_refuses_context_files_outside_or_special(case: str, trace: Path,
 
 
 @pytest.mark.parametrize("case", ["dotdot", "absolute", "symlink-outside", "dev-zero", "fifo"])
-def test_deprecated_atlas_document_reads_nothing_outside(case: str, tmp_path: Path) -> None:
+def test_atlas_document_reads_nothing_outside(case: str, tmp_path: Path) -> None:
     atlases = _bad_atlases(tmp_path)
     if case not in atlases:
         pytest.skip("no FIFOs on this platform")
@@ -111,8 +109,7 @@ def test_replay_passes_paths_and_documents(trace: Path, tmp_path: Path) -> None:
     inside = _atlas(tmp_path, "inside", ["context/link.md"],
                     lambda d: os.symlink(d / "context" / "runbook.md", d / "context" / "link.md"))
     assert cra.replay(trace, [inside]).unchanged == 1  # a symlink that stays inside is fine
-    with pytest.deprecated_call():
-        doc = cra.trace.atlas_document(inside)
+    doc = cra.trace.atlas_document(inside)
     assert "files" not in doc["context_packs"][0] and doc["context_packs"][0]["content"]
     doc["policies"].insert(0, {"policy_id": "freeze", "type": "deny", "actions": ["k8s.deployments.*"]})
     assert cra.replay(trace, [doc]).changed[0]["no_longer_allowed"]

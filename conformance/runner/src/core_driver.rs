@@ -1,6 +1,6 @@
 //! A driver over `cra_core::api` (the reference implementation of the JSON surface).
 
-use crate::driver::{Driver, DriverError};
+use crate::driver::{Arg, Driver, DriverError};
 use cra_core::{api, CraError, Resolver};
 
 /// Runs operations directly on the core API.
@@ -17,8 +17,8 @@ fn err(e: CraError) -> DriverError {
     }
 }
 
-fn arg<'a>(args: &[&'a [u8]], i: usize) -> &'a [u8] {
-    args.get(i).copied().unwrap_or_default()
+fn arg(args: &[Arg], i: usize) -> &[u8] {
+    args.get(i).map(Arg::bytes).unwrap_or_default()
 }
 
 impl Driver for CoreDriver {
@@ -32,7 +32,7 @@ impl Driver for CoreDriver {
         Ok(())
     }
 
-    fn call(&mut self, op: &str, args: &[&[u8]]) -> Result<Vec<u8>, DriverError> {
+    fn call(&mut self, op: &str, args: &[Arg]) -> Result<Vec<u8>, DriverError> {
         match op {
             "verify_trace" => return api::verify_trace(arg(args, 0)).map_err(err),
             "replay" => return api::replay(arg(args, 0), arg(args, 1)).map_err(err),

@@ -1,6 +1,6 @@
 //! Running the corpus: manifest check, per-case execution, expected failures, the report.
 
-use crate::driver::{Driver, DriverError};
+use crate::driver::{Arg, Driver, DriverError};
 use crate::matching::mismatch;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -212,11 +212,11 @@ fn text(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-fn atlas_arg(step: &Value, fixtures: &Map<String, Value>, key: &str) -> Result<Vec<u8>, String> {
+fn atlas_arg(step: &Value, fixtures: &Map<String, Value>, key: &str) -> Result<Arg, String> {
     if let Some(t) = step["atlas_text"].as_str() {
-        return Ok(t.as_bytes().to_vec());
+        return Ok(Arg::text(t));
     }
-    resolve_atlas(&step[key], fixtures).map(|v| text(&v))
+    resolve_atlas(&step[key], fixtures).map(Arg::json)
 }
 
 fn resolve_atlas(v: &Value, fixtures: &Map<String, Value>) -> Result<Value, String> {
@@ -232,11 +232,15 @@ fn resolve_atlas(v: &Value, fixtures: &Map<String, Value>) -> Result<Value, Stri
     }
 }
 
-fn body(step: &Value, key: &str) -> Vec<u8> {
+fn body(step: &Value, key: &str) -> Arg {
     match step.get(format!("{key}_text")).and_then(Value::as_str) {
-        Some(t) => t.as_bytes().to_vec(),
-        None => text(&step[key]),
+        Some(t) => Arg::text(t),
+        None => Arg::json(step[key].clone()),
     }
+}
+
+fn id(step: &Value, key: &str) -> Arg {
+    Arg::text(step[key].as_str().unwrap_or(""))
 }
 
 /// Applies tamper operations to JSONL bytes (line-based, 0-based indices).
@@ -343,45 +347,32 @@ pub fn run_case(
         let op = step["op"].as_str().unwrap_or("");
         let at = |m: String| format!("step {i} ({op}): {m}");
         let result: Result<Vec<u8>, DriverError> = match op {
-            "load_atlas" => driver.call(op, &[&atlas_arg(step, fixtures, "atlas").map_err(at)?]),
+            "load_atlas" | "load_shadow" => {
+                driver.call(op, &[atlas_arg(step, fixtures, "atlas").map_err(at)?])
+            }
             "load_atlas_dir" => {
                 let p = root.join(step["path"].as_str().unwrap_or(""));
-                driver.call(op, &[p.to_string_lossy().as_bytes()])
+                driver.call(op, &[Arg::text(p.to_string_lossy().as_bytes())])
             }
-            "unload_atlas" | "unload_shadow" => {
-                driver.call(op, &[step["atlas_id"].as_str().unwrap_or("").as_bytes()])
-            }
-            "load_shadow" => driver.call(op, &[&atlas_arg(step, fixtures, "atlas").map_err(at)?]),
-            "resolve" | "execute" => driver.call(op, &[&body(step, "request")]),
-            "report" => driver.call(op, &[&body(step, "report")]),
-            "approve" | "reject" => driver.call(op, &[&body(step, "decision")]),
-            "end_session" => driver.call(op, &[&body(step, "body")]),
+            "unload_atlas" | "unload_shadow" => driver.call(op, &[id(step, "atlas_id")]),
+            "resolve" | "execute" => driver.call(op, &[body(step, "request")]),
+            "report" => driver.call(op, &[body(step, "report")]),
+            "approve" | "reject" => driver.call(op, &[body(step, "decision")]),
+            "end_session" => driver.call(op, &[body(step, "body")]),
             "approvals" => {
                 let given = step.get("filter").is_some() || step.get("filter_text").is_some();
                 let filter = if given {
                     body(step, "filter")
                 } else {
-                    b"{}".to_vec()
+                    Arg::json(json!({}))
                 };
-                driver.call(op, &[&filter])
+                driver.call(op, &[filter])
             }
-            "explain" => driver.call(
-                op,
-                &[
-                    &body(step, "request"),
-                    step["action_id"].as_str().unwrap_or("").as_bytes(),
-                ],
-            ),
-            "check" => driver.call(
-                op,
-                &[
-                    step["session_id"].as_str().unwrap_or("").as_bytes(),
-                    step["action_id"].as_str().unwrap_or("").as_bytes(),
-                ],
-            ),
+            "explain" => driver.call(op, &[body(step, "request"), id(step, "action_id")]),
+            "check" => driver.call(op, &[id(step, "session_id"), id(step, "action_id")]),
             "advance_clock" => {
                 let micros = (step["seconds"].as_f64().unwrap_or(0.0) * 1e6).round() as i64;
-                driver.call(op, &[micros.to_string().as_bytes()])
+                driver.call(op, &[Arg::text(micros.to_string())])
             }
             "flush" | "stats" | "drain_trace" => driver.call(op, &[]),
             "verify_trace" | "replay" => {
@@ -389,9 +380,9 @@ pub fn run_case(
                     Some(t) => t.as_bytes().to_vec(),
                     None => drained.clone(),
                 };
-                let trace = tamper(&base, &step["tamper"]).map_err(at)?;
+                let trace = Arg::Text(tamper(&base, &step["tamper"]).map_err(at)?);
                 if op == "verify_trace" {
-                    driver.call(op, &[&trace])
+                    driver.call(op, &[trace])
                 } else {
                     let atlases: Result<Vec<Value>, String> = step["atlases"]
                         .as_array()
@@ -400,7 +391,7 @@ pub fn run_case(
                         .iter()
                         .map(|a| resolve_atlas(a, fixtures))
                         .collect();
-                    driver.call(op, &[&trace, &text(&Value::Array(atlases.map_err(at)?))])
+                    driver.call(op, &[trace, Arg::json(Value::Array(atlases.map_err(at)?))])
                 }
             }
             other => return Err(at(format!("unknown op {other:?}"))),

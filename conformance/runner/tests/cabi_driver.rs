@@ -6,7 +6,7 @@
 mod cabi;
 
 use cabi::CabiDriver;
-use cra_conformance::{CoreDriver, Driver};
+use cra_conformance::{Arg, CoreDriver, Driver};
 use serde_json::Value;
 
 fn atlas_dir() -> String {
@@ -57,17 +57,17 @@ fn script(d: &mut dyn Driver) -> Vec<Step> {
     let mut out: Vec<_> = steps
         .drain(..)
         .map(|(op, args)| {
-            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            let args: Vec<Arg> = args.into_iter().map(Arg::Text).collect();
             d.call(op, &args).map_err(|e| (e.code, e.pointer))
         })
         .collect();
     let trace = d.call("drain_trace", &[]).unwrap();
     out.push(
-        d.call("verify_trace", &[&trace])
+        d.call("verify_trace", &[Arg::text(trace.clone())])
             .map_err(|e| (e.code, e.pointer)),
     );
     out.push(
-        d.call("replay", &[&trace, b"{}"])
+        d.call("replay", &[Arg::text(trace.clone()), Arg::text("{}")])
             .map_err(|e| (e.code, e.pointer)),
     );
     out.push(d.call("bogus_op", &[]).map_err(|e| (e.code, e.pointer)));
@@ -116,11 +116,14 @@ fn errors_without_a_resolver_and_bad_config() {
     // ABI-level problems surface under their own names
     d.create(b"{}").unwrap();
     assert_eq!(
-        d.call("resolve", &[b"{\xff}"]).unwrap_err().code,
+        d.call("resolve", &[Arg::text(&b"{\xff}"[..])])
+            .unwrap_err()
+            .code,
         "INVALID_UTF8"
     );
     // a fresh create replaces the resolver (the atlas is gone)
-    d.call("load_atlas_dir", &[atlas_dir().as_bytes()]).unwrap();
+    d.call("load_atlas_dir", &[Arg::text(atlas_dir().as_bytes())])
+        .unwrap();
     d.create(b"{}").unwrap();
     assert_eq!(json(&d.call("stats", &[]).unwrap())["atlases"], 0);
 }

@@ -82,6 +82,53 @@ pub fn manifest_from_dir(path: &Path) -> Result<AtlasManifest> {
     manifest_from_bytes(&bytes, Some(&dir))
 }
 
+/// The atlas of a directory as one self-contained JSON document (what a service that never
+/// reads client paths takes, e.g. the ingest's `POST /v1/replay`): `atlas.json` as written, each
+/// context pack's `files` replaced by their texts as `content` (joined by a blank line, the
+/// first file's content type unless the pack names one). Everything is read and checked by the
+/// loader itself ([`manifest_from_dir`]): a directory that would not load gives its error.
+pub fn document_from_dir(path: &Path) -> Result<serde_json::Value> {
+    let manifest = manifest_from_dir(path)?;
+    let file = if path.is_dir() {
+        path.join("atlas.json")
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = read_regular(&file, MAX_ATLAS_BYTES as u64).map_err(|_| {
+        CraError::new(
+            ErrorCode::IoError,
+            format!("atlas {} changed while it was read", file.display()),
+        )
+    })?;
+    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        CraError::new(
+            ErrorCode::IoError,
+            format!("atlas {} changed while it was read: {e}", file.display()),
+        )
+    })?;
+    let packs = doc.get_mut("context_packs").and_then(|v| v.as_array_mut());
+    for pack in packs.into_iter().flatten() {
+        let Some(obj) = pack.as_object_mut() else {
+            continue;
+        };
+        if obj.remove("files").is_none() {
+            continue;
+        }
+        let id = obj.get("pack_id").and_then(|v| v.as_str()).unwrap_or("");
+        let loaded = manifest.context_packs.iter().find(|p| p.pack_id == id);
+        let blocks = loaded.map(|p| p.blocks.as_slice()).unwrap_or_default();
+        let text: Vec<&str> = blocks.iter().map(|b| b.content.as_str()).collect();
+        obj.insert("content".into(), text.join("\n\n").into());
+        if !obj.contains_key("content_type") {
+            let ct = blocks
+                .first()
+                .map_or("text/plain", |b| b.content_type.as_str());
+            obj.insert("content_type".into(), ct.into());
+        }
+    }
+    Ok(doc)
+}
+
 fn manifest_from_bytes(bytes: &[u8], dir: Option<&Path>) -> Result<AtlasManifest> {
     if bytes.len() > MAX_ATLAS_BYTES {
         return Err(CraError::at(

@@ -8,5 +8,5 @@ pub mod validate;
 pub mod walk;
 
 pub use compile::CompiledAtlas;
-pub use load::{manifest_from_dir, manifest_from_json};
+pub use load::{document_from_dir, manifest_from_dir, manifest_from_json};
 pub use model::AtlasManifest;

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
-import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 from fastapi import FastAPI, Query, Request
@@ -295,9 +294,7 @@ def known_atlases(directory: Optional[str]) -> List[Dict[str, Any]]:
     out: List[Dict[str, Any]] = []
     for p in paths[:_MAX_KNOWN_ATLASES]:
         try:
-            with warnings.catch_warnings():  # the one remaining use of atlas_document: a server-side document
-                warnings.simplefilter("ignore", DeprecationWarning)
-                doc = cra.trace.atlas_document(p)
+            doc = cra.trace.atlas_document(p)  # context inlined by libcra's loader
             out.append({"name": os.path.basename(os.path.normpath(p)), "atlas_id": doc.get("atlas_id"),
                         "version": doc.get("version"), "title": doc.get("name"),
                         "policies": len(doc.get("policies") or ()), "actions": len(doc.get("actions") or ()),

@@ -76,10 +76,6 @@ def retime(line: bytes) -> bytes:
 
 
 def atlas_doc(path: str) -> Dict[str, Any]:
-    """An example atlas as one self-contained document (context inlined), what ``POST /v1/replay``
-    takes: ``cra.trace.atlas_document``, whose remaining use is exactly this."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return cra.trace.atlas_document(path)
+    """An example atlas as one self-contained document (context inlined by libcra's loader),
+    what ``POST /v1/replay`` takes."""
+    return cra.trace.atlas_document(path)

@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-use cra_conformance::{Driver, DriverError};
+use cra_conformance::{Arg, Driver, DriverError};
 use libloading::Library;
 use std::ffi::{c_char, CStr};
 use std::path::PathBuf;
@@ -297,8 +297,8 @@ impl Drop for CabiDriver {
     }
 }
 
-fn arg<'a>(args: &[&'a [u8]], i: usize) -> &'a [u8] {
-    args.get(i).copied().unwrap_or_default()
+fn arg(args: &[Arg], i: usize) -> &[u8] {
+    args.get(i).map(Arg::bytes).unwrap_or_default()
 }
 
 const VERDICTS: [&str; 5] = [
@@ -326,7 +326,7 @@ impl Driver for CabiDriver {
         Ok(())
     }
 
-    fn call(&mut self, op: &str, args: &[&[u8]]) -> Result<Vec<u8>, DriverError> {
+    fn call(&mut self, op: &str, args: &[Arg]) -> Result<Vec<u8>, DriverError> {
         match op {
             "load_atlas" => self.json(self.api.load_atlas, arg(args, 0)),
             "load_atlas_dir" => self.json(self.api.load_atlas_dir, arg(args, 0)),
