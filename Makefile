@@ -5,7 +5,7 @@ CARGO ?= cargo
 
 .PHONY: help build conformance test test-rust deps-verify bench fmt fmt-check lint demo demo-dual doc clean \
         cbindgen header check-header errors-json check-errors build-ffi build-conformance test-c test-go test-ruby \
-        python-venv python-install test-python bench-python test-ingest bench-ingest test-tlog bench-tlog \
+        python-venv python-install test-python bench-python bench-peers test-ingest bench-ingest test-tlog bench-tlog \
         python-integrations-deps test-integrations bench-integrations test-dashboard bench-dashboard
 
 help: ## List targets
@@ -193,6 +193,20 @@ bench-python: python-install ## Python boundary percentiles (resolve, fast path)
 	@mkdir -p target/bench
 	$(CARGO) bench -p cra-core --bench resolve -- --quick | tee target/bench/rust-resolve.txt
 	$(VPY) -m cra.bench --rust target/bench/rust-resolve.txt
+
+# The peers in their own virtualenv (never in .venv), with the cra wheel of this tree installed
+# next to them; bench/peers/peers_bench.py says which policies are equivalent and why.
+PEERS_VENV := target/peers-venv
+PEERS := "cedarpy==4.12.2" "agent-governance-toolkit[core]==4.1.0"
+
+bench-peers: python-venv ## CRA vs cedarpy and the agent-governance-toolkit evaluator, one decision, same run (p50/p99, ratios vs the targets)
+	@[ -x $(PEERS_VENV)/bin/python ] || $(PYTHON) -m venv $(PEERS_VENV)
+	@$(PEERS_VENV)/bin/python -c 'import cedarpy, agent_os.policies.evaluator, cffi, orjson' 2>/dev/null || \
+		$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(PEERS) "cffi>=1.15" "orjson>=3.9"
+	@rm -rf target/peers/wheel
+	cd python && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CURDIR)/$(VENV)/bin/maturin build --quiet --release --out $(CURDIR)/target/peers/wheel
+	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall target/peers/wheel/cra_governance-*.whl
+	$(PEERS_VENV)/bin/python -W ignore::DeprecationWarning bench/peers/peers_bench.py
 
 deps-verify: ## Python `blake3` for the independent hash check (skipped with a notice if it cannot install)
 	@python3 -c 'import blake3' 2>/dev/null || python3 -m pip install --quiet blake3 || echo "note: python blake3 unavailable; the independent verifier test will skip"

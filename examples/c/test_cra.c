@@ -268,6 +268,12 @@ static void test_abi_errors_everywhere(const CraResolver *r) {
     EXPECT(cra_resolver_check(r, STR("s"), NULLIN, &v, ERR), CRA_STATUS_NULL_ARGUMENT);
     EXPECT(cra_resolver_check(r, BAD, STR("a"), &v, ERR), CRA_STATUS_INVALID_UTF8);
     EXPECT(cra_resolver_check(r, STR("s"), BAD, &v, ERR), CRA_STATUS_INVALID_UTF8);
+    /* the lean fast path answers a failure as its negated status */
+    CHECK(cra_resolver_verdict(NULL, STR("s"), STR("a")) == -(int32_t)CRA_STATUS_NULL_ARGUMENT);
+    CHECK(cra_resolver_verdict(r, NULLIN, STR("a")) == -(int32_t)CRA_STATUS_NULL_ARGUMENT);
+    CHECK(cra_resolver_verdict(r, STR("s"), NULLIN) == -(int32_t)CRA_STATUS_NULL_ARGUMENT);
+    CHECK(cra_resolver_verdict(r, BAD, STR("a")) == -(int32_t)CRA_STATUS_INVALID_UTF8);
+    CHECK(cra_resolver_verdict(r, STR("s"), BAD) == -(int32_t)CRA_STATUS_INVALID_UTF8);
     EXPECT(cra_resolver_flush(NULL, 10, ERR), CRA_STATUS_NULL_ARGUMENT);
     EXPECT(cra_resolver_drain_trace(NULL, &out, ERR), CRA_STATUS_NULL_ARGUMENT);
     EXPECT(cra_resolver_drain_trace(r, NULL, ERR), CRA_STATUS_NULL_ARGUMENT);
@@ -361,6 +367,11 @@ static void test_flow(void) {
     CHECK(v == CRA_VERDICT_PENDING_APPROVAL);
     EXPECT(cra_resolver_check(r, STR("nobody"), STR("orders.lookup"), &v, ERR), CRA_STATUS_OK);
     CHECK(v == CRA_VERDICT_NO_RESOLUTION);
+    /* the lean shape gives the same verdicts as its return value */
+    CHECK(cra_resolver_verdict(r, STR("s1"), STR("orders.lookup")) == CRA_VERDICT_ALLOWED);
+    CHECK(cra_resolver_verdict(r, STR("s1"), STR("customers.delete_account")) == CRA_VERDICT_DENIED);
+    CHECK(cra_resolver_verdict(r, STR("s1"), STR("orders.refund_large")) == CRA_VERDICT_PENDING_APPROVAL);
+    CHECK(cra_resolver_verdict(r, STR("nobody"), STR("orders.lookup")) == CRA_VERDICT_NO_RESOLUTION);
 
     /* execute + report */
     char exec_id[128], approval[128];
@@ -401,6 +412,7 @@ static void test_flow(void) {
     }
     EXPECT(cra_resolver_check(r, STR("s1"), STR("orders.refund"), &v, ERR), CRA_STATUS_OK);
     CHECK(v == CRA_VERDICT_RATE_LIMITED);
+    CHECK(cra_resolver_verdict(r, STR("s1"), STR("orders.refund")) == CRA_VERDICT_RATE_LIMITED);
 
     /* approvals */
     execute_request(req, sizeof req, "support-bot", "s1", res, "orders.refund_large",
@@ -548,6 +560,7 @@ static void test_panic_poisons_only_its_handle(void) {
     EXPECT(cra_resolver_load_atlas_dir(a, STR(ATLAS_DIR), &out, ERR), CRA_STATUS_POISONED);
     CraVerdict v;
     EXPECT(cra_resolver_check(a, STR("s"), STR("x"), &v, ERR), CRA_STATUS_POISONED);
+    CHECK(cra_resolver_verdict(a, STR("s"), STR("x")) == -(int32_t)CRA_STATUS_POISONED);
     EXPECT(cra_testing_panic(a, ERR), CRA_STATUS_POISONED);
     EXPECT(cra_resolver_close(a, ERR), CRA_STATUS_POISONED);
 

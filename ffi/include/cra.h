@@ -358,6 +358,24 @@ CraStatus cra_error_json(const struct CraError *err, struct CraBuffer *out);
 void cra_error_free(struct CraError *err);
 
 /**
+ * The fast path (as `cra_resolver_check`) with the verdict as the return value: a
+ * `CraVerdict` value (0 to 4) on success, or the negated `CraStatus` of a failure (for example
+ * `-CRA_STATUS_NULL_ARGUMENT`, `-CRA_STATUS_INVALID_UTF8`, `-CRA_STATUS_POISONED`), with no
+ * details: call `cra_resolver_check` with the same arguments to get them. Any negative value
+ * means "no verdict": treat it as not allowed. No JSON, nothing consumed, nothing recorded.
+ * Thread-safe.
+ *
+ * # Safety
+ * `r` NULL or live; both `(ptr, len)` pairs readable for the call (a pointer may be NULL only
+ * with length 0).
+ */
+int32_t cra_resolver_verdict(const struct CraResolver *r,
+                             const uint8_t *session_id,
+                             size_t session_id_len,
+                             const uint8_t *action_id,
+                             size_t action_id_len);
+
+/**
  * Creates a resolver from configuration JSON (`{}`, or an empty input, means defaults; see
  * docs/protocol.md for the fields). On success `*out` is a new handle owned by the caller
  * (free it with `cra_resolver_free`); on failure `*out` is NULL.

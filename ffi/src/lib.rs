@@ -19,6 +19,7 @@ mod buffer;
 mod error;
 mod guard;
 mod input;
+mod lean;
 mod resolver;
 mod status;
 #[cfg(feature = "testing")]
@@ -30,6 +31,7 @@ pub use error::{
     cra_error_code, cra_error_code_name, cra_error_free, cra_error_json, cra_error_message,
     cra_error_pointer, CraError,
 };
+pub use lean::cra_resolver_verdict;
 pub use resolver::*;
 pub use status::{cra_status_name, CraStatus, CraVerdict};
 #[cfg(feature = "testing")]

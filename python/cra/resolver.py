@@ -436,9 +436,11 @@ class Resolver:
                 if isinstance(rq, Mapping):
                     agent, session = rq.get("agent_id"), rq.get("session_id")
                 req = {k: v for k, v in request.items() if k != "request_id"}
-        res = Resolution(call(lib.cra_resolver_resolve, r, body, len(body)), agent, session)
+        # the answer's bytes: Resolution parses them on first use (its id and decision are read
+        # from the head of the answer without parsing)
+        res = Resolution(call(lib.cra_resolver_resolve, r, body, len(body), output=BYTES), agent, session)
         if session is not None and agent is not None:
-            self._latest[session] = (agent, res.raw["resolution_id"])
+            self._latest[session] = (agent, res.resolution_id)
             self._requests[session] = (agent, req)
         return res
 
@@ -665,22 +667,21 @@ class Resolver:
         ptr = self._handle()
         s = session_id.encode("utf-8")
         a = action_id.encode("utf-8")
-        out = _verdict_new("CraVerdict *")
-        if _check(ptr, s, len(s), a, len(a), out, _NULL):
-            call(lib.cra_resolver_check, ptr, s, len(s), a, len(a), out, output=NOTHING)  # raises with details
-        return _VERDICTS[out[0]]
+        v = _verdict(ptr, s, len(s), a, len(a))
+        if v < 0:
+            return _check_slowly(ptr, s, a)
+        return _VERDICTS[v]
 
     def allowed(self, session_id: str, action_id: str) -> bool:
-        """``check(...) == Verdict.ALLOWED``, as fast as the boundary allows (about a microsecond)."""
+        """``check(...) == Verdict.ALLOWED``, as fast as the boundary allows (``cra bench``)."""
         if self._closed:
             raise self._unusable()
         s = session_id.encode("utf-8")
         a = action_id.encode("utf-8")
-        out = _verdict_new("CraVerdict *")
-        status = _check(self._ptr, s, len(s), a, len(a), out, _NULL)
-        if status:
-            call(lib.cra_resolver_check, self._ptr, s, len(s), a, len(a), out, output=NOTHING)
-        return bool(out[0] == 0)
+        v = _verdict(self._ptr, s, len(s), a, len(a))
+        if v < 0:
+            return _check_slowly(self._ptr, s, a) is Verdict.ALLOWED
+        return v == 0
 
     # -- trace and stats ---------------------------------------------------------------------
 
@@ -822,6 +823,24 @@ def _message(error: BaseException) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8") or type(error).__name__
 
 
-_NULL = ffi.NULL
+def _check_slowly(ptr: Any, s: bytes, a: bytes) -> Verdict:
+    """The fast path through ``cra_resolver_check`` (out-param and error details): raises the
+    exception of a failure; used when the lean call failed, or when libcra lacks it."""
+    out = ffi.new("CraVerdict *")
+    call(lib.cra_resolver_check, ptr, s, len(s), a, len(a), out, output=NOTHING)
+    return _VERDICTS[out[0]]
+
+
+def _verdict_fallback(ptr: Any, s: bytes, sl: int, a: bytes, al: int) -> int:
+    """``cra_resolver_verdict`` for a libcra without it (``CRA_LIBRARY`` naming an older build):
+    the verdict through ``cra_resolver_check``, or -1 for "failed" (the caller asks again)."""
+    out = ffi.new("CraVerdict *")
+    return -1 if _check(ptr, s, sl, a, al, out, ffi.NULL) else int(out[0])
+
+
 _check = lib.cra_resolver_check
-_verdict_new = ffi.new
+try:
+    # the lean shape: the verdict (0-4) or a negated status as the return value, no out-params
+    _verdict: Callable[[Any, bytes, int, bytes, int], int] = lib.cra_resolver_verdict
+except Exception:  # noqa: BLE001 - cffi raises AttributeError (undeclared) or a lookup error
+    _verdict = _verdict_fallback

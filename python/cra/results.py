@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 import sys
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
+from . import _json
 from .errors import ActionDenied, ApprovalRequired, NotAuthorized, RateLimited
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
@@ -119,6 +120,42 @@ class _View:
     __hash__ = None  # type: ignore[assignment]
 
 
+_ID_AT = b'{"carp_version":"1.0","resolution_id":"'
+_REQUEST_ID = b'","request_id":"'
+_TIMESTAMP = b'","timestamp":"'
+_DECISION = b'","decision":{"type":"'
+
+
+def _head(wire: bytes) -> Optional[Tuple[str, str]]:
+    """``(resolution_id, decision type)`` read from the head of a resolution as the core writes
+    it (fixed key order: ``carp_version``, ``resolution_id``, ``request_id``, ``timestamp``,
+    ``decision``), without parsing the rest; ``None`` when the answer does not start that way
+    or an id holds an escape, and the caller parses the whole answer instead.
+
+    Inside a JSON string every ``"`` is escaped as ``\\"``, so the separators searched for
+    (each a quote, a character other than a backslash, a quote) cannot match inside the
+    request id the caller chose: the first match is the key itself.
+    """
+    if not wire.startswith(_ID_AT):
+        return None
+    i = len(_ID_AT)
+    j = wire.find(b'"', i)
+    if j < 0 or not wire.startswith(_REQUEST_ID, j):
+        return None
+    k = wire.find(_TIMESTAMP, j + len(_REQUEST_ID))
+    if k < 0:
+        return None
+    t = wire.find(b'"', k + len(_TIMESTAMP))
+    if t < 0 or not wire.startswith(_DECISION, t):
+        return None
+    d = t + len(_DECISION)
+    e = wire.find(b'"', d)
+    rid, decision = wire[i:j], wire[d:e]
+    if e < 0 or b"\\" in rid or b"\\" in decision or b"\\" in wire[k:t]:
+        return None
+    return rid.decode("utf-8"), decision.decode("utf-8")
+
+
 class Resolution(_View):
     """What an agent may do in a session, and with which context (a CARP resolution).
 
@@ -126,12 +163,27 @@ class Resolution(_View):
     >>> res.allowed             # ["orders.lookup", ...]  (action ids)
     >>> "orders.refund" in res  # True when allowed
     >>> res.raw                 # the wire JSON
+
+    Made from the answer's bytes (as :meth:`cra.Resolver.resolve` does), the wire JSON is parsed
+    on first use of :attr:`raw` (or of anything read from it); ``resolution_id`` and
+    ``decision`` are read from the answer's head without parsing the rest. The parsed object
+    is the same either way.
     """
 
-    __slots__ = ("agent_id", "session_id", "_allowed", "_denied", "_pending")
+    __slots__ = ("agent_id", "session_id", "_allowed", "_denied", "_pending", "_raw", "_wire", "_head")
 
-    def __init__(self, raw: Dict[str, Any], agent_id: Optional[str] = None, session_id: Optional[str] = None) -> None:
-        super().__init__(raw)
+    def __init__(
+        self, raw: Union[Dict[str, Any], bytes], agent_id: Optional[str] = None, session_id: Optional[str] = None
+    ) -> None:
+        # not _View.__init__: ``raw`` is a property here, parsed from ``_wire`` when first read
+        self._raw: Optional[Dict[str, Any]] = None
+        self._wire: Optional[bytes] = None
+        self._head: Optional[Tuple[str, str]] = None
+        if isinstance(raw, bytes):
+            self._wire = raw
+            self._head = _head(raw)
+        else:
+            self._raw = raw
         #: The requester's agent id (known when the request was made from Python).
         self.agent_id = agent_id
         #: The requester's session id (known when the request was made from Python).
@@ -141,8 +193,36 @@ class Resolution(_View):
         self._pending: Optional[List[str]] = None
 
     @property
+    def raw(self) -> Dict[str, Any]:
+        """The wire JSON object (parsed on first use when the resolution was made from bytes)."""
+        r = self._raw
+        if r is None:
+            wire = self._wire
+            if wire is None:  # pragma: no cover - another thread parsed it meanwhile (it sets _raw first)
+                done = self._raw
+                if done is None:
+                    raise AttributeError("raw")
+                return done
+            r = _json.loads(wire)
+            if not isinstance(r, dict):
+                raise TypeError(f"a resolution is a JSON object, not {type(r).__name__}")
+            self._raw = r
+            self._wire = None
+            self._head = None
+        return r
+
+    @raw.setter
+    def raw(self, value: Dict[str, Any]) -> None:
+        self._raw = value
+        self._wire = None
+        self._head = None
+
+    @property
     def decision(self) -> str:
         """``allow``, ``deny``, ``requires_approval`` or ``partial``."""
+        head = self._head
+        if head is not None:
+            return head[1]
         return str(self.raw["decision"]["type"])
 
     @property
@@ -164,6 +244,9 @@ class Resolution(_View):
     @property
     def resolution_id(self) -> str:
         """The id to authorize tool calls against."""
+        head = self._head
+        if head is not None:
+            return head[0]
         return str(self.raw["resolution_id"])
 
     @property
