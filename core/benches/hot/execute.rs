@@ -100,6 +100,34 @@ pub fn report(iters: usize) {
     let params: Value = serde_json::from_str(PARAMS).unwrap();
     let call = |action: &str| CarpRequest::execute(AGENT, SESSION, &rid, action, params.clone());
     let allowed = call("svc0.op3");
+    if let Ok(which) = std::env::var("CRA_PROFILE") {
+        // One operation in a loop, for `perf record` (docs/performance.md, "Where the time goes").
+        let body = |action: &str| {
+            json!({"requester": {"agent_id": AGENT, "session_id": SESSION},
+                   "execution": {"resolution_id": rid, "action_id": action,
+                                 "parameters": serde_json::from_str::<Value>(PARAMS).unwrap()}})
+            .to_string()
+        };
+        let (allowed_json, denied_json) = (body("svc0.op3"), body("svc0.op9"));
+        let resolve_json = serde_json::to_vec(&ten).unwrap();
+        for _ in 0..iters * 5 {
+            match which.as_str() {
+                "execute" => report_ok(
+                    &r,
+                    r.execute(allowed.clone()).unwrap().execution_id.as_deref(),
+                ),
+                "execute_denied" => drop(r.execute(call("svc0.op9")).unwrap()),
+                "api_execute" => {
+                    let out = cra_core::api::execute(&r, allowed_json.as_bytes()).unwrap();
+                    report_ok(&r, execution_id(&out).as_deref());
+                }
+                "api_execute_denied" => drop(cra_core::api::execute(&r, denied_json.as_bytes())),
+                "api_resolve" => drop(cra_core::api::resolve(&r, &resolve_json)),
+                _ => drop(r.resolve(one.clone())),
+            }
+        }
+        return;
+    }
     let (ex_allowed, _) = self_timed("execute, authorized, parameters validated", iters, || {
         let req = allowed.clone();
         let t = Instant::now();
@@ -135,6 +163,25 @@ pub fn report(iters: usize) {
     let (api_denied, _, _) = percentiles("api::execute, denied, JSON in and out", iters, || {
         black_box(cra_core::api::execute(&r, denied_json.as_bytes()).unwrap());
     });
+    let (lean, _) = self_timed(
+        "api::authorize, authorized (ids + params JSON)",
+        iters,
+        || {
+            let t = Instant::now();
+            let out = cra_core::api::authorize(
+                &r,
+                AGENT.as_bytes(),
+                SESSION.as_bytes(),
+                rid.as_bytes(),
+                b"svc0.op3",
+                PARAMS.as_bytes(),
+            )
+            .unwrap();
+            let e = t.elapsed();
+            report_ok(&r, execution_id(&out).as_deref());
+            e
+        },
+    );
     let resolve_json = serde_json::to_vec(&ten).unwrap();
     let (api_resolve, _, _) =
         percentiles("api::resolve, 10 actions, JSON in and out", iters, || {
@@ -167,6 +214,12 @@ pub fn report(iters: usize) {
         2.0,
     );
     ratio("api::execute denied / execute", api_denied, ex_denied, 2.0);
+    ratio(
+        "api::authorize / execute (authorized)",
+        lean,
+        ex_allowed,
+        2.0,
+    );
     ratio(
         "api::resolve / resolve, 10 actions",
         api_resolve,
