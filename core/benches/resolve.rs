@@ -8,6 +8,11 @@
 //! `allow` with agent conditions and prefix or exact patterns. The request asks for one
 //! capability (10 actions in scope), so growth with N measures the index, not the output size.
 //! The "100 rules, all in scope" case resolves all 20 actions with context selection.
+//! `svc0.op3` has a small parameters schema and a capability of its own (`one`), for the
+//! execute rows of `hot/execute.rs`.
+
+#[path = "hot/execute.rs"]
+mod hot;
 
 use cra_core::protocol::CarpRequest;
 use cra_core::trace::NullRecorder;
@@ -25,10 +30,18 @@ fn synthetic_atlas(rules: usize) -> Value {
     for g in 0..groups {
         let ids: Vec<String> = (0..10).map(|i| format!("svc{g}.op{i}")).collect();
         for id in &ids {
-            actions.push(json!({"action_id": id, "name": id, "description": "synthetic action"}));
+            let mut a = json!({"action_id": id, "name": id, "description": "synthetic action"});
+            if id == "svc0.op3" {
+                a["parameters_schema"] = json!({"type": "object", "required": ["order_id"],
+                    "properties": {"order_id": {"type": "string", "maxLength": 32},
+                                   "amount": {"type": "number", "minimum": 0}},
+                    "additionalProperties": false});
+            }
+            actions.push(a);
         }
         caps.push(json!({"capability_id": format!("cap{g}"), "name": format!("group {g}"), "actions": ids}));
     }
+    caps.push(json!({"capability_id": "one", "name": "one action", "actions": ["svc0.op3"]}));
     let mut policies = Vec::new();
     for i in 0..rules {
         let g = i % groups;
@@ -305,6 +318,7 @@ fn percentile_report() {
             black_box(r.load_atlas_json(text.as_bytes()).unwrap());
         },
     );
+    hot::report(100_000);
     let (_, p50_100, p99_100) = p50s[1];
     let (_, p50_10k, p99_10k) = p50s[3];
     println!(
@@ -335,6 +349,11 @@ fn main() {
     }
     let quick =
         std::env::args().any(|a| a == "--quick") || std::env::var("CRA_BENCH_QUICK").is_ok();
+    // `CRA_BENCH_ONLY=execute`: only the execute / JSON-entry rows (profiling, quick checks).
+    if std::env::var("CRA_BENCH_ONLY").is_ok_and(|v| v == "execute") {
+        hot::report(100_000);
+        return;
+    }
     if !quick {
         let mut c = Criterion::default()
             .configure_from_args()

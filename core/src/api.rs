@@ -87,16 +87,51 @@ pub fn resolve(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
 
 /// Authorizes a tool call (an `execute` request; `operation` may be omitted) → answer JSON.
 pub fn execute(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
-    crate::protocol::carp::check_request_size(request)?;
-    strict::guard(request)?;
-    let mut v: Value = serde_json::from_slice(request)
-        .map_err(|e| CraError::request("", format!("malformed JSON: {e}")))?;
-    if let Some(m) = v.as_object_mut() {
-        m.entry("operation")
-            .or_insert(Value::String("execute".into()));
-    }
-    let req = CarpRequest::from_value(v)?;
-    to_bytes(&*r.execute(req)?)
+    let answer = r.execute(CarpRequest::execute_from_json(request)?)?;
+    let bytes = answer.to_json_bytes();
+    debug_assert_eq!(
+        String::from_utf8_lossy(&bytes),
+        String::from_utf8_lossy(&to_bytes(&*answer)?),
+        "the direct writer and the Serialize impl disagree"
+    );
+    Ok(bytes)
+}
+
+/// The commonest `execute` without a JSON request around it: the call's agent, session,
+/// resolution and action ids (UTF-8) and its parameters as JSON text (an object; empty text
+/// means `{}`) → the same answer JSON as [`execute`] for the equivalent request. Errors are
+/// those of [`execute`]; pointers name the member of that request (`/requester/session_id`,
+/// `/execution/parameters/...`).
+pub fn authorize(
+    r: &Resolver,
+    agent_id: &[u8],
+    session_id: &[u8],
+    resolution_id: &[u8],
+    action_id: &[u8],
+    parameters: &[u8],
+) -> Result<Vec<u8>> {
+    let params = if parameters.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Default::default())
+    } else {
+        crate::protocol::carp::check_request_size(parameters)?;
+        let at = |mut e: CraError| {
+            let inner = e.pointer.take().unwrap_or_default();
+            e.pointer = Some(format!("/execution/parameters{inner}"));
+            e
+        };
+        strict::guard(parameters).map_err(at)?;
+        serde_json::from_slice(parameters).map_err(|e| {
+            CraError::request("/execution/parameters", format!("malformed JSON: {e}"))
+        })?
+    };
+    let req = CarpRequest::execute(
+        utf8(agent_id, "the agent id")?,
+        utf8(session_id, "the session id")?,
+        utf8(resolution_id, "the resolution id")?,
+        utf8(action_id, "the action id")?,
+        params,
+    );
+    Ok(r.execute(req)?.to_json_bytes())
 }
 
 /// Reports a tool's outcome → `{"execution_id", "status", ...}`.

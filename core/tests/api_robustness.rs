@@ -105,3 +105,73 @@ proptest! {
         if let Err(e) = api::execute(&r, ex.to_string().as_bytes()) { check_err(&e); }
     }
 }
+
+/// `api::authorize` (ids and parameters, no request JSON) answers exactly what `api::execute`
+/// answers for the equivalent request, on two resolvers that start alike.
+#[test]
+fn authorize_answers_like_execute() {
+    let atlas = json!({"atlas_version": "1.0", "atlas_id": "com.t", "version": "1.0.0", "name": "t", "description": "t",
+        "actions": [{"action_id": "a.ok", "name": "ok", "description": "ok",
+                     "parameters_schema": {"type": "object", "properties": {"n": {"type": "integer"}}, "additionalProperties": false}},
+                    {"action_id": "a.no", "name": "no", "description": "no"}],
+        "policies": [{"policy_id": "allow-ok", "type": "allow", "actions": ["a.ok"]},
+                     {"policy_id": "deny-no", "type": "deny", "actions": ["a.no"]}]});
+    let make = || {
+        let r = api::create(br#"{"deterministic":{"seed":3},"trace":{"sink":"none"}}"#).unwrap();
+        api::load_atlas(&r, atlas.to_string().as_bytes()).unwrap();
+        let res = api::resolve(
+            &r,
+            br#"{"requester":{"agent_id":"a","session_id":"s"},"task":{"goal":"g"}}"#,
+        )
+        .unwrap();
+        let id = serde_json::from_slice::<Value>(&res).unwrap()["resolution_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (r, id)
+    };
+    let ((r1, id1), (r2, id2)) = (make(), make());
+    assert_eq!(id1, id2);
+    for (action, params) in [
+        ("a.ok", r#"{"n": 1}"#),
+        ("a.no", "{}"),
+        ("a.unknown", ""),
+        ("a.ok", r#"{"n": "x"}"#),
+        ("a.ok", "[1]"),
+        ("a.ok", r#"{"n":1,"n":2}"#),
+    ] {
+        let p: Value = serde_json::from_str(if params.is_empty() { "{}" } else { params })
+            .unwrap_or(Value::String(params.into()));
+        let body = format!(
+            r#"{{"requester":{{"agent_id":"a","session_id":"s"}},"execution":{{"resolution_id":"{id1}","action_id":"{action}","parameters":{}}}}}"#,
+            if params.is_empty() { "{}" } else { params }
+        );
+        let via_json = api::execute(&r1, body.as_bytes());
+        let via_ids = api::authorize(
+            &r2,
+            b"a",
+            b"s",
+            id2.as_bytes(),
+            action.as_bytes(),
+            params.as_bytes(),
+        );
+        match (via_json, via_ids) {
+            (Ok(a), Ok(b)) => assert_eq!(
+                String::from_utf8(a).unwrap(),
+                String::from_utf8(b).unwrap(),
+                "{action} {p}"
+            ),
+            (Err(a), Err(b)) => assert_eq!(
+                (a.code, a.pointer),
+                (b.code, b.pointer),
+                "{action} {params}"
+            ),
+            (a, b) => panic!("{action} {params}: {a:?} vs {b:?}"),
+        }
+    }
+    let e = api::authorize(&r2, b"a", b"s", id2.as_bytes(), b"a.ok", b"{bad").unwrap_err();
+    assert_eq!(
+        (e.code.as_str(), e.pointer.as_deref()),
+        ("INVALID_REQUEST", Some("/execution/parameters"))
+    );
+}

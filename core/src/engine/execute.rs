@@ -1,6 +1,7 @@
 //! `execute` (authorize one tool call), `report` (its outcome) and approvals.
 
 use super::approvals::{Approval, ApprovalState, ApprovalStatus};
+use super::call_events::{self, Call, Outcome};
 use super::resolution::{DenyReason, Resolution, Verdict, VerdictKind};
 use super::{Resolver, SessionState};
 use crate::atlas::compile::{CompiledAtlas, NO_POLICY};
@@ -101,48 +102,53 @@ impl Resolver {
         }
         self.check_not_forked()?;
         request.check()?;
-        let ex = request.execution.as_ref().ok_or_else(|| {
-            CraError::request("/execution", "an execute request needs an execution")
-        })?;
-        if let Some(s) = self.sessions.get(&request.requester.session_id) {
-            if s.ended.load(Ordering::Acquire) {
+        let Some(ex) = request.execution.take() else {
+            return Err(CraError::request(
+                "/execution",
+                "an execute request needs an execution",
+            ));
+        };
+        let requester = &request.requester;
+        // One lookup each of the session and the resolution; the clock is only peeked on the
+        // way to an error (SESSION_ENDED, RESOLUTION_EXPIRED).
+        let mut peeked = None;
+        let mut peek = || *peeked.get_or_insert_with(|| self.clock.peek_us());
+        let known = self.sessions.get(&requester.session_id);
+        match &known {
+            Some(s) if s.ended.load(Ordering::Acquire) => {
                 return Err(CraError::at(
                     ErrorCode::SessionEnded,
                     "/requester/session_id",
                     format!(
                         "session {:?} has ended; start a new session",
-                        request.requester.session_id
+                        requester.session_id
                     ),
                 ));
             }
-        }
-        let peek = self.clock.peek_us();
-        if self.sessions.get(&request.requester.session_id).is_none() {
-            if let Some(e) = self.ended_error(&request.requester.session_id, peek) {
-                return Err(e);
+            Some(_) => {}
+            None => {
+                if let Some(e) = self.ended_error(&requester.session_id, peek()) {
+                    return Err(e);
+                }
             }
         }
-        if let Some(e) = self
-            .resolutions
-            .get(&ex.resolution_id)
-            .is_none()
-            .then(|| self.expired_error(&ex.resolution_id, peek))
-            .flatten()
-        {
-            return Err(e);
-        }
-        let res = self.resolutions.get(&ex.resolution_id).ok_or_else(|| CraError::at(ErrorCode::ResolutionNotFound, "/execution/resolution_id", format!("no resolution {:?} (never issued by this resolver, or forgotten after its session ended)", ex.resolution_id)))?;
-        if *res.session_id != *request.requester.session_id {
+        let Some(res) = self.resolutions.get(&ex.resolution_id) else {
+            if let Some(e) = self.expired_error(&ex.resolution_id, peek()) {
+                return Err(e);
+            }
+            return Err(CraError::at(ErrorCode::ResolutionNotFound, "/execution/resolution_id", format!("no resolution {:?} (never issued by this resolver, or forgotten after its session ended)", ex.resolution_id)));
+        };
+        if *res.session_id != *requester.session_id {
             return Err(CraError::request(
                 "/requester/session_id",
                 format!(
                     "resolution {:?} belongs to session {:?}, not {:?}",
-                    ex.resolution_id, &*res.session_id, request.requester.session_id
+                    ex.resolution_id, &*res.session_id, requester.session_id
                 ),
             ));
         }
         let now = self.clock.now_us();
-        let session = self.session_for(&request.requester, now)?;
+        let session = self.session_known(known, requester, now)?;
         self.maybe_prune(now);
         if now >= res.expires_at_us {
             return Err(CraError::at(
@@ -159,38 +165,32 @@ impl Resolver {
             Some(id) => id,
             None => self.next_id(now),
         };
-        request.request_id = Some(request_id.clone());
-        let ex = request
-            .execution
-            .as_ref()
-            .ok_or_else(|| CraError::request("/execution", "missing execution"))?;
+        let span: Arc<str> = Arc::from(self.next_id(now));
+        let call = Arc::new(Call {
+            request_id,
+            resolution_id: ex.resolution_id,
+            action_id: ex.action_id,
+            idempotency_key: ex.idempotency_key,
+            params: Arc::new(ex.parameters),
+        });
         let fingerprint = || {
             let mut h = blake3::Hasher::new();
-            h.update(ex.resolution_id.as_bytes());
+            h.update(call.resolution_id.as_bytes());
             h.update(&[0]);
-            h.update(ex.action_id.as_bytes());
+            h.update(call.action_id.as_bytes());
             h.update(&[0]);
-            h.update(&crate::trace::canonical_json(&ex.parameters));
+            h.update(&crate::trace::canonical_json(&call.params));
             h.finalize()
         };
-        let span: Arc<str> = Arc::from(self.next_id(now));
-        let params = Arc::new(ex.parameters.clone());
-        let received = json!({
-            "request_id": request_id,
-            "operation": "execute",
-            "resolution_id": ex.resolution_id,
-            "action_id": ex.action_id,
-            "idempotency_key": ex.idempotency_key,
-        });
         self.emit(
             &session.trace,
             &span,
             false,
             now,
             EventType::RequestReceived,
-            hashed(received, "parameters_hash", &params),
+            call_events::received(&call),
         );
-        if let Some(key) = &ex.idempotency_key {
+        if let Some(key) = &call.idempotency_key {
             let known = session.idempotency.lock().get(key).cloned();
             if let Some((fp, answer)) = known {
                 if fp != fingerprint() {
@@ -209,9 +209,9 @@ impl Resolver {
             }
         }
         self.counters.executes.fetch_add(1, Ordering::Relaxed);
-        let answer = self.authorize(&res, &session, &request, &request_id, &span, &params, now)?;
+        let answer = self.authorize(&res, &session, &call, &span, now)?;
         let answer = Arc::new(answer);
-        if let Some(key) = &ex.idempotency_key {
+        if let Some(key) = &call.idempotency_key {
             let mut map = session.idempotency.lock();
             if map.len() >= self.config.max_idempotency_keys_per_session as usize {
                 // Keys of expired resolutions can never be replayed (execute refuses the
@@ -263,27 +263,21 @@ impl Resolver {
         Judged::Verdict(atlas.clone(), cv)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn authorize(
         &self,
         res: &Arc<Resolution>,
         session: &Arc<SessionState>,
-        request: &CarpRequest,
-        request_id: &str,
+        call: &Arc<Call>,
         span: &Arc<str>,
-        params: &Arc<Value>,
         now: i64,
     ) -> Result<ExecuteAnswer> {
-        let ex = request
-            .execution
-            .as_ref()
-            .ok_or_else(|| CraError::request("/execution", "missing execution"))?;
+        let params = &call.params;
         let mut answer = ExecuteAnswer {
             carp_version: CARP_VERSION,
-            request_id: request_id.to_string(),
+            request_id: call.request_id.clone(),
             execution_id: None,
-            resolution_id: ex.resolution_id.clone(),
-            action_id: ex.action_id.clone(),
+            resolution_id: call.resolution_id.clone(),
+            action_id: call.action_id.clone(),
             status: ExecuteStatus::Denied,
             reason_code: None,
             reason: None,
@@ -294,21 +288,21 @@ impl Resolver {
             replayed: false,
             outcome: None,
         };
-        let (atlas, verdict) = match self.judge(res, &ex.action_id, now) {
+        let (atlas, verdict) = match self.judge(res, &call.action_id, now) {
             Judged::NotInResolution => {
                 answer.reason_code = Some("not_in_resolution");
                 answer.reason = Some(format!(
                     "action {:?} is not among the actions of resolution {:?}",
-                    ex.action_id, ex.resolution_id
+                    call.action_id, call.resolution_id
                 ));
-                return Ok(self.deny(answer, session, span, now));
+                return Ok(self.deny(answer, call, session, span, now));
             }
             Judged::Verdict(atlas, v) => (atlas, v),
         };
         self.shadow_execute(
             res,
             &atlas,
-            &ex.action_id,
+            &call.action_id,
             &verdict,
             &session.trace,
             span,
@@ -321,27 +315,29 @@ impl Resolver {
         if let VerdictKind::Denied(reason) = verdict.kind {
             answer.reason_code = Some(reason.code());
             answer.reason = Some(Resolution::deny_reason_text(&atlas, action, verdict));
-            return Ok(self.deny(answer, session, span, now));
+            return Ok(self.deny(answer, call, session, span, now));
         }
         // Allowed or pending approval: parameters first (nobody approves an invalid call).
         if let Some(v) = &action.validator {
-            if let Err((ptr, msg)) = v.validate(&ex.parameters) {
+            if let Err((ptr, msg)) = v.validate(params) {
                 let pointer = format!("/execution/parameters{ptr}");
-                let payload = json!({"resolution_id": answer.resolution_id, "action_id": answer.action_id, "reason_code": "invalid_parameters", "pointer": pointer});
+                let outcome = Outcome::InvalidParameters {
+                    pointer: pointer.clone(),
+                };
                 self.emit(
                     &session.trace,
                     span,
                     false,
                     now,
                     EventType::ActionDenied,
-                    EventPayload::Json(payload),
+                    call_events::decided(call, outcome),
                 );
                 return Err(CraError::at(
                     ErrorCode::InvalidParameters,
                     pointer,
                     format!(
                         "parameters of {:?} do not match its schema: {msg}",
-                        ex.action_id
+                        call.action_id
                     ),
                 ));
             }
@@ -361,7 +357,7 @@ impl Resolver {
             answer.policy_id = l.policy_id.as_deref().map(str::to_string);
             answer.reason = Some(format!(
                 "rate limit of {} calls per {} s for action {:?} is exhausted",
-                l.spec.max_calls, l.spec.window_seconds, ex.action_id
+                l.spec.max_calls, l.spec.window_seconds, call.action_id
             ));
         };
         if verdict.kind == VerdictKind::Pending {
@@ -375,7 +371,7 @@ impl Resolver {
                     if let Err(l) = self.limiter.consume(&limits, now) {
                         drop(st);
                         rate_limited(&mut answer, l);
-                        return Ok(self.deny(answer, session, span, now));
+                        return Ok(self.deny(answer, call, session, span, now));
                     }
                     st.status = ApprovalStatus::Consumed;
                 }
@@ -386,40 +382,47 @@ impl Resolver {
                         "approval {:?} was rejected",
                         &*approval.approval_id
                     ));
-                    return Ok(self.deny(answer, session, span, now));
+                    return Ok(self.deny(answer, call, session, span, now));
                 }
                 _ => {
                     drop(st);
                     answer.status = ExecuteStatus::PendingApproval;
                     answer.reason_code = Some("approval_required");
                     answer.reason = Some(approval.policy_reason.clone());
-                    let payload = json!({"resolution_id": answer.resolution_id, "action_id": answer.action_id, "status": "pending_approval", "approval_id": answer.approval_id, "policy_id": answer.policy_id});
+                    let outcome = Outcome::Pending {
+                        approval_id: answer.approval_id.clone(),
+                        policy_id: answer.policy_id.clone(),
+                    };
                     self.emit(
                         &session.trace,
                         span,
                         false,
                         now,
                         EventType::ActionRequested,
-                        hashed(payload, "parameters_hash", params),
+                        call_events::decided(call, outcome),
                     );
                     return Ok(answer);
                 }
             }
         } else if let Err(l) = self.limiter.consume(&limits, now) {
             rate_limited(&mut answer, l);
-            return Ok(self.deny(answer, session, span, now));
+            return Ok(self.deny(answer, call, session, span, now));
         }
         let execution_id = self.next_id(now);
         answer.status = ExecuteStatus::Authorized;
         answer.execution_id = Some(execution_id.clone());
-        let payload = json!({"execution_id": execution_id, "resolution_id": answer.resolution_id, "action_id": answer.action_id, "status": "authorized", "policy_id": answer.policy_id, "approval_id": answer.approval_id});
+        let outcome = Outcome::Authorized {
+            execution_id: execution_id.clone(),
+            policy_id: answer.policy_id.clone(),
+            approval_id: answer.approval_id.clone(),
+        };
         self.emit(
             &session.trace,
             span,
             false,
             now,
             EventType::ActionRequested,
-            hashed(payload, "parameters_hash", params),
+            call_events::decided(call, outcome),
         );
         let rec = ExecutionRecord {
             execution_id: Arc::from(execution_id.as_str()),
@@ -510,36 +513,38 @@ impl Resolver {
     fn deny(
         &self,
         answer: ExecuteAnswer,
+        call: &Arc<Call>,
         session: &Arc<SessionState>,
         span: &Arc<str>,
         now: i64,
     ) -> ExecuteAnswer {
         self.counters.denied.fetch_add(1, Ordering::Relaxed);
-        let payload = json!({
-            "resolution_id": answer.resolution_id, "action_id": answer.action_id,
-            "reason_code": answer.reason_code, "policy_id": answer.policy_id, "approval_id": answer.approval_id,
-        });
-        let trace: &Arc<SessionTrace> = &session.trace;
-        self.emit(
-            trace,
-            span,
-            false,
-            now,
-            EventType::ActionDenied,
-            EventPayload::Json(payload.clone()),
+        let payload = call_events::decided(
+            call,
+            Outcome::Denied {
+                reason_code: answer.reason_code,
+                policy_id: answer.policy_id.clone(),
+                approval_id: answer.approval_id.clone(),
+            },
         );
-        if matches!(
+        let trace: &Arc<SessionTrace> = &session.trace;
+        let violated = matches!(
             answer.reason_code,
             Some("policy_denied") | Some("default_deny") | Some("not_in_resolution")
-        ) {
+        );
+        if violated {
+            // Both events carry the same payload: one shared source.
             self.emit(
                 trace,
                 span,
                 false,
                 now,
-                EventType::PolicyViolated,
-                EventPayload::Json(payload),
+                EventType::ActionDenied,
+                payload.clone(),
             );
+            self.emit(trace, span, false, now, EventType::PolicyViolated, payload);
+        } else {
+            self.emit(trace, span, false, now, EventType::ActionDenied, payload);
         }
         answer
     }

@@ -2,6 +2,7 @@
 //! handles approvals and rate limits, and records every step.
 
 mod approvals;
+mod call_events;
 mod changes;
 pub mod conditions;
 pub mod config;

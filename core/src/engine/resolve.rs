@@ -29,8 +29,10 @@ impl Resolver {
         // Everything that can refuse the request is checked before the session starts.
         let snapshot = self.atlases.load_full();
         let selected = select_atlases(&snapshot, request.atlas_ids.as_deref())?;
-        if let Some(s) = self.sessions.get(&request.requester.session_id) {
-            self.check_session(s, &request.requester)?;
+        // One lookup: the session found here (or its absence) is the one used below.
+        let known = self.sessions.get(&request.requester.session_id);
+        if let Some(s) = &known {
+            self.check_session(s.clone(), &request.requester)?;
         } else if let Some(e) =
             self.ended_error(&request.requester.session_id, self.clock.peek_us())
         {
@@ -38,7 +40,7 @@ impl Resolver {
         }
         check_context(&snapshot, &selected, request.context.as_ref())?;
         let now = self.clock.now_us();
-        let session = self.session_for(&request.requester, now)?;
+        let session = self.session_known(known, &request.requester, now)?;
         let request_id = match request.request_id.take() {
             Some(id) => id,
             None => self.next_id(now),

@@ -40,13 +40,16 @@ pub struct SessionState {
 
 impl Resolver {
     /// The session named by `requester`, starting it (and recording `session.started`) if new.
-    pub(crate) fn session_for(
+    /// `known` is what the session map held for it when the caller looked it up (so the hot
+    /// paths look it up once).
+    pub(crate) fn session_known(
         &self,
+        known: Option<Arc<SessionState>>,
         requester: &Requester,
         now_us: i64,
     ) -> Result<Arc<SessionState>> {
         let sid = requester.session_id.as_str();
-        if let Some(s) = self.sessions.get(sid) {
+        if let Some(s) = known {
             let s = self.check_session(s, requester)?;
             s.last_active_us.store(now_us, Ordering::Relaxed);
             return Ok(s);

@@ -10,6 +10,7 @@
 
 use super::resolution::{Resolution, VerdictKind};
 use crate::atlas::compile::{CompiledAtlas, NO_POLICY};
+use crate::atlas::model::{RateLimitSpec, RateScope};
 use crate::clock::format_rfc3339_us;
 use crate::protocol::CARP_VERSION;
 use crate::trace::canonical::write_string;
@@ -106,19 +107,70 @@ impl Resolution {
             write_opt(self.approval_id.as_deref(), out);
             out.push('}');
         }
-        out.push_str("],\"constraints\":");
-        let constraints = self.constraints();
-        if constraints.is_empty() {
-            out.push_str("[]");
-        } else {
-            // Rare and small: rate limits, confirmations and timeouts of the actions in scope.
-            let text = serde_json::to_string(&constraints).unwrap_or_else(|_| "[]".into());
-            out.push_str(&text);
-        }
+        out.push_str("],\"constraints\":[");
+        self.write_constraints(out);
+        out.push(']');
         let _ = write!(out, ",\"ttl_seconds\":{}", self.ttl_seconds);
         out.push_str(",\"trace_id\":");
         write_string(&self.trace_id, out);
         out.push('}');
+    }
+}
+
+impl Resolution {
+    /// The members of `constraints`: the same entries, members and order as
+    /// [`Resolution::constraints`] (the reference), written without building JSON values.
+    fn write_constraints(&self, out: &mut String) {
+        let mut n = 0;
+        let mut next = |out: &mut String| {
+            comma(n, out);
+            n += 1;
+        };
+        let rate = |out: &mut String, action: &str, policy: Option<&str>, rl: &RateLimitSpec| {
+            out.push_str("{\"type\":\"rate_limit\",\"action_id\":");
+            write_string(action, out);
+            out.push_str(",\"policy_id\":");
+            write_opt(policy, out);
+            let per = match rl.per {
+                RateScope::Session => "session",
+                RateScope::Agent => "agent",
+                RateScope::Global => "global",
+            };
+            let _ = write!(
+                out,
+                ",\"max_calls\":{},\"window_seconds\":{},\"per\":\"{per}\"}}",
+                rl.max_calls, rl.window_seconds
+            );
+        };
+        for (atlas, action, v) in self.iter() {
+            if v.kind != VerdictKind::Allowed && v.kind != VerdictKind::Pending {
+                continue;
+            }
+            if let Some(rl) = &action.rate_limit {
+                next(out);
+                rate(out, &action.id, None, rl);
+            }
+            for &pi in action.rate.iter() {
+                let pol = &atlas.policies[pi as usize];
+                if let (Some(rl), true) = (&pol.rate_limit, pol.conditions.holds(&self.eval_ctx()))
+                {
+                    next(out);
+                    rate(out, &action.id, Some(&pol.id), rl);
+                }
+            }
+            if action.requires_confirmation {
+                next(out);
+                out.push_str("{\"type\":\"requires_confirmation\",\"action_id\":");
+                write_string(&action.id, out);
+                out.push('}');
+            }
+            if let Some(t) = action.timeout_seconds {
+                next(out);
+                out.push_str("{\"type\":\"timeout\",\"action_id\":");
+                write_string(&action.id, out);
+                let _ = write!(out, ",\"seconds\":{t}}}");
+            }
+        }
     }
 }
 

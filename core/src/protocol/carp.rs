@@ -212,6 +212,35 @@ impl CarpRequest {
         Ok(req)
     }
 
+    /// Parses an `execute` request from JSON bytes, where `operation` may be omitted (it
+    /// defaults to `execute` here, not `resolve`); errors as [`CarpRequest::from_json`].
+    pub fn execute_from_json(bytes: &[u8]) -> Result<Self> {
+        check_request_size(bytes)?;
+        crate::protocol::strict::guard(bytes)?;
+        // One pass straight into the type when the shape is plain (as `from_json` does); an
+        // explicit `"operation": "resolve"` and every error take the path below, which is the
+        // reference for the answers.
+        #[cfg(feature = "fast-parse")]
+        if let Some(has_operation) = super::shape::members(bytes, REQUEST_OBJECTS, b"operation") {
+            if let Ok(mut req) = serde_json::from_slice::<CarpRequest>(bytes) {
+                if !has_operation {
+                    req.operation = Operation::Execute;
+                }
+                if req.operation == Operation::Execute {
+                    req.check()?;
+                    return Ok(req);
+                }
+            }
+        }
+        let mut v: Value = serde_json::from_slice(bytes)
+            .map_err(|e| CraError::request("", format!("malformed JSON: {e}")))?;
+        if let Some(m) = v.as_object_mut() {
+            m.entry("operation")
+                .or_insert(Value::String("execute".into()));
+        }
+        CarpRequest::from_value(v)
+    }
+
     /// Parses from an already-parsed JSON value.
     pub fn from_value(v: Value) -> Result<Self> {
         let req: CarpRequest = crate::protocol::strict::from_value_objects(v, REQUEST_OBJECTS)?;

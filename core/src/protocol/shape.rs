@@ -11,6 +11,12 @@
 /// root, or `"/name"`) starts with `[`. False when it cannot tell: a pointer deeper than one
 /// level, a key with escapes, or input that is not a well-formed object at the top level.
 pub(crate) fn no_array_at(bytes: &[u8], pointers: &[&str]) -> bool {
+    members(bytes, pointers, b"").is_some()
+}
+
+/// [`no_array_at`], and whether the object has the top-level member `probe`: `None` when
+/// [`no_array_at`] would be false, else `Some(present)`.
+pub(crate) fn members(bytes: &[u8], pointers: &[&str], probe: &[u8]) -> Option<bool> {
     let mut keys: [&[u8]; 8] = [b""; 8];
     let mut n = 0;
     for p in pointers {
@@ -22,44 +28,50 @@ pub(crate) fn no_array_at(bytes: &[u8], pointers: &[&str]) -> bool {
                 keys[n] = k.as_bytes();
                 n += 1;
             }
-            _ => return false,
+            _ => return None,
         }
     }
     let keys = &keys[..n];
-    scan(bytes, keys).unwrap_or(false)
+    match scan(bytes, keys, probe) {
+        Some((true, seen)) => Some(seen),
+        _ => None,
+    }
 }
 
-fn scan(b: &[u8], keys: &[&[u8]]) -> Option<bool> {
+/// `(no array at the named members, probe seen)`; `None` or `false` when unsure.
+fn scan(b: &[u8], keys: &[&[u8]], probe: &[u8]) -> Option<(bool, bool)> {
+    let mut seen = false;
     let mut i = ws(b, 0);
     if *b.get(i)? != b'{' {
-        return Some(false);
+        return Some((false, seen));
     }
     i = ws(b, i + 1);
     if *b.get(i)? == b'}' {
-        return Some(true);
+        return Some((true, seen));
     }
     loop {
         if *b.get(i)? != b'"' {
-            return Some(false);
+            return Some((false, seen));
         }
         let end = string_end(b, i)?;
         let key = &b[i + 1..end - 1];
         if key.contains(&b'\\') {
-            return Some(false);
+            return Some((false, seen));
         }
+        seen |= !probe.is_empty() && key == probe;
         i = ws(b, end);
         if *b.get(i)? != b':' {
-            return Some(false);
+            return Some((false, seen));
         }
         i = ws(b, i + 1);
         if *b.get(i)? == b'[' && keys.contains(&key) {
-            return Some(false);
+            return Some((false, seen));
         }
         i = ws(b, value_end(b, i)?);
         match *b.get(i)? {
             b',' => i = ws(b, i + 1),
-            b'}' => return Some(true),
-            _ => return Some(false),
+            b'}' => return Some((true, seen)),
+            _ => return Some((false, seen)),
         }
     }
 }
@@ -137,6 +149,24 @@ mod tests {
         assert!(!no_array_at(br#"{"requester": ["a", "s"]}"#, P));
         assert!(!no_array_at(br#"{"x": "\"}", "task" : [ ]}"#, P));
         assert!(!no_array_at(br#"["requester"]"#, P));
+    }
+
+    #[test]
+    fn members_reports_the_probe_only_when_the_shape_is_plain() {
+        use super::members;
+        let op = b"operation";
+        assert_eq!(
+            members(br#"{"requester": {"operation": 1}}"#, P, op),
+            Some(false)
+        );
+        assert_eq!(
+            members(br#"{"x": "operation", "operation": "execute"}"#, P, op),
+            Some(true)
+        );
+        assert_eq!(members(br#"{"operation": null, "task": []}"#, P, op), None);
+        assert_eq!(members(br#"{"operatio\u006e": 1}"#, P, op), None);
+        assert_eq!(members(b"{}", P, op), Some(false));
+        assert_eq!(members(b"{}", P, b""), Some(false));
     }
 
     #[test]
