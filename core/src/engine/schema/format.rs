@@ -3,7 +3,7 @@
 //! Checks follow the RFCs the specification names, without regexes:
 //! `date-time`, `date`, `time` (RFC 3339, leap seconds only at 23:59:60 UTC),
 //! `email` (RFC 5321 mailbox: dot-atom or quoted local part; hostname or address literal),
-//! `hostname` (RFC 1123 labels), `ipv4`, `ipv6` (RFC 2673 / 4291; no zone id),
+//! `hostname` (RFC 1123 labels; IDNA A-labels `xn--` refused), `ipv4`, `ipv6` (RFC 2673 / 4291; no zone id),
 //! `uri` (RFC 3986 absolute URI), `uuid` (RFC 4122 text form).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -159,8 +159,10 @@ fn date_time(s: &str) -> bool {
     b.len() > 11 && matches!(b[10], b'T' | b't') && date(&s[..10]) && time(&s[11..])
 }
 
+/// RFC 1123 letters-digits-hyphens labels. A label with `--` in positions 3-4 is an IDNA
+/// A-label (`xn--...`): those are refused (fail closed) because the IDNA2008 rules that make
+/// one valid are not implemented; write the Unicode form's ASCII alternative instead.
 fn hostname(s: &str) -> bool {
-    let s = s.strip_suffix('.').unwrap_or(s);
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|l| {
@@ -170,6 +172,7 @@ fn hostname(s: &str) -> bool {
                 && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
                 && b[0] != b'-'
                 && b[b.len() - 1] != b'-'
+                && b.get(2..4) != Some(b"--")
         })
 }
 
@@ -207,7 +210,7 @@ fn email(s: &str) -> bool {
             Some(v6) => v6.parse::<Ipv6Addr>().is_ok(),
             None => lit.parse::<Ipv4Addr>().is_ok(),
         },
-        None => hostname(domain) && !domain.ends_with('.'),
+        None => hostname(domain),
     };
     local_ok && domain_ok
 }
