@@ -172,11 +172,19 @@ fn json_schema_test_suite() {
         }
     }
     for (k, _) in SKIP {
-        assert!(seen_skips.iter().any(|s| s == k), "SKIP entry matches no case: {k}");
+        assert!(
+            seen_skips.iter().any(|s| s == k),
+            "SKIP entry matches no case: {k}"
+        );
     }
     println!(
         "JSON-Schema-Test-Suite draft2020-12: {passed} passed, {refused} refused at load, {skipped} skipped (listed), {} failed",
         failures.len()
     );
-    assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

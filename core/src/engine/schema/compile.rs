@@ -112,7 +112,9 @@ impl Compiler<'_> {
 
     fn sub_list(&mut self, v: &Value, at: &str, k: &str) -> Result<Vec<Id>, String> {
         let Some(list) = v.as_array().filter(|l| !l.is_empty()) else {
-            return Err(format!("{k:?} at {at:?} must be a non-empty array of schemas"));
+            return Err(format!(
+                "{k:?} at {at:?} must be a non-empty array of schemas"
+            ));
         };
         let here = format!("{at}/{k}");
         (0..list.len())
@@ -291,7 +293,9 @@ impl Compiler<'_> {
             return refuse("bad JSON pointer escape");
         }
         if pointer_get(self.root, &ptr).is_none() {
-            return Err(format!("$ref {r:?} at {at:?} points at nothing in the schema"));
+            return Err(format!(
+                "$ref {r:?} at {at:?} points at nothing in the schema"
+            ));
         }
         // A placeholder that will point at the target once every subschema is compiled.
         let id = self.push(Node::Bool(true));

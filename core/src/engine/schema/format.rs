@@ -86,10 +86,9 @@ impl Format {
 /// `n` ASCII digits at the start of `b` as a number.
 fn digits(b: &[u8], n: usize) -> Option<u32> {
     let d = b.get(..n)?;
-    d.iter().all(u8::is_ascii_digit).then(|| {
-        d.iter()
-            .fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'))
-    })
+    d.iter()
+        .all(u8::is_ascii_digit)
+        .then(|| d.iter().fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0')))
 }
 
 fn date(s: &str) -> bool {
@@ -299,9 +298,7 @@ fn uri_chars(s: &str, extra: &[u8]) -> bool {
             i += 3;
             continue;
         }
-        let ok = c.is_ascii_alphanumeric()
-            || b"-._~!$&'()*+,;=".contains(&c)
-            || extra.contains(&c);
+        let ok = c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&c) || extra.contains(&c);
         if !ok {
             return false;
         }

@@ -23,17 +23,35 @@ fn refund() -> Value {
 #[test]
 fn failures_point_at_the_offending_value() {
     let s = refund();
-    assert_eq!(check(&s, &json!({"order_id": "o-1", "amount": 19.99})), Ok(()));
+    assert_eq!(
+        check(&s, &json!({"order_id": "o-1", "amount": 19.99})),
+        Ok(())
+    );
     for (v, ptr) in [
         (json!({"order_id": "o-1"}), ""),
         (json!({"order_id": "o-1", "amount": "ten"}), "/amount"),
         (json!({"order_id": "o-1", "amount": 1.005}), "/amount"),
         (json!({"order_id": "x-1", "amount": 1}), "/order_id"),
-        (json!({"order_id": "o-1", "amount": 1, "extra": 1}), "/extra"),
-        (json!({"order_id": "o-1", "amount": 1, "items": [1, "two"]}), "/items/1"),
-        (json!({"order_id": "o-1", "amount": 1, "meta": {"ab": "x"}}), "/meta/ab"),
-        (json!({"order_id": "o-1", "amount": 1, "meta": {"a/b~": "x"}}), "/meta/a~1b~0"),
-        (json!({"order_id": "o-1", "amount": 1, "meta": {"c": 1}}), "/meta/c"),
+        (
+            json!({"order_id": "o-1", "amount": 1, "extra": 1}),
+            "/extra",
+        ),
+        (
+            json!({"order_id": "o-1", "amount": 1, "items": [1, "two"]}),
+            "/items/1",
+        ),
+        (
+            json!({"order_id": "o-1", "amount": 1, "meta": {"ab": "x"}}),
+            "/meta/ab",
+        ),
+        (
+            json!({"order_id": "o-1", "amount": 1, "meta": {"a/b~": "x"}}),
+            "/meta/a~1b~0",
+        ),
+        (
+            json!({"order_id": "o-1", "amount": 1, "meta": {"c": 1}}),
+            "/meta/c",
+        ),
     ] {
         assert_eq!(check(&s, &v), Err(ptr.to_string()), "{v}");
     }
@@ -71,9 +89,15 @@ fn pydantic_schemas_load_and_validate() {
 fn references_resolve_inside_the_root() {
     let tree = json!({"type": "object", "properties": {"v": {"type": "integer"},
                       "kids": {"type": "array", "items": {"$ref": "#"}}}});
-    assert_eq!(check(&tree, &json!({"v": 1, "kids": [{"v": 2, "kids": []}]})), Ok(()));
     assert_eq!(
-        check(&tree, &json!({"v": 1, "kids": [{"v": 2, "kids": [{"v": "x"}]}]})),
+        check(&tree, &json!({"v": 1, "kids": [{"v": 2, "kids": []}]})),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &tree,
+            &json!({"v": 1, "kids": [{"v": 2, "kids": [{"v": "x"}]}]})
+        ),
         Err("/kids/0/kids/0/v".into())
     );
     let legacy = json!({"definitions": {"a b": {"maximum": 3}}, "properties": {"n": {"$ref": "#/definitions/a%20b"}}});
@@ -91,7 +115,10 @@ fn reference_cycles_fail_closed_instead_of_recursing_forever() {
     ] {
         let compiled = Schema::compile(&s).expect("a cycle compiles");
         let err = compiled.validate(&json!(1)).expect_err("and fails closed");
-        assert!(s.get("anyOf").is_some() || err.1.contains("deeper than"), "{s}: {err:?}");
+        assert!(
+            s.get("anyOf").is_some() || err.1.contains("deeper than"),
+            "{s}: {err:?}"
+        );
     }
     // An exponential anyOf through references stops at the step budget.
     let mut defs = serde_json::Map::new();
@@ -138,12 +165,29 @@ fn applicators_if_contains_property_names_dependent_schemas() {
     let s = json!({"if": {"required": ["kind"], "properties": {"kind": {"const": "card"}}}, "then": {"required": ["last4"]}, "else": {"required": ["iban"]},
                    "properties": {"tags": {"contains": {"const": "x"}, "minContains": 1, "maxContains": 2}},
                    "propertyNames": {"maxLength": 5}, "dependentSchemas": {"kind": {"required": ["tags"]}}});
-    let r = Schema::compile(&s).unwrap().validate(&json!({"kind": "card", "last4": "1", "tags": ["x"]}));
+    let r = Schema::compile(&s)
+        .unwrap()
+        .validate(&json!({"kind": "card", "last4": "1", "tags": ["x"]}));
     assert_eq!(r, Ok(()), "{r:?}");
-    assert_eq!(check(&s, &json!({"kind": "card", "tags": ["x"]})), Err("".into()));
+    assert_eq!(
+        check(&s, &json!({"kind": "card", "tags": ["x"]})),
+        Err("".into())
+    );
     assert_eq!(check(&s, &json!({"iban": "1"})), Ok(()));
-    assert_eq!(check(&s, &json!({"kind": "bank", "iban": "1"})), Err("".into()));
-    assert_eq!(check(&s, &json!({"iban": "1", "tags": ["x", "x", "x"]})), Err("/tags".into()));
-    assert_eq!(check(&s, &json!({"iban": "1", "tags": []})), Err("/tags".into()));
-    assert_eq!(check(&s, &json!({"iban": "1", "toolong": 1})), Err("".into()));
+    assert_eq!(
+        check(&s, &json!({"kind": "bank", "iban": "1"})),
+        Err("".into())
+    );
+    assert_eq!(
+        check(&s, &json!({"iban": "1", "tags": ["x", "x", "x"]})),
+        Err("/tags".into())
+    );
+    assert_eq!(
+        check(&s, &json!({"iban": "1", "tags": []})),
+        Err("/tags".into())
+    );
+    assert_eq!(
+        check(&s, &json!({"iban": "1", "toolong": 1})),
+        Err("".into())
+    );
 }

@@ -91,7 +91,11 @@ impl Cx<'_> {
         if let Some(options) = &k.enum_ {
             if !options.iter().any(|o| json_eq(o, v)) {
                 return fail(loud, || {
-                    format!("{} is not one of {}", short(v), Value::Array(options.clone()))
+                    format!(
+                        "{} is not one of {}",
+                        short(v),
+                        Value::Array(options.clone())
+                    )
                 });
             }
         }
@@ -114,10 +118,14 @@ impl Cx<'_> {
         if k.min_length.is_some() || k.max_length.is_some() {
             let len = s.chars().count() as u64;
             if let Some(min) = k.min_length.filter(|m| len < *m) {
-                return fail(loud, || format!("{} is shorter than {min} characters", short(v)));
+                return fail(loud, || {
+                    format!("{} is shorter than {min} characters", short(v))
+                });
             }
             if let Some(max) = k.max_length.filter(|m| len > *m) {
-                return fail(loud, || format!("{} is longer than {max} characters", short(v)));
+                return fail(loud, || {
+                    format!("{} is longer than {max} characters", short(v))
+                });
             }
         }
         if let Some((re, src)) = &k.pattern {
@@ -140,16 +148,22 @@ impl Cx<'_> {
         for (key, needs) in k.dependent_required.iter() {
             if o.contains_key(key.as_str()) {
                 if let Some(n) = needs.iter().find(|n| !o.contains_key(n.as_str())) {
-                    return fail(loud, || format!("{n:?} is required when {key:?} is present"));
+                    return fail(loud, || {
+                        format!("{n:?} is required when {key:?} is present")
+                    });
                 }
             }
         }
         let len = o.len() as u64;
         if let Some(min) = k.min_properties.filter(|m| len < *m) {
-            return fail(loud, || format!("the object has fewer than {min} properties"));
+            return fail(loud, || {
+                format!("the object has fewer than {min} properties")
+            });
         }
         if let Some(max) = k.max_properties.filter(|m| len > *m) {
-            return fail(loud, || format!("the object has more than {max} properties"));
+            return fail(loud, || {
+                format!("the object has more than {max} properties")
+            });
         }
         let per_key = !k.properties.is_empty()
             || !k.pattern_properties.is_empty()
@@ -171,13 +185,12 @@ impl Cx<'_> {
     fn property(&self, k: &Keywords, key: &str, val: &Value, d: u32, loud: bool) -> Res {
         if let Some(names) = k.property_names {
             let name = Value::String(key.to_string());
-            self.node(names, &name, d, loud)
-                .map_err(|mut f| {
-                    if loud {
-                        f.msg = format!("property name {key:?}: {}", f.msg);
-                    }
-                    f
-                })?;
+            self.node(names, &name, d, loud).map_err(|mut f| {
+                if loud {
+                    f.msg = format!("property name {key:?}: {}", f.msg);
+                }
+                f
+            })?;
         }
         let mut applied = false;
         if let Some((_, s)) = k.properties.iter().find(|(n, _)| n == key) {
@@ -194,7 +207,9 @@ impl Cx<'_> {
             if let Some(extra) = k.additional_properties {
                 if matches!(self.s.nodes[extra as usize], Node::Bool(false)) {
                     return at(
-                        fail(loud, || format!("additional property {key:?} is not allowed")),
+                        fail(loud, || {
+                            format!("additional property {key:?} is not allowed")
+                        }),
                         || key.to_string(),
                     );
                 }
@@ -215,7 +230,9 @@ impl Cx<'_> {
         if k.unique_items {
             for (i, x) in a.iter().enumerate() {
                 if a[..i].iter().any(|y| json_eq(x, y)) {
-                    return fail(loud, || format!("the array has a repeated item {}", short(x)));
+                    return fail(loud, || {
+                        format!("the array has a repeated item {}", short(x))
+                    });
                 }
             }
         }
@@ -259,17 +276,26 @@ impl Cx<'_> {
             let n = k.one_of.iter().filter(|s| self.passes(**s, v, d)).count();
             if n != 1 {
                 return fail(loud, || {
-                    format!("{} is valid under {n} of the given schemas, not exactly one", short(v))
+                    format!(
+                        "{} is valid under {n} of the given schemas, not exactly one",
+                        short(v)
+                    )
                 });
             }
         }
         if let Some(not) = k.not {
             if self.passes(not, v, d) {
-                return fail(loud, || format!("{} must not be valid under the \"not\" schema", short(v)));
+                return fail(loud, || {
+                    format!("{} must not be valid under the \"not\" schema", short(v))
+                });
             }
         }
         if let Some(cond) = k.if_ {
-            let branch = if self.passes(cond, v, d) { k.then } else { k.else_ };
+            let branch = if self.passes(cond, v, d) {
+                k.then
+            } else {
+                k.else_
+            };
             if let Some(b) = branch {
                 self.node(b, v, d, loud)?;
             }
@@ -290,7 +316,8 @@ fn type_bits(v: &Value) -> u8 {
         Value::Number(n) => {
             let integral = n.is_i64()
                 || n.is_u64()
-                || n.as_f64().is_some_and(|x| x.is_finite() && x.fract() == 0.0);
+                || n.as_f64()
+                    .is_some_and(|x| x.is_finite() && x.fract() == 0.0);
             (1 << 4) | if integral { 1 << 6 } else { 0 }
         }
     }
