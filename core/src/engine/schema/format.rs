@@ -228,7 +228,7 @@ fn uri(s: &str) -> bool {
     let Some(colon) = s.find(':') else {
         return false;
     };
-    let scheme = s[..colon].as_bytes();
+    let scheme = &s.as_bytes()[..colon];
     let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
         && scheme
             .iter()
@@ -270,9 +270,9 @@ fn uri(s: &str) -> bool {
         if !uri_chars(host, b"") {
             return false;
         }
-        if !port.is_empty()
-            && !(port.starts_with(':') && port[1..].bytes().all(|c| c.is_ascii_digit()))
-        {
+        let port_ok = port.is_empty()
+            || (port.starts_with(':') && port[1..].bytes().all(|c| c.is_ascii_digit()));
+        if !port_ok {
             return false;
         }
     }
