@@ -17,7 +17,7 @@ conformance: build-ffi ## The shared corpus through every binding's runner (core
 build: ## Build the workspace (release)
 	$(CARGO) build --workspace --release
 
-test: fmt-check lint test-rust check-header check-errors test-c test-go test-ruby test-node test-wasm test-python test-ingest test-integrations test-dashboard test-node-gyp test-packaging fuzz-smoke ## Run every suite (Rust, C ABI, header and error-table drift, Go, Ruby, Node, WASM, Python, ingest service, integrations, dashboard, packaging, fuzz smoke)
+test: fmt-check lint test-rust check-header check-errors test-c test-go test-ruby test-node test-wasm test-python test-ingest test-integrations test-dashboard test-node-gyp test-packaging check-sizes fuzz-smoke ## Run every suite (Rust, C ABI, header and error-table drift, Go, Ruby, Node, WASM, Python, ingest service, integrations, dashboard, packaging, fuzz smoke)
 	@echo "make test: all suites passed"
 
 test-rust: deps-verify build-ffi ## Rust unit, integration and property tests (the C-ABI driver test loads the release libcra)
@@ -335,6 +335,14 @@ test-packaging: packaging-deps build-ffi build-node build-wasm node-deps js-deps
 	$(VENV)/bin/pytest packaging/tests -q -p no:cacheprovider
 	cd packaging/tests && node --test --test-concurrency=1 --test-reporter=spec npm.test.mjs
 	@echo "== test-packaging: sizes and facts (target/packaging/report.txt)"; cat target/packaging/report.txt
+
+.PHONY: check-sizes size-nonet
+check-sizes: build-ffi ## Artefact sizes beside their targets; fails over a limit (reuses built artefacts; proves it can fail)
+	python3 scripts/check_sizes.py --self-test >/dev/null
+	python3 scripts/check_sizes.py
+
+size-nonet: ## libcra without the network features (a separate build in target/nonet; check-sizes then checks it)
+	$(CARGO) build -p cra-ffi --release --no-default-features --target-dir target/nonet
 
 dist-c: build-ffi ## The C library tarball (libcra shared + static, cra.h, demo, atlases) in target/packaging/dist
 	scripts/package-c.sh target/packaging/dist

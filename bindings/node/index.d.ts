@@ -596,7 +596,7 @@ export interface Versions {
    * Which validator: `full` (the jsonschema crate: every keyword) or `lite` (the WASM build: the
    * keywords tool parameters use; atlases with others, such as `format`, are refused at load).
    */
-  schema_validator: 'full' | 'lite';
+  schema_validator: 'cra';
   [key: string]: unknown;
 }
 

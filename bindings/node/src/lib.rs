@@ -409,7 +409,7 @@ pub fn replay_bytes(trace: Uint8Array, atlases: String) -> napi::Result<String> 
 #[napi]
 pub fn versions() -> String {
     format!(
-        r#"{{"cra":"{}","binding":"native","addon":"{}","json_schema":true,"schema_validator":"full"}}"#,
+        r#"{{"cra":"{}","binding":"native","addon":"{}","json_schema":true,"schema_validator":"cra"}}"#,
         api::VERSION,
         env!("CARGO_PKG_VERSION")
     )

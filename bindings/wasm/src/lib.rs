@@ -300,13 +300,8 @@ pub fn replay_bytes(trace: &[u8], atlases: &str) -> Result<String, JsValue> {
 #[wasm_bindgen]
 pub fn versions() -> String {
     format!(
-        r#"{{"cra":"{}","binding":"wasm","json_schema":true,"schema_validator":"{}"}}"#,
-        api::VERSION,
-        if cfg!(feature = "json-schema") {
-            "full"
-        } else {
-            "lite"
-        }
+        r#"{{"cra":"{}","binding":"wasm","json_schema":true,"schema_validator":"cra"}}"#,
+        api::VERSION
     )
 }
 

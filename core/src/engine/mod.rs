@@ -16,8 +16,7 @@ pub mod ratelimit;
 pub mod replay;
 pub mod resolution;
 mod resolve;
-#[cfg(any(test, not(feature = "json-schema")))]
-mod schema_lite;
+pub mod schema;
 mod session;
 mod shadow;
 pub mod store;
