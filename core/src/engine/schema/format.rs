@@ -4,7 +4,11 @@
 //! `date-time`, `date`, `time` (RFC 3339, leap seconds only at 23:59:60 UTC),
 //! `email` (RFC 5321 mailbox: dot-atom or quoted local part; hostname or address literal),
 //! `hostname` (RFC 1123 labels; IDNA A-labels `xn--` refused), `ipv4`, `ipv6` (RFC 2673 / 4291; no zone id),
-//! `uri` (RFC 3986 absolute URI), `uuid` (RFC 4122 text form).
+//! `uri` (RFC 3986 absolute URI), `uri-reference` (RFC 3986 URI or relative reference),
+//! `duration` (RFC 3339 appendix A, ISO 8601 durations), `uuid` (RFC 4122 text form).
+//! Two names are accepted as annotations because they constrain nothing a string could break:
+//! `password` (a UI hint: pydantic's `SecretStr`) and `binary` (OpenAPI's raw bytes: pydantic's
+//! `bytes`); any string is valid for them, as it is for the tools that emit them.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -29,11 +33,19 @@ pub enum Format {
     Uri,
     /// RFC 4122 UUID.
     Uuid,
+    /// RFC 3986 URI or relative reference.
+    UriReference,
+    /// RFC 3339 appendix A duration (`P1DT2H`, `P3W`).
+    Duration,
+    /// `password`: an annotation (a UI hint); every string is valid.
+    Password,
+    /// `binary`: an annotation (OpenAPI's raw bytes); every string is valid.
+    Binary,
 }
 
 impl Format {
     /// Every supported name.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 13] = [
         "date-time",
         "date",
         "time",
@@ -43,8 +55,12 @@ impl Format {
         "ipv6",
         "uri",
         "uuid",
+        "uri-reference",
+        "duration",
+        "password",
+        "binary",
     ];
-    const ALL: [Format; 9] = [
+    const ALL: [Format; 13] = [
         Format::DateTime,
         Format::Date,
         Format::Time,
@@ -54,6 +70,10 @@ impl Format {
         Format::Ipv6,
         Format::Uri,
         Format::Uuid,
+        Format::UriReference,
+        Format::Duration,
+        Format::Password,
+        Format::Binary,
     ];
 
     /// The format of a name, if supported.
@@ -79,6 +99,9 @@ impl Format {
             Format::Ipv6 => s.parse::<Ipv6Addr>().is_ok(),
             Format::Uri => uri(s),
             Format::Uuid => uuid(s),
+            Format::UriReference => uri_reference(s),
+            Format::Duration => duration(s),
+            Format::Password | Format::Binary => true,
         }
     }
 }
@@ -281,6 +304,69 @@ fn uri(s: &str) -> bool {
         None => (tail, ""),
     };
     uri_chars(before_frag, b":@/?") && uri_chars(frag, b":@/?")
+}
+
+/// RFC 3986 `URI-reference`: an absolute URI, or a relative reference whose first path segment
+/// has no `:` (else it would read as a scheme), with only URI characters in its path, query and
+/// fragment (one `#`).
+fn uri_reference(s: &str) -> bool {
+    let first_segment_end = s.find(['/', '?', '#']).unwrap_or(s.len());
+    if s[..first_segment_end].contains(':') {
+        return uri(s);
+    }
+    let (before_frag, frag) = match s.find('#') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    };
+    if let Some(authority) = before_frag.strip_prefix("//") {
+        let end = authority.find(['/', '?']).unwrap_or(authority.len());
+        if !uri_chars(&authority[..end], b":@[]") {
+            return false;
+        }
+    }
+    uri_chars(before_frag, b":@/?") && uri_chars(frag, b":@/?")
+}
+
+/// RFC 3339 appendix A `duration`: `P` then weeks alone (`P3W`), or date parts in order
+/// (`nY nM nD`) and/or `T` with time parts in order (`nH nM nS`); at least one part, and a `T`
+/// is followed by at least one time part. Whole numbers only, as the grammar says.
+fn duration(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('P') else {
+        return false;
+    };
+    let (date, time) = match rest.find('T') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    /// Parts `<digits><unit>` in the order of `units`, each at most once; how many.
+    fn parts(s: &str, units: &[u8]) -> Option<usize> {
+        let (b, mut i, mut next, mut n) = (s.as_bytes(), 0, 0, 0);
+        while i < b.len() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let unit = *b.get(i)?;
+            let at = units[next..].iter().position(|u| *u == unit)?;
+            if i == start {
+                return None;
+            }
+            next += at + 1;
+            n += 1;
+            i += 1;
+        }
+        Some(n)
+    }
+    if date.ends_with('W') {
+        return time.is_none() && parts(date, b"W") == Some(1);
+    }
+    let Some(d) = parts(date, b"YMD") else {
+        return false;
+    };
+    match time {
+        None => d > 0,
+        Some(t) => parts(t, b"HMS").is_some_and(|n| n > 0),
+    }
 }
 
 /// Unreserved, sub-delims, `%HH` and the `extra` bytes only.

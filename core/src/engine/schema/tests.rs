@@ -191,3 +191,39 @@ fn applicators_if_contains_property_names_dependent_schemas() {
         Err("".into())
     );
 }
+
+#[test]
+fn pydantic_formats_duration_and_uri_reference() {
+    let fmt = |f: &str| json!({"type": "string", "format": f});
+    // pydantic's SecretStr and bytes: annotations, every string valid (nothing to enforce).
+    for f in ["password", "binary"] {
+        assert_eq!(check(&fmt(f), &json!("anything at all")), Ok(()));
+    }
+    for ok in ["P1D", "PT2H", "P1Y2M3DT4H5M6S", "P3W", "PT0S", "P1M"] {
+        assert_eq!(check(&fmt("duration"), &json!(ok)), Ok(()), "{ok}");
+    }
+    for bad in [
+        "P", "PT", "1D", "P1H", "PT1D", "P1D2Y", "P1W2D", "P1DT", "P1.5D", "P1DD",
+    ] {
+        assert!(check(&fmt("duration"), &json!(bad)).is_err(), "{bad}");
+    }
+    for ok in [
+        "https://a.example/x?y#z",
+        "/a/b",
+        "a/b?c",
+        "#frag",
+        "",
+        "//host/p",
+        "../x",
+    ] {
+        assert_eq!(check(&fmt("uri-reference"), &json!(ok)), Ok(()), "{ok:?}");
+    }
+    for bad in ["a b", "x:y z", "/a#b#c", "\\\\host", "1a:b"] {
+        assert!(
+            check(&fmt("uri-reference"), &json!(bad)).is_err(),
+            "{bad:?}"
+        );
+    }
+    // Names nobody defines are still refused at load (fail closed).
+    assert!(Schema::compile(&fmt("file-path")).is_err());
+}
