@@ -116,13 +116,15 @@ size=$(stat -c %s "$out/web/cra_wasm_bg.wasm")
 gz=$(gzip -9 -c "$out/web/cra_wasm_bg.wasm" | wc -c)
 echo "build.sh: $out/web/cra_wasm_bg.wasm: $size bytes ($((size / 1024)) KiB), gzip -9 $gz bytes ($((gz / 1024)) KiB)"
 # The target (docs/wasm.md) is 300 KiB; the engine does not fit it yet, so this gate only stops
-# regressions past the ceiling (CRA_WASM_MAX_KIB, default 740: the module is 749,705 B (732 KiB)
-# with parameter validation (small validator, regex-lite), exact number parsing for RFC 8785
+# regressions past the ceiling (CRA_WASM_MAX_KIB, default 775: the module is 784,085 B (765 KiB)
+# since the one compiled JSON Schema validator of every build ($ref, format checks, if/then/else,
+# contains, ...) and the execute hot path's typed trace payloads and direct answer writer came in
+# (+34 KiB over 749,705 B); with exact number parsing for RFC 8785
 # hashing, the trust decisions of protocol.md §6, shadows, lints, verify options, the approvals
 # list, chunked draining, explain, shadow loading and loadAtlasFiles; docs/wasm.md "Sizes" says
 # where the bytes go). A feature that needs a higher ceiling argues it in its change.
 [ "$size" -le $((300 * 1024)) ] || echo "build.sh: note: over the 300 KiB size target"
-if [ "$size" -gt $((${CRA_WASM_MAX_KIB:-740} * 1024)) ]; then
-  echo "build.sh: the module grew past ${CRA_WASM_MAX_KIB:-740} KiB" >&2
+if [ "$size" -gt $((${CRA_WASM_MAX_KIB:-775} * 1024)) ]; then
+  echo "build.sh: the module grew past ${CRA_WASM_MAX_KIB:-775} KiB" >&2
   exit 1
 fi
