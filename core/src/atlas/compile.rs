@@ -3,9 +3,9 @@
 //! declaration, so `resolve` never scans rules and never parses anything.
 
 use super::model::*;
-use crate::engine::conditions::CompiledConditions;
-use crate::engine::params::{self, ParamValidator};
-use crate::engine::pattern::Pattern;
+use crate::atlas::conditions::CompiledConditions;
+use crate::atlas::params::{self, ParamValidator};
+use crate::atlas::pattern::Pattern;
 use crate::error::{CraError, ErrorCode, Problem, Result};
 use crate::protocol::RiskTier;
 use rustc_hash::FxHashMap;

@@ -1,10 +1,10 @@
 //! Full atlas validation: reads a JSON document into an [`AtlasManifest`], reporting every
 //! problem (stable code + JSON pointer) rather than stopping at the first.
 
-use super::load::PackFiles;
+use super::files::PackFiles;
 use super::model::*;
 use super::walk::{child, index, Walker};
-use crate::engine::pattern::Pattern;
+use crate::atlas::pattern::Pattern;
 use crate::error::Problem;
 use crate::protocol::RiskTier;
 use serde_json::{Map, Value};
@@ -430,7 +430,7 @@ fn schema(w: &mut Walker, m: &Map<String, Value>, key: &str, p: &str) -> Option<
         );
         return None;
     }
-    if let Err(msg) = crate::engine::params::check_schema(v) {
+    if let Err(msg) = crate::atlas::params::check_schema(v) {
         w.problem(
             "invalid_schema",
             &ptr,
@@ -538,8 +538,8 @@ fn read_pack(
             for (i, f) in files.iter().enumerate() {
                 let fp = format!("{p}/files/{i}");
                 let left =
-                    super::load::MAX_PACK_FILES_TOTAL_BYTES.saturating_sub(w.pack_file_bytes);
-                match super::load::read_pack_file(base_dir, f, left) {
+                    super::files::MAX_PACK_FILES_TOTAL_BYTES.saturating_sub(w.pack_file_bytes);
+                match super::files::read_pack_file(base_dir, f, left) {
                     Ok(text) => blocks.push({
                         w.pack_file_bytes += text.len() as u64;
                         PackBlock {

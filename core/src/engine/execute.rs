@@ -252,7 +252,7 @@ impl Resolver {
             };
             return Judged::Verdict(res_atlas.clone(), v);
         };
-        let ctx = crate::engine::conditions::EvalCtx {
+        let ctx = crate::atlas::conditions::EvalCtx {
             now_us: now,
             ..res.eval_ctx()
         };
@@ -343,7 +343,7 @@ impl Resolver {
             }
         }
         let ctx = res.eval_ctx();
-        let ctx = crate::engine::conditions::EvalCtx { now_us: now, ..ctx };
+        let ctx = crate::atlas::conditions::EvalCtx { now_us: now, ..ctx };
         let limits = self.applied_limits(
             &atlas,
             idx,

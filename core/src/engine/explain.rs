@@ -3,12 +3,12 @@
 //! decided and why the others did not apply. On demand, never on the hot path: it allocates
 //! freely and records nothing.
 
-use super::conditions::{json_equal, window_holds, EvalCtx};
 use super::resolution::{DenyReason, VerdictKind};
 use super::Resolver;
 use crate::atlas::compile::{CompiledAtlas, NO_POLICY};
+use crate::atlas::conditions::{json_equal, window_holds, EvalCtx};
 use crate::atlas::model::{Conditions, PolicyType};
-use crate::engine::pattern::Pattern;
+use crate::atlas::pattern::Pattern;
 use crate::error::{CraError, ErrorCode, Result};
 use crate::protocol::{CarpRequest, Operation};
 use serde_json::{json, Value};

@@ -66,7 +66,7 @@ impl Resolver {
         let idx = v.action;
         let action = &atlas.actions[idx as usize];
         if action.rate_limit.is_some() || !action.rate.is_empty() {
-            let ctx = crate::engine::conditions::EvalCtx {
+            let ctx = crate::atlas::conditions::EvalCtx {
                 now_us: now,
                 ..res.eval_ctx()
             };

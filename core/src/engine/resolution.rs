@@ -276,8 +276,8 @@ impl Resolution {
     }
 
     /// The evaluation context of the original request (used again by execute).
-    pub fn eval_ctx(&self) -> crate::engine::conditions::EvalCtx<'_> {
-        crate::engine::conditions::EvalCtx {
+    pub fn eval_ctx(&self) -> crate::atlas::conditions::EvalCtx<'_> {
+        crate::atlas::conditions::EvalCtx {
             agent_id: &self.agent_id,
             tier: self.tier,
             context: self.request.context.as_ref(),

@@ -1,11 +1,11 @@
 //! `resolve`: the hot path. Reads one atlas snapshot, evaluates the precompiled candidate
 //! policies of each action in scope, selects context, stores the resolution, records events.
 
-use super::conditions::EvalCtx;
 use super::ratelimit::{scope_of, AppliedLimit, LimitKey};
 use super::resolution::{BlockRef, DenyReason, Resolution, Selected, Verdict, VerdictKind};
 use super::{AtlasSet, Resolver};
 use crate::atlas::compile::{CompiledAction, CompiledAtlas, NO_POLICY};
+use crate::atlas::conditions::EvalCtx;
 use crate::error::{CraError, ErrorCode, Result};
 use crate::protocol::{CarpRequest, DecisionType, Operation};
 use crate::trace::{EventPayload, EventType, PayloadSource};

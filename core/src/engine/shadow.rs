@@ -8,10 +8,10 @@
 //! deny); rate limits are not simulated (their windows belong to the live atlas), so a live
 //! `rate_limit_exceeded` is compared as the allow underneath it.
 
-use super::conditions::EvalCtx;
 use super::resolution::{Resolution, Verdict, VerdictKind};
 use super::Resolver;
 use crate::atlas::compile::{CompiledAtlas, NO_POLICY};
+use crate::atlas::conditions::EvalCtx;
 use crate::atlas::{manifest_from_dir, manifest_from_json, AtlasManifest};
 use crate::error::{CraError, ErrorCode, Result};
 use crate::trace::{EventPayload, EventType, PayloadSource, SessionTrace};

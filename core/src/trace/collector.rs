@@ -6,7 +6,7 @@
 
 use super::config::{Overflow, SinkKind, TraceConfig};
 use super::event::{RawEvent, Recorder, SessionTrace};
-use super::processor::{Counters, Processor, Step};
+use super::processor::{Counters, Processor, Slot, Step};
 use super::sink::{MemorySink, NullSink, TraceSink};
 use crate::error::{CraError, ErrorCode};
 use crate::ids::IdSource;
@@ -16,15 +16,6 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A queue slot: an event, or a flush marker that completes once everything before it is written.
-#[derive(Debug)]
-pub(crate) enum Slot {
-    /// An event.
-    Event(RawEvent),
-    /// A flush marker with its generation.
-    Flush(u64),
-}
 
 /// Drops by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

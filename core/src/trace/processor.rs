@@ -5,7 +5,6 @@
 #![cfg_attr(not(feature = "threads"), allow(dead_code))]
 
 use super::chain::{Chain, PayloadText, UnhashedFieldsNoChain};
-use super::collector::Slot;
 use super::config::Overflow;
 use super::event::{EventType, RawEvent, SessionTrace};
 use super::sink::TraceSink;
@@ -15,6 +14,15 @@ use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+
+/// A queue slot: an event, or a flush marker that completes once everything before it is written.
+#[derive(Debug)]
+pub(crate) enum Slot {
+    /// An event.
+    Event(RawEvent),
+    /// A flush marker with its generation.
+    Flush(u64),
+}
 
 /// Counters shared between the hot path, the processor and `stats()`.
 #[derive(Debug, Default)]

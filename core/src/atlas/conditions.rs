@@ -5,8 +5,8 @@
 //! compile time, for packs it is checked against the allowed actions of the resolution.
 
 use crate::atlas::model::{Conditions, TimeWindow};
+use crate::atlas::pattern::Pattern;
 use crate::clock::weekday_and_minute;
-use crate::engine::pattern::Pattern;
 use crate::protocol::RiskTier;
 use serde_json::{Map, Value};
 
