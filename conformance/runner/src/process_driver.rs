@@ -196,11 +196,8 @@ impl Driver for ProcessDriver {
 
 impl Drop for ProcessDriver {
     fn drop(&mut self) {
-        if let Some(r) = self.running.as_mut() {
-            // Closing stdin asks the driver to exit; give it a moment before killing it.
-            let _ = r.stdin.flush();
-        }
         if let Some(mut r) = self.running.take() {
+            // Closing stdin asks the driver to exit; give it a moment before killing it.
             drop(r.stdin);
             for _ in 0..50 {
                 if matches!(r.child.try_wait(), Ok(Some(_))) {

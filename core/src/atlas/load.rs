@@ -64,6 +64,13 @@ pub fn manifest_from_files(files: &[u8]) -> Result<AtlasManifest> {
 /// Reads `dir/atlas.json` (or `dir` itself when it is a file) and validates it, reading context
 /// files relative to the directory. A file path that escapes the directory is refused.
 pub fn manifest_from_dir(path: &Path) -> Result<AtlasManifest> {
+    let (dir, bytes) = read_atlas_file(path)?;
+    manifest_from_bytes(&bytes, Some(PackFiles::Dir(&dir)))
+}
+
+/// The atlas directory (`path` itself, or the folder of an `atlas.json` path) and the bytes of
+/// its `atlas.json`, read with the loader's bound.
+fn read_atlas_file(path: &Path) -> Result<(std::path::PathBuf, Vec<u8>)> {
     let (dir, file) = if path.is_dir() {
         (path.to_path_buf(), path.join("atlas.json"))
     } else {
@@ -91,33 +98,20 @@ pub fn manifest_from_dir(path: &Path) -> Result<AtlasManifest> {
             ),
         ),
     })?;
-    manifest_from_bytes(&bytes, Some(PackFiles::Dir(&dir)))
+    Ok((dir, bytes))
 }
 
 /// The atlas of a directory as one self-contained JSON document (what a service that never
 /// reads client paths takes, e.g. the ingest's `POST /v1/replay`): `atlas.json` as written, each
 /// context pack's `files` replaced by their texts as `content` (joined by a blank line, the
-/// first file's content type unless the pack names one). Everything is read and checked by the
-/// loader itself ([`manifest_from_dir`]): a directory that would not load gives its error.
+/// first file's content type unless the pack names one). Everything is read once and checked by
+/// the loader itself (as [`manifest_from_dir`]): a directory that would not load gives its error.
 pub fn document_from_dir(path: &Path) -> Result<serde_json::Value> {
-    let manifest = manifest_from_dir(path)?;
-    let file = if path.is_dir() {
-        path.join("atlas.json")
-    } else {
-        path.to_path_buf()
-    };
-    let bytes = read_regular(&file, MAX_ATLAS_BYTES as u64).map_err(|_| {
-        CraError::new(
-            ErrorCode::IoError,
-            format!("atlas {} changed while it was read", file.display()),
-        )
-    })?;
-    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        CraError::new(
-            ErrorCode::IoError,
-            format!("atlas {} changed while it was read: {e}", file.display()),
-        )
-    })?;
+    // One read of `atlas.json`: the document is built from the very bytes the loader validated.
+    let (dir, bytes) = read_atlas_file(path)?;
+    let manifest = manifest_from_bytes(&bytes, Some(PackFiles::Dir(&dir)))?;
+    let mut doc: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| CraError::new(ErrorCode::Internal, format!("validated atlas bytes: {e}")))?;
     let packs = doc.get_mut("context_packs").and_then(|v| v.as_array_mut());
     for pack in packs.into_iter().flatten() {
         let Some(obj) = pack.as_object_mut() else {
