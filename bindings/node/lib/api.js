@@ -701,15 +701,16 @@ function makeApi(raw, opts = {}) {
     };
     if (ctx.requestId) request.request_id = ctx.requestId;
     const answer = resolver.execute(request);
-    if (answer.status === 'pending_approval') {
-      throw new CraApprovalRequiredError(`action ${actionId} waits for approval ${answer.approval_id}`, {
-        code: 'APPROVAL_REQUIRED',
-        answer,
-      });
-    }
     if (answer.status !== 'authorized') {
-      const code = answer.reason_code === 'rate_limit_exceeded' ? 'RATE_LIMIT_EXCEEDED' : 'ACTION_NOT_ALLOWED';
-      throw new CraActionDeniedError(answer.reason || `action ${actionId} is not allowed (${answer.reason_code})`, { code, answer });
+      // The core names each refusal's error code (answer.error_code: docs/protocol.md
+      // "Execute"); its class comes from the one code -> class table.
+      const code = answer.error_code || 'ACTION_NOT_ALLOWED';
+      const Cls = ERROR_CLASSES[code] && ERROR_CLASSES[code].prototype instanceof CraActionError ? ERROR_CLASSES[code] : CraActionDeniedError;
+      const message =
+        answer.status === 'pending_approval'
+          ? `action ${actionId} waits for approval ${answer.approval_id}`
+          : answer.reason || `action ${actionId} is not allowed (${answer.reason_code})`;
+      throw new Cls(message, { code, answer });
     }
     const started = Date.now();
     let result;

@@ -22,7 +22,7 @@ pub use approvals::{ApprovalFilter, ApprovalStatus};
 pub use config::{DeterministicConfig, ResolverConfig};
 pub use fast::FastVerdict;
 pub use resolution::{DenyReason, Resolution, VerdictKind};
-pub use session::SessionState;
+pub use session::{LatestResolution, SessionState};
 
 use crate::atlas::{manifest_from_dir, manifest_from_json, AtlasManifest, CompiledAtlas};
 use crate::clock::Clock;
