@@ -26,10 +26,11 @@ if (implName === 'wasm') {
 } else {
   /** Runs `node [flags] -e code` from the repository (outside node_modules, where Node would warn first). */
   const run = (flags, code) => spawnSync(process.execPath, [...flags, '-e', code], { cwd: repo, encoding: 'utf8' });
-  // The package's API is the ES module's (same error classes), reached through require().
+  // The package's API is the ES module's (same error classes), reached through require(); the
+  // package first, so the one warning Node would print names index.js.
   const probe = `
-    const api = require(${JSON.stringify(source)});
     const cra = require(${JSON.stringify(path.join(repo, 'bindings/node'))});
+    const api = require(${JSON.stringify(source)});
     console.log(JSON.stringify({ esm: Object.prototype.toString.call(api), same: cra.CraError === api.errors.CraError, binding: cra.binding }));`;
 
   test('@cra/node loads lib/api.mjs with require(), without a warning', () => {
