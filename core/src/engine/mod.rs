@@ -1,6 +1,7 @@
 //! The engine: the [`Resolver`] that loads atlases, resolves requests, authorizes tool calls,
 //! handles approvals and rate limits, and records every step.
 
+mod answers;
 mod approvals;
 mod call_events;
 mod changes;
@@ -18,10 +19,14 @@ mod shadow;
 pub mod store;
 mod wire;
 
-pub use approvals::{ApprovalFilter, ApprovalStatus};
+pub use answers::{ReportReceipt, ReportStatus, ResolverStats, SessionEnd};
+pub use approvals::{ApprovalFilter, ApprovalRecord, ApprovalStatus};
 pub use config::{DeterministicConfig, ResolverConfig};
+pub use explain::{
+    ConditionExplanation, ExplainInput, ExplainVerdict, Explanation, PolicyExplanation,
+};
 pub use fast::FastVerdict;
-pub use resolution::{DenyReason, Resolution, VerdictKind};
+pub use resolution::{DenyReason, Resolution};
 pub use session::SessionState;
 
 use crate::atlas::{manifest_from_dir, manifest_from_json, AtlasManifest, CompiledAtlas};
@@ -181,6 +186,7 @@ impl Resolver {
         Self::new(ResolverConfig::from_json(bytes)?)
     }
 
+    #[doc(hidden)]
     /// A resolver with `config`, recording into `recorder` (tests, custom pipelines);
     /// `config.trace` is ignored.
     pub fn with_recorder(config: ResolverConfig, recorder: Arc<dyn Recorder>) -> Result<Self> {
@@ -228,11 +234,13 @@ impl Resolver {
         &self.config
     }
 
+    #[doc(hidden)]
     /// The clock (tests and conformance cases advance a deterministic clock through it).
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
 
+    #[doc(hidden)]
     /// The id source (the trace collector forks it).
     pub fn ids(&self) -> &IdSource {
         &self.ids
@@ -452,35 +460,32 @@ impl Resolver {
         }
     }
 
+    #[doc(hidden)]
     /// The trace collector, when the resolver owns one.
     pub fn collector(&self) -> Option<&Arc<Collector>> {
         self.collector.as_ref()
     }
 
     /// Counters and sizes, including the trace collector's.
-    pub fn stats(&self) -> serde_json::Value {
+    pub fn stats(&self) -> ResolverStats {
         let c = &self.counters;
-        let trace = self
-            .collector
-            .as_ref()
-            .map(|c| serde_json::to_value(c.stats()).unwrap_or_default());
-        serde_json::json!({
-            "trace": trace,
-            "atlases": self.atlases.load().atlases.len(),
-            "sessions": self.sessions.len(),
-            "ended_sessions": self.ended_sessions.len(),
-            "resolutions": self.resolutions.len(),
-            "approvals": self.approvals.len(),
-            "executions": self.executions.len(),
-            "rate_limit_windows": self.limiter.len(),
-            "resolves": c.resolves.load(Ordering::Relaxed),
-            "executes": c.executes.load(Ordering::Relaxed),
-            "authorized": c.authorized.load(Ordering::Relaxed),
-            "denied": c.denied.load(Ordering::Relaxed),
-            "reports": c.reports.load(Ordering::Relaxed),
-            "shadows": self.shadows.load().len(),
-            "shadow_diffs": c.shadow_diffs.load(Ordering::Relaxed),
-        })
+        ResolverStats {
+            trace: self.collector.as_ref().map(|c| c.stats()),
+            atlases: self.atlases.load().atlases.len(),
+            sessions: self.sessions.len(),
+            ended_sessions: self.ended_sessions.len(),
+            resolutions: self.resolutions.len(),
+            approvals: self.approvals.len(),
+            executions: self.executions.len(),
+            rate_limit_windows: self.limiter.len(),
+            resolves: c.resolves.load(Ordering::Relaxed),
+            executes: c.executes.load(Ordering::Relaxed),
+            authorized: c.authorized.load(Ordering::Relaxed),
+            denied: c.denied.load(Ordering::Relaxed),
+            reports: c.reports.load(Ordering::Relaxed),
+            shadows: self.shadows.load().len(),
+            shadow_diffs: c.shadow_diffs.load(Ordering::Relaxed),
+        }
     }
 
     /// `SESSION_ENDED` for a session that ended recently (and is remembered), `None` otherwise.

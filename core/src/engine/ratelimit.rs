@@ -135,11 +135,6 @@ impl RateLimiter {
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()
     }
-
-    /// Whether there are no counters.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 fn used(w: &Windows, l: &AppliedLimit, now_us: i64) -> u32 {

@@ -71,11 +71,6 @@ impl<V: Clone> ShardedMap<V> {
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()
     }
-
-    /// Whether the map is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Ids remembered for a while after what they named was forgotten (ended sessions, expired
@@ -125,10 +120,5 @@ impl Tombstones {
     /// Number of ids remembered.
     pub fn len(&self) -> usize {
         self.inner.lock().when.len()
-    }
-
-    /// Whether none is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
