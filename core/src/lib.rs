@@ -27,8 +27,9 @@
 //!     "atlas_id": "com.example.shop",
 //!     "version": "1.0.0",
 //!     "name": "Shop",
+//!     "description": "Orders and refunds",
 //!     "actions": [
-//!         {"action_id": "orders.get", "name": "Get an order", "risk_tier": "low"}
+//!         {"action_id": "orders.get", "name": "Get an order", "description": "Reads an order"}
 //!     ],
 //!     "policies": [
 //!         {"policy_id": "allow-reads", "type": "allow", "actions": ["orders.*"]}
@@ -38,7 +39,8 @@
 //! assert_eq!(info.actions, 1);
 //!
 //! // Resolve: which actions may this agent use for this task?
-//! let resolution = resolver.resolve(CarpRequest::resolve("support-bot", "session-1", "look up an order"))?;
+//! let request = CarpRequest::resolve("support-bot", "session-1", "look up an order");
+//! let resolution = resolver.resolve(request)?;
 //! assert_eq!(resolution.allowed_action_ids(), ["orders.get"]);
 //!
 //! // Authorize one tool call under that resolution, run the tool, report the outcome.
@@ -54,7 +56,7 @@
 //!     execution_id: answer.execution_id.clone().unwrap(),
 //!     result: Some(json!({"status": "shipped"})),
 //!     error: None,
-//!     duration_ms: Some(12),
+//!     duration_ms: Some(12.0),
 //! })?;
 //! assert_eq!(receipt.action_id, "orders.get");
 //! resolver.end_session("session-1", None)?;
