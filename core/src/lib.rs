@@ -10,17 +10,14 @@
 //! resolve a request, authorize a tool call, report its outcome, and read the trace:
 //!
 //! ```
-//! use cra_core::trace::{verify_jsonl, SinkKind, TraceConfig};
+//! use cra_core::trace::verify_jsonl;
 //! use cra_core::{CarpRequest, ExecuteStatus, ExecutionReport, Resolver, ResolverConfig};
 //! use serde_json::json;
 //!
 //! # fn main() -> cra_core::Result<()> {
-//! // Keep the trace in memory so it can be drained below (the default sink is none).
-//! let config = ResolverConfig {
-//!     trace: TraceConfig { sink: SinkKind::Memory, ..Default::default() },
-//!     ..Default::default()
-//! };
-//! let resolver = Resolver::new(config)?;
+//! // The default trace sink keeps the JSONL in memory until drained (see `trace::TraceConfig`
+//! // for a file or an HTTP receiver).
+//! let resolver = Resolver::new(ResolverConfig::default())?;
 //!
 //! let atlas = json!({
 //!     "atlas_version": "1.0",

@@ -10,8 +10,8 @@ use serde::Serialize;
 /// (`resolves`, `executes`, ...) count since it was created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResolverStats {
-    /// The trace collector's counters; `None` when the resolver has no collector (sink `none`
-    /// or a custom recorder).
+    /// The trace collector's counters; `None` when the resolver records into a recorder of
+    /// its own instead of a collector.
     pub trace: Option<TraceStats>,
     /// Atlases loaded.
     pub atlases: usize,
