@@ -5,18 +5,18 @@ mod answers;
 mod approvals;
 mod call_events;
 mod changes;
-pub mod config;
+mod config;
 mod execute;
 mod explain;
 mod fast;
 mod payload;
-pub mod ratelimit;
+pub(crate) mod ratelimit;
 pub mod replay;
-pub mod resolution;
+pub(crate) mod resolution;
 mod resolve;
 mod session;
 mod shadow;
-pub mod store;
+pub(crate) mod store;
 mod wire;
 
 pub use answers::{ReportReceipt, ReportStatus, ResolverStats, SessionEnd};
@@ -49,7 +49,7 @@ use store::ShardedMap;
 
 /// The loaded atlases, in load order; swapped atomically as a whole.
 #[derive(Debug, Default)]
-pub struct AtlasSet {
+pub(crate) struct AtlasSet {
     /// Atlases in load order.
     pub atlases: Vec<Arc<CompiledAtlas>>,
     /// Atlas id → position.

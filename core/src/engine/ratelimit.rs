@@ -55,7 +55,7 @@ const SHARDS: usize = 16;
 type Windows = FxHashMap<LimitKey, Window>;
 
 /// All rate-limit counters of a resolver, in independently locked shards (no global lock).
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     shards: Box<[Mutex<Windows>]>,
 }
 

@@ -9,7 +9,7 @@ const SHARDS: usize = 32;
 type Shard<V> = Mutex<FxHashMap<Box<str>, V>>;
 
 /// A map from string keys to values, split into independently locked shards.
-pub struct ShardedMap<V> {
+pub(crate) struct ShardedMap<V> {
     shards: Box<[Shard<V>]>,
 }
 
@@ -77,7 +77,7 @@ impl<V: Clone> ShardedMap<V> {
 /// resolutions), so a late request gets the precise error (`SESSION_ENDED`,
 /// `RESOLUTION_EXPIRED`) instead of "not found". Bounded in count and in age; oldest first out.
 #[derive(Debug, Default)]
-pub struct Tombstones {
+pub(crate) struct Tombstones {
     inner: Mutex<TombstoneInner>,
 }
 
