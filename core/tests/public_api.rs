@@ -8,9 +8,9 @@ use cra_core::atlas::{manifest_from_json, AtlasManifest, PolicyType};
 use cra_core::trace::{verify_jsonl, SinkKind, TraceConfig, TraceStats, VerifyReport};
 use cra_core::{
     api, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus, CarpRequest, CraError,
-    ErrorCode, ExecuteAnswer, ExecuteStatus, ExecutionReport, ExplainVerdict, Explanation,
-    FastVerdict, Family, ReportReceipt, ReportStatus, Resolution, Resolver, ResolverConfig,
-    ResolverStats, SessionEnd,
+    ErrorCode, ExecuteAnswer, ExecuteStatus, ExecutionReport, ExplainVerdict, Explanation, Family,
+    FastVerdict, ReportReceipt, ReportStatus, Resolution, Resolver, ResolverConfig, ResolverStats,
+    SessionEnd,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -28,7 +28,8 @@ fn atlas() -> Value {
         ],
         "policies": [
             {"policy_id": "refunds-need-approval", "type": "require_approval",
-             "actions": ["orders.refund"], "reason": "money leaves"},
+             "actions": ["orders.refund"], "reason": "money leaves",
+             "conditions": {"risk_tiers": ["low", "medium"]}},
             {"policy_id": "allow-all", "type": "allow"}
         ]
     })
@@ -58,7 +59,10 @@ fn the_documented_api_end_to_end() {
     let r = Resolver::new(config).expect("resolver");
     let manifest: AtlasManifest =
         manifest_from_json(atlas().to_string().as_bytes()).expect("valid atlas");
-    assert_eq!(manifest.policies[0].policy_type, PolicyType::RequireApproval);
+    assert_eq!(
+        manifest.policies[0].policy_type,
+        PolicyType::RequireApproval
+    );
     let info = r.load_manifest(manifest).expect("loads");
     assert_eq!((info.actions, info.policies), (2, 2));
 
@@ -92,7 +96,13 @@ fn the_documented_api_end_to_end() {
     assert_eq!(receipt.action_id, "orders.get");
     assert_eq!(
         keys(&receipt),
-        names(&["execution_id", "status", "action_id", "recorded_at", "elapsed_us"])
+        names(&[
+            "execution_id",
+            "status",
+            "action_id",
+            "recorded_at",
+            "elapsed_us"
+        ])
     );
 
     // A call that needs an approval: listed, approved by a human, then authorized once.
@@ -112,7 +122,10 @@ fn the_documented_api_end_to_end() {
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].approval_id, approval_id);
     assert_eq!(pending[0].status, ApprovalStatus::Pending);
-    assert_eq!(pending[0].policy_id.as_deref(), Some("refunds-need-approval"));
+    assert_eq!(
+        pending[0].policy_id.as_deref(),
+        Some("refunds-need-approval")
+    );
     assert_eq!(pending[0].parameters, json!({"id": "A-1", "amount": 5}));
     assert_eq!(
         keys(&pending[0]),
@@ -188,6 +201,14 @@ fn the_documented_api_end_to_end() {
         ])
     );
     assert_eq!(
+        keys(&why.input),
+        names(&["agent_id", "risk_tier", "context"])
+    );
+    let tiers = &why.policies[0].conditions[0];
+    assert_eq!((tiers.kind, tiers.held), ("risk_tiers", Some(true)));
+    assert_eq!(tiers.expected, json!(["low", "medium"]));
+    assert_eq!(keys(tiers), names(&["kind", "held", "expected", "saw"]));
+    assert_eq!(
         keys(&why.policies[0]),
         names(&[
             "policy_id",
@@ -232,7 +253,13 @@ fn the_documented_api_end_to_end() {
     assert_eq!(ended.trace_id, &*res.trace_id);
     assert_eq!(
         keys(&ended),
-        names(&["session_id", "trace_id", "reason", "ended_at", "duration_us"])
+        names(&[
+            "session_id",
+            "trace_id",
+            "reason",
+            "ended_at",
+            "duration_us"
+        ])
     );
 
     // Each typed answer is exactly what the JSON surface returns.
@@ -245,10 +272,10 @@ fn the_documented_api_end_to_end() {
     let report: VerifyReport = verify_jsonl(&jsonl);
     assert!(report.ok, "{:?}", report.errors);
     assert_eq!(report.sessions, 1);
-    let replayed = cra_core::replay::replay(&jsonl, vec![manifest_from_json(
-        atlas().to_string().as_bytes(),
+    let replayed = cra_core::replay::replay(
+        &jsonl,
+        vec![manifest_from_json(atlas().to_string().as_bytes()).unwrap()],
     )
-    .unwrap()])
     .expect("replays");
     assert!(replayed.changed.is_empty());
 }
