@@ -126,8 +126,22 @@ struct Counters {
 
 /// The CRA resolver. `Send + Sync`: share one per process (or per tenant) behind an `Arc`.
 ///
-/// `resolve` takes no global lock: it reads an atomically swapped atlas snapshot and touches
-/// only the sharded session and resolution maps.
+/// The life of a governed agent session, in calls (protocol.md §5):
+///
+/// | step | method | answer |
+/// |---|---|---|
+/// | load policy | [`load_atlas_json`](Self::load_atlas_json), [`load_atlas_dir`](Self::load_atlas_dir), [`load_manifest`](Self::load_manifest) | [`AtlasInfo`] |
+/// | what may the agent do? | [`resolve`](Self::resolve) | [`Resolution`] |
+/// | may it make this call? | [`execute`](Self::execute) (or the fast [`check`](Self::check)) | [`ExecuteAnswer`](crate::ExecuteAnswer) ([`FastVerdict`]) |
+/// | the tool ran | [`report`](Self::report) | [`ReportReceipt`] |
+/// | a human decides | [`approvals`](Self::approvals), [`approve`](Self::approve), [`reject`](Self::reject) | [`ApprovalRecord`] |
+/// | why? | [`explain`](Self::explain) | [`Explanation`] |
+/// | done | [`end_session`](Self::end_session) | [`SessionEnd`] |
+/// | operate | [`stats`](Self::stats), [`drain_trace`](Self::drain_trace), [`flush`](Self::flush), [`close`](Self::close) | [`ResolverStats`], JSONL |
+///
+/// Every failure is a [`CraError`] with a stable [`ErrorCode`]. `resolve` takes no global lock:
+/// it reads an atomically swapped atlas snapshot and touches only the sharded session and
+/// resolution maps.
 pub struct Resolver {
     atlases: ArcSwap<AtlasSet>,
     /// Shadow (candidate) atlases by the live atlas id they shadow; empty: no shadow work.
