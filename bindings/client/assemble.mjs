@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Assembles the npm packages of a release (docs/packaging.md):
-//   OUT/client/            @cra/client: Node entries (native or WASM), the shared JS API, the
-//                          WebAssembly build (wasm/), one index.d.ts;
+//   OUT/client/            @cra/client: Node entries (native or WASM), the WebAssembly build
+//                          (wasm/, whose api.js is the shared JS API both use), one index.d.ts;
 //   OUT/<platform>/        @cra/client-<platform>: one prebuilt addon each (napi-rs pattern),
 //                          an optional dependency of @cra/client with os/cpu/libc set.
 // Every version is the workspace version of Cargo.toml (the one place it is set).
@@ -96,10 +96,9 @@ for (const f of wasmFiles) {
 for (const f of wasmFiles) if (f !== 'index.d.ts') copy(path.join(args.wasm, f), path.join(out, 'wasm', f));
 // One declaration file: the shared API plus init/initSync/recover (both bindings have them).
 copy(path.join(args.wasm, 'index.d.ts'), path.join(out, 'index.d.ts'));
-copy(path.join(repo, 'bindings/node/lib/api.js'), path.join(out, 'lib/api.cjs'));
 for (const f of ['index.cjs', 'index.mjs', 'native.cjs', 'README.md']) copy(path.join(here, f), path.join(out, f));
 // `files`: this package's own entries and everything @cra/wasm publishes, under wasm/.
-const files = ['index.cjs', 'index.mjs', 'native.cjs', 'index.d.ts', 'lib/api.cjs',
+const files = ['index.cjs', 'index.mjs', 'native.cjs', 'index.d.ts',
   ...wasmFiles.filter((f) => f !== 'index.d.ts').map((f) => `wasm/${f}`)];
 const manifest = { ...template, files, optionalDependencies: optional };
 fs.writeFileSync(path.join(out, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');

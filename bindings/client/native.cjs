@@ -48,7 +48,9 @@ function loadNative(required) {
     err.code = 'CRA_NO_NATIVE';
     throw err;
   }
-  const { makeApi, errors } = require('./lib/api.cjs');
+  // The shared API is the WASM build's api.js (an ES module, byte for byte bindings/node/lib/api.mjs):
+  // one copy in the package, one set of error classes whichever binding loads.
+  const { makeApi, errors } = require('./wasm/api.js');
   const api = makeApi(raw, { binding: 'native' });
   const ready = Promise.resolve();
   const out = {

@@ -333,6 +333,8 @@ export interface ExecuteAnswer {
   status: ExecuteStatus;
   /** `policy_denied`, `default_deny`, `not_in_resolution`, `rate_limit_exceeded`, `approval_required`, `approval_rejected`, `approval_expired`. */
   reason_code: string | null;
+  /** The error code a refusal raises (`governed`): `null` when authorized; the core derives it from `status` and `reason_code`. */
+  error_code: 'ACTION_NOT_ALLOWED' | 'RATE_LIMIT_EXCEEDED' | 'APPROVAL_REQUIRED' | null;
   reason: string | null;
   policy_id: string | null;
   /** The approval to wait for (pending), or the one that granted this call. */

@@ -1,7 +1,9 @@
 'use strict';
 // @cra/node: the CRA engine as a native Node.js addon (napi-rs). See docs/node.md.
+// The shared API is an ES module (lib/api.mjs, the same file @cra/wasm ships): loaded with
+// require() of an ES module (Node ^20.19 || >=22.12, package.json "engines").
 const path = require('node:path');
-const { makeApi, errors } = require('./lib/api.js');
+const { makeApi, errors } = require('./lib/api.mjs');
 
 function platformTriple() {
   const { platform, arch } = process;

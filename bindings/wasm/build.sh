@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the @cra/wasm npm package into bindings/wasm/pkg (or $CRA_WASM_OUT):
 #   cargo (wasm32, size-tuned release) → wasm-bindgen (web + bundler glue) → wasm-opt -Oz
-#   → the package files from npm/ and the shared JS API (bindings/node/lib/api.js as an ES module).
+#   → the package files from npm/ and the shared JS API (bindings/node/lib/api.mjs, copied as is).
 # Needs the toolchain from scripts/wasm-toolchain.sh (it prints the env to use).
 # Options: --features "a b" (cargo features, e.g. testing), --out DIR.
 set -euo pipefail
@@ -95,12 +95,10 @@ if [ "$optimize" = 1 ]; then
     "$out/web/cra_wasm_bg.wasm" -o "$out/web/cra_wasm_bg.wasm"
 fi
 
-# The shared JS API as an ES module: same source, `module.exports = {…}` → `export {…}`.
-api_src="$root/bindings/node/lib/api.js"
-grep -q '^module.exports = { makeApi, errors, mapError };$' "$api_src" || {
-  echo "build.sh: $api_src no longer ends with the expected module.exports line" >&2; exit 1; }
-sed -e "s/^'use strict';$//" -e 's/^module.exports = { makeApi, errors, mapError };$/export { makeApi, errors, mapError };/' \
-  "$api_src" > "$out/api.js"
+# The shared JS API: the ES module @cra/node loads too, copied byte for byte. It keeps the name
+# api.js here (the package is "type": "module"): servers that do not know .mjs would send the
+# browser entry's import of it with a MIME type browsers refuse for modules.
+cp "$root/bindings/node/lib/api.mjs" "$out/api.js"
 # Types: the native package's declarations plus init, recover and TraceShipper.
 cp "$root/bindings/node/index.d.ts" "$out/index.d.ts"
 cat "$here/npm/init.d.ts" "$here/npm/ship.d.ts" >> "$out/index.d.ts"

@@ -165,6 +165,19 @@ pub fn end_session(r: &Resolver, body: &[u8]) -> Result<Vec<u8>> {
     to_bytes(&r.end_session(&e.session_id, e.reason.as_deref())?)
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionBody {
+    session_id: String,
+}
+
+/// The session's most recent resolution (`{"session_id"}`) → `{"session_id", "agent_id",
+/// "resolution_id", "expires_at", "expired"}`; see [`Resolver::latest_resolution`].
+pub fn latest_resolution(r: &Resolver, body: &[u8]) -> Result<Vec<u8>> {
+    let b: SessionBody = strict::from_slice_objects(body, &[""])?;
+    to_bytes(&r.latest_resolution(&b.session_id)?)
+}
+
 /// The fast path: may `session` run `action` now?
 pub fn check(r: &Resolver, session_id: &[u8], action_id: &[u8]) -> Result<FastVerdict> {
     Ok(r.check(

@@ -59,10 +59,10 @@ error_codes! {
     AtlasConflict = 113, "ATLAS_CONFLICT", Atlas, "The atlas declares an action id that another loaded atlas already owns.";
     ResolutionNotFound = 120, "RESOLUTION_NOT_FOUND", Resolution, "`execute` named a resolution this resolver never issued (or has forgotten).";
     ResolutionExpired = 121, "RESOLUTION_EXPIRED", Resolution, "`execute` named a resolution whose TTL has passed.";
-    ActionNotAllowed = 130, "ACTION_NOT_ALLOWED", Action, "The action may not be run (used by bindings that turn a denied answer into an error).";
+    ActionNotAllowed = 130, "ACTION_NOT_ALLOWED", Action, "The action may not be run: the `error_code` of a denied execute answer (bindings raise it when asked to).";
     InvalidParameters = 131, "INVALID_PARAMETERS", Request, "`execute` parameters do not validate against the action's `parameters_schema`.";
-    RateLimitExceeded = 132, "RATE_LIMIT_EXCEEDED", Action, "A rate limit is exhausted (used by bindings that turn a denied answer into an error).";
-    ApprovalRequired = 133, "APPROVAL_REQUIRED", Action, "The action waits for a human approval (used by bindings for a pending answer).";
+    RateLimitExceeded = 132, "RATE_LIMIT_EXCEEDED", Action, "A rate limit is exhausted: the `error_code` of an execute answer denied by a rate limit.";
+    ApprovalRequired = 133, "APPROVAL_REQUIRED", Action, "The action waits for a human approval: the `error_code` of a pending execute answer.";
     ApprovalNotFound = 140, "APPROVAL_NOT_FOUND", Approval, "No approval has that id.";
     ApprovalExpired = 141, "APPROVAL_EXPIRED", Approval, "The approval's time to decide has passed.";
     ApprovalAlreadyDecided = 142, "APPROVAL_ALREADY_DECIDED", Approval, "The approval was already approved or rejected.";

@@ -105,8 +105,9 @@ pub mod unstable;
 pub use engine::replay;
 pub use engine::{
     ApprovalFilter, ApprovalRecord, ApprovalStatus, AtlasInfo, ConditionExplanation, DenyReason,
-    DeterministicConfig, ExplainInput, ExplainVerdict, Explanation, FastVerdict, PolicyExplanation,
-    ReportReceipt, ReportStatus, Resolution, Resolver, ResolverConfig, ResolverStats, SessionEnd,
+    DeterministicConfig, ExplainInput, ExplainVerdict, Explanation, FastVerdict, LatestResolution,
+    PolicyExplanation, ReportReceipt, ReportStatus, Resolution, Resolver, ResolverConfig,
+    ResolverStats, SessionEnd,
 };
 pub use error::{CraError, ErrorCode, Family, Problem, Result};
 pub use protocol::{

@@ -1137,3 +1137,71 @@ fn failed_resolve_for_unknown_atlas_does_not_start_the_session() {
     r.resolve(req("another-agent", "s", "g")).unwrap();
     assert_eq!(rec.types()[0], "session.started");
 }
+
+// ---------- the session's latest resolution (what bindings authorize against by session) ----------
+
+#[test]
+fn latest_resolution_is_the_sessions_newest_and_fails_closed() {
+    let (r, _) = resolver();
+    load(&r, &allow_all("com.acme.shop", &["orders.get"]));
+    let e = r.latest_resolution("s").unwrap_err();
+    assert_eq!(e.code, ErrorCode::ResolutionNotFound);
+    assert_eq!(e.pointer.as_deref(), Some("/session_id"));
+    let first = rid(&r, "ag", "s");
+    let second = rid(&r, "ag", "s");
+    assert_ne!(first, second);
+    let latest = r.latest_resolution("s").unwrap();
+    assert_eq!(latest.resolution_id, second);
+    assert_eq!(latest.agent_id, "ag");
+    assert_eq!(latest.session_id, "s");
+    assert!(!latest.expired);
+    // Another session's resolution is never the answer.
+    let other = rid(&r, "ag2", "s2");
+    assert_eq!(r.latest_resolution("s").unwrap().resolution_id, second);
+    assert_eq!(r.latest_resolution("s2").unwrap().resolution_id, other);
+    // Past its TTL it is still named, marked expired, and execute refuses it.
+    r.clock().advance(301 * SEC);
+    let latest = r.latest_resolution("s").unwrap();
+    assert!(latest.expired);
+    let e = r
+        .execute(exec(
+            "ag",
+            "s",
+            &latest.resolution_id,
+            "orders.get",
+            json!({}),
+        ))
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ResolutionExpired);
+    // After end_session: SESSION_ENDED, not an old resolution.
+    r.end_session("s", None).unwrap();
+    let e = r.latest_resolution("s").unwrap_err();
+    assert_eq!(e.code, ErrorCode::SessionEnded);
+    assert_eq!(e.pointer.as_deref(), Some("/session_id"));
+}
+
+#[test]
+fn execute_answers_carry_the_error_code_bindings_raise() {
+    let (r, _) = resolver();
+    load(
+        &r,
+        &rate_atlas(json!({"max_calls": 1, "window_seconds": 60})),
+    );
+    let id = rid(&r, "ag", "s");
+    let ok = r
+        .execute(exec("ag", "s", &id, "orders.get", json!({})))
+        .unwrap();
+    assert_eq!(ok.error_code(), None);
+    let limited = r
+        .execute(exec("ag", "s", &id, "orders.get", json!({})))
+        .unwrap();
+    assert_eq!(limited.error_code(), Some(ErrorCode::RateLimitExceeded));
+    let wire: Value = serde_json::from_slice(&limited.to_json_bytes()).unwrap();
+    assert_eq!(wire["error_code"], "RATE_LIMIT_EXCEEDED");
+    let denied = r
+        .execute(exec("ag", "s", &id, "no.such", json!({})))
+        .unwrap();
+    assert_eq!(denied.error_code(), Some(ErrorCode::ActionNotAllowed));
+    let wire: Value = serde_json::from_slice(&ok.to_json_bytes()).unwrap();
+    assert!(wire["error_code"].is_null());
+}

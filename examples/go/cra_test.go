@@ -87,8 +87,16 @@ func TestWorkflow(t *testing.T) {
 		"execution": map[string]any{"resolution_id": res.ResolutionID, "action_id": "orders.lookup",
 			"parameters": map[string]string{"order_id": "ORD-1234"}},
 	})))
-	if err != nil || ans.Status != "authorized" || ans.ExecutionID == "" {
+	if err != nil || ans.Status != "authorized" || ans.ExecutionID == "" || ans.ErrorCode != "" {
 		t.Fatalf("execute: %+v %v", ans, err)
+	}
+	denied, err := cra.Decode[cra.ExecuteAnswer](r.Execute(cra.MustJSON(map[string]any{
+		"requester": map[string]string{"agent_id": "support-bot", "session_id": "s1"},
+		"execution": map[string]any{"resolution_id": res.ResolutionID, "action_id": "customers.delete_account",
+			"parameters": map[string]string{"customer_id": "C-1"}},
+	})))
+	if err != nil || denied.Status != "denied" || denied.ErrorCode != cra.CodeActionNotAllowed.String() {
+		t.Errorf("denied execute: %+v %v", denied, err)
 	}
 	if _, err := r.Report(cra.MustJSON(map[string]any{"execution_id": ans.ExecutionID, "result": "ok"})); err != nil {
 		t.Fatal(err)

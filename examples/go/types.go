@@ -90,7 +90,10 @@ type ExecuteAnswer struct {
 	Status      string `json:"status"`
 	ExecutionID string `json:"execution_id,omitempty"`
 	ReasonCode  string `json:"reason_code,omitempty"`
-	ApprovalID  string `json:"approval_id,omitempty"`
+	// ErrorCode is the error code a refusal corresponds to (ACTION_NOT_ALLOWED,
+	// RATE_LIMIT_EXCEEDED, APPROVAL_REQUIRED), empty when authorized; the core derives it.
+	ErrorCode  string `json:"error_code,omitempty"`
+	ApprovalID string `json:"approval_id,omitempty"`
 }
 
 // VerifyReport answers VerifyTrace and VerifyTraceFile.

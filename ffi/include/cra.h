@@ -551,6 +551,23 @@ CraStatus cra_resolver_end_session(const struct CraResolver *r,
                                    struct CraError **err);
 
 /**
+ * The session's most recent resolution (`{"session_id"}`), expired or not; `*out` gets
+ * `{"session_id", "agent_id", "resolution_id", "expires_at", "expired"}`. What a binding
+ * authorizes against when its caller names only the session (the core keeps it; bindings keep
+ * no copy). Records nothing. Errors: `CRA_STATUS_RESOLUTION_NOT_FOUND` (unknown session, or no
+ * resolution yet), `CRA_STATUS_SESSION_ENDED`, `CRA_STATUS_INVALID_REQUEST`, ABI statuses.
+ * Thread-safe.
+ *
+ * # Safety
+ * `r` live; `body` readable for `body_len` bytes; `out` writable; `err` NULL or writable.
+ */
+CraStatus cra_resolver_latest_resolution(const struct CraResolver *r,
+                                         const uint8_t *body,
+                                         size_t body_len,
+                                         struct CraBuffer *out,
+                                         struct CraError **err);
+
+/**
  * The fast path, no JSON and no allocation on success: may session `session_id` run action
  * `action_id` now? `*out` gets the verdict from the session's latest unexpired resolution (rate
  * limits are peeked, not consumed; nothing is recorded). Errors: ABI statuses only (NULL

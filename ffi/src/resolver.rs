@@ -421,6 +421,37 @@ pub unsafe extern "C" fn cra_resolver_end_session(
     unsafe { json_op(r, body, body_len, "the request", out, err, api::end_session) }
 }
 
+/// The session's most recent resolution (`{"session_id"}`), expired or not; `*out` gets
+/// `{"session_id", "agent_id", "resolution_id", "expires_at", "expired"}`. What a binding
+/// authorizes against when its caller names only the session (the core keeps it; bindings keep
+/// no copy). Records nothing. Errors: `CRA_STATUS_RESOLUTION_NOT_FOUND` (unknown session, or no
+/// resolution yet), `CRA_STATUS_SESSION_ENDED`, `CRA_STATUS_INVALID_REQUEST`, ABI statuses.
+/// Thread-safe.
+///
+/// # Safety
+/// `r` live; `body` readable for `body_len` bytes; `out` writable; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn cra_resolver_latest_resolution(
+    r: *const CraResolver,
+    body: *const u8,
+    body_len: usize,
+    out: *mut CraBuffer,
+    err: *mut *mut CraError,
+) -> CraStatus {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        json_op(
+            r,
+            body,
+            body_len,
+            "the request",
+            out,
+            err,
+            api::latest_resolution,
+        )
+    }
+}
+
 /// The fast path, no JSON and no allocation on success: may session `session_id` run action
 /// `action_id` now? `*out` gets the verdict from the session's latest unexpired resolution (rate
 /// limits are peeked, not consumed; nothing is recorded). Errors: ABI statuses only (NULL

@@ -106,15 +106,21 @@ function probe(app, kind, env = {}) {
 
 function expectBinding(r, binding) {
   assert.equal(r.status, 0, r.stderr);
+  // Nothing on stderr: no ExperimentalWarning from require() of the ES modules (api.js, the WASM entry).
+  assert.equal(r.stderr, '');
   assert.deepEqual(r.out, { binding, versionsBinding: binding, atlas: 'com.example.customer-support', allowed: true, code: 'INVALID_REQUEST', recover: 'function', initSync: 'function' });
 }
 
 test('the tarballs hold what each package needs and one version', () => {
   const c = tarballs.client.files;
-  for (const f of ['package.json', 'README.md', 'index.cjs', 'index.mjs', 'native.cjs', 'index.d.ts', 'lib/api.cjs', 'wasm/api.js',
+  for (const f of ['package.json', 'README.md', 'index.cjs', 'index.mjs', 'native.cjs', 'index.d.ts', 'wasm/api.js',
     'wasm/web/index.js', 'wasm/web/cra_wasm_bg.wasm', 'wasm/node/index.js', 'wasm/workers/index.js', 'wasm/bundler/index.js',
     'wasm/examples/customer-support.json', 'wasm/bundle-atlas.mjs', 'wasm/ship.js']) assert.ok(c.includes(f), `${f} missing from @cra/client: ${c}`);
   assert.deepEqual(c.filter((f) => f.endsWith('.node')), [], 'no native binary in the main package');
+  // One copy of the shared JS API, used by both bindings: the source ES module, byte for byte.
+  assert.deepEqual(c.filter((f) => /(^|\/)api\.[cm]?js$/.test(f)), ['wasm/api.js']);
+  assert.ok(fs.readFileSync(path.join(OUT, 'npm/client/wasm/api.js')).equals(fs.readFileSync(path.join(repo, 'bindings/node/lib/api.mjs'))),
+    'wasm/api.js of @cra/client is bindings/node/lib/api.mjs byte for byte');
   assert.deepEqual(c.filter((f) => f.endsWith('.d.ts') && !f.startsWith('wasm/')), ['index.d.ts'], 'one index.d.ts');
   assert.deepEqual(tarballs[PLATFORM].files, ['README.md', `cra.${PLATFORM}.node`, 'package.json']);
   const manifest = JSON.parse(fs.readFileSync(path.join(OUT, 'npm/client/package.json'), 'utf8'));

@@ -130,3 +130,21 @@ def human_bytes(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"  # pragma: no cover
+
+
+def err(msg: str) -> None:
+    """An error line on stderr (``error: ...``); ``msg`` is escaped (it often quotes paths and input)."""
+    st = Style(sys.stderr)
+    sys.stderr.write(f"{st.bad('error')}: {safe(msg)}\n")
+
+
+def read_request(path: str) -> Optional[bytes]:
+    """A request file's bytes (``-``: standard input), or None once the reason is on stderr."""
+    try:
+        if path == "-":
+            return sys.stdin.buffer.read()
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        err(f"cannot read {path}: {e.strerror}")
+        return None

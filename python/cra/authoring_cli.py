@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Optional
 
 from ._term import Style, safe, table
 from .errors import CraError, CraIOError
-from .cli import _err, _read_request  # shared with the other commands
+from ._term import err as _err
+from ._term import read_request as _read_request
 
 __all__ = ["add_commands", "run_test_command", "run_explain_command"]
 

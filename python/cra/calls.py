@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Tuple, TypeVar, Union
 
-from .conversation import _CURRENT
+from .conversation import _CURRENT, SessionRef
 from .errors import ResolutionExpired, ResolutionNotFound, SessionNotBound
 from .results import Authorization, Verdict
 
@@ -41,9 +41,7 @@ def target(resolver: "Optional[Resolver]", session: "Union[str, Session, None]",
     """The target of a call: an explicit session (object, or id on ``resolver``), else the
     session bound by the current conversation. :class:`~cra.SessionNotBound` when there is none,
     or when the bound session belongs to another resolver than ``resolver``."""
-    from .governed import Session
-
-    if isinstance(session, Session):
+    if isinstance(session, SessionRef):
         return Target(session.resolver, session.agent, session.session_id, session)
     if session is not None:
         if resolver is None:

@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from . import __version__, _json
 from ._term import Spinner, Style, human_bytes, safe, table
+from ._term import err as _err
+from ._term import read_request as _read_request
 from .errors import CraError, CraIOError, InvalidAtlas
 
 EXIT_OK = 0
@@ -182,24 +184,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:  # pragma: no cover
         return 130
-
-
-def _err(msg: str) -> None:
-    """An error line on stderr; ``msg`` is escaped (it often quotes paths and input)."""
-    st = Style(sys.stderr)
-    sys.stderr.write(f"{st.bad('error')}: {safe(msg)}\n")
-
-
-def _read_request(path: str) -> Optional[bytes]:
-    """The request file's bytes (``-``: standard input), or None once the reason is on stderr."""
-    try:
-        if path == "-":
-            return sys.stdin.buffer.read()
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        _err(f"cannot read {path}: {e.strerror}")
-        return None
 
 
 def _describe(e: CraError) -> str:

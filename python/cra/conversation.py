@@ -21,11 +21,31 @@ import contextvars
 from typing import TYPE_CHECKING, Any, Optional
 
 from .errors import SessionEnded, SessionNotFound
+from .results import Resolution
 
 if TYPE_CHECKING:  # pragma: no cover
     from .governed import Session
+    from .resolver import Resolver
 
-__all__ = ["bind", "current_session"]
+__all__ = ["bind", "current_session", "SessionRef"]
+
+
+class SessionRef:
+    """What the layers below governed tools (binding, call targets) know of a session: its
+    resolver, agent and id, and the latest resolution made through it. :class:`cra.Session`
+    is the implementation users get (``resolver.session(...)``); this base lets this module
+    and :mod:`cra.calls` recognise one without importing :mod:`cra.governed` (the import graph
+    points one way: governed -> calls -> conversation)."""
+
+    __slots__ = ("resolver", "agent", "session_id", "resolution")
+
+    def __init__(self, resolver: "Resolver", agent: str, session_id: str) -> None:
+        self.resolver = resolver
+        self.agent = agent
+        self.session_id = session_id
+        #: The latest resolution made through this object (kept current by governed tools
+        #: that resolve again after an expiry).
+        self.resolution: Optional[Resolution] = None
 
 _CURRENT: "contextvars.ContextVar[Optional[Session]]" = contextvars.ContextVar("cra_session", default=None)
 
@@ -53,9 +73,7 @@ class bind:  # noqa: N801 - used like a function: ``with cra.bind(session):``
     __slots__ = ("session", "_goal", "_resolve", "_end", "_token")
 
     def __init__(self, session: "Session", *, goal: Optional[str] = None, end: bool = False, **resolve: Any) -> None:
-        from .governed import Session
-
-        if not isinstance(session, Session):
+        if not isinstance(session, SessionRef):
             raise TypeError(f"bind() takes a cra.Session (resolver.session(agent, session_id)), not {type(session).__name__}")
         if resolve and goal is None:
             raise TypeError(f"resolve keywords {sorted(resolve)} need goal=")

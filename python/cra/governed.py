@@ -28,6 +28,7 @@ from typing import (TYPE_CHECKING, Any, Awaitable, Callable, Collection, Dict, F
                     Sequence, Tuple, TypeVar, Union, cast, overload)
 
 from . import calls
+from .conversation import SessionRef
 from .conversation import bind as _bind
 from .errors import SessionEnded, SessionNotFound
 from .refusal import REFUSALS, Refusal
@@ -324,7 +325,7 @@ def tool(
     return govern(None, action_id, fn, parameters=parameters, exclude=exclude, name=name)
 
 
-class Session:
+class Session(SessionRef):
     """An agent's session on a resolver: resolve, authorize and govern tools without naming
     the agent and session each time. As a context manager it ends the session on exit.
 
@@ -333,15 +334,8 @@ class Session:
     ...     refund = s.governed("orders.refund", refund_impl)
     """
 
-    __slots__ = ("resolver", "agent", "session_id", "resolution")
-
-    def __init__(self, resolver: "Resolver", agent: str, session_id: str) -> None:
-        self.resolver = resolver
-        self.agent = agent
-        self.session_id = session_id
-        #: The latest resolution made through this object (kept current by governed tools
-        #: that resolve again after an expiry).
-        self.resolution: Optional[Resolution] = None
+    __slots__ = ()
+    # resolver, agent, session_id and resolution: see SessionRef (cra.conversation)
 
     def resolve(self, goal: str, **kwargs: Any) -> Resolution:
         """Resolves a task for this session (keywords as :meth:`cra.Resolver.resolve`)."""

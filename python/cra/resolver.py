@@ -25,14 +25,16 @@ from typing import (
 
 from . import _json
 from ._lowlevel import BYTES, NOTHING, call, encode, ffi, lib, text
-from .errors import CraError, InvalidConfig, InvalidRequest, ResolutionNotFound, ResolverClosed, ResolverForked, ResolverPoisoned
+from .errors import CraError, InvalidConfig, InvalidRequest, ResolverClosed, ResolverForked, ResolverPoisoned
+from .conversation import bind
+from .governed import GovernedTool, P, R, Session, govern
 from .results import AtlasInfo, Authorization, Resolution, Verdict
 
+# The import graph points one way: resolver -> governed -> calls/conversation/results. governed,
+# calls and conversation name the Resolver class in annotations only (under TYPE_CHECKING).
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Collection
 
-    from .conversation import bind
-    from .governed import GovernedTool, P, R, Session
     from .watch import AtlasWatcher, WatchEvent
 
 __all__ = ["Resolver", "PathLike", "JSONInput", "unencodable"]
@@ -130,7 +132,7 @@ class Resolver:
     flushed. Create a new resolver in the child.
     """
 
-    __slots__ = ("_ptr", "_closed", "_forked", "_pid", "_finalizer", "_latest", "_requests", "_lock", "_watchers", "config", "__weakref__")
+    __slots__ = ("_ptr", "_closed", "_forked", "_pid", "_finalizer", "_requests", "_lock", "_watchers", "config", "__weakref__")
 
     def __init__(
         self,
@@ -187,9 +189,6 @@ class Resolver:
         self._closed = False
         self._finalizer = weakref.finalize(self, _release, self._ptr, self._pid)
         _LIVE.add(self)
-        # session id -> (agent id, resolution id) of the latest resolution made from Python,
-        # used by governed tools that name only the session.
-        self._latest: Dict[str, Tuple[str, str]] = {}
         # session id -> (agent id, the request of that resolution without its request id): what a
         # governed tool resolves again when the resolution expired (see cra.calls.authorize).
         self._requests: Dict[str, Tuple[str, Dict[str, Any]]] = {}
@@ -440,7 +439,6 @@ class Resolver:
         # from the head of the answer without parsing)
         res = Resolution(call(lib.cra_resolver_resolve, r, body, len(body), output=BYTES), agent, session)
         if session is not None and agent is not None:
-            self._latest[session] = (agent, res.resolution_id)
             self._requests[session] = (agent, req)
         return res
 
@@ -480,7 +478,8 @@ class Resolver:
 
         Names the resolution either as the :class:`Resolution` object (its agent and session
         are known) or by id with ``agent=`` and ``session=``; with only ``session=`` the
-        latest resolution this object made for that session is used.
+        session's latest resolution (as the core keeps it) is used: :class:`~cra.ResolutionNotFound`
+        when the session has none, :class:`~cra.SessionEnded` after :meth:`end_session`.
         """
         r = self._handle()
         resolution_id, agent, session = self._target(resolution, session, agent)
@@ -509,15 +508,11 @@ class Resolver:
             return resolution, agent, session
         if session is None:
             raise TypeError("authorize() needs resolution= or session=")
-        latest = self._latest.get(session)
-        if latest is None:
-            raise ResolutionNotFound(
-                f"no resolution for session {session!r} was made through this resolver: call resolve() first",
-                code="RESOLUTION_NOT_FOUND",
-            )
-        if agent is not None and agent != latest[0]:
-            raise InvalidRequest(f"session {session!r} belongs to agent {latest[0]!r}, not {agent!r}", pointer="/requester/agent_id")
-        return latest[1], latest[0], session
+        # The core keeps each session's latest resolution (the fast path answers from it): ask it
+        # rather than keeping a copy here. A wrong agent= is refused by execute itself.
+        body = _json.dumps({"session_id": session})
+        latest = call(lib.cra_resolver_latest_resolution, self._handle(), body, len(body))
+        return latest["resolution_id"], agent or latest["agent_id"], session
 
     def report(
         self,
@@ -655,7 +650,6 @@ class Resolver:
         out: Dict[str, Any] = call(lib.cra_resolver_end_session, self._handle(), body, len(body))
         sid = out.get("session_id")
         if isinstance(sid, str):
-            self._latest.pop(sid, None)
             self._requests.pop(sid, None)
         return out
 
@@ -711,8 +705,6 @@ class Resolver:
     def session(self, agent: str, session_id: str) -> "Session":
         """A :class:`~cra.Session` bound to this resolver, an agent and a session id: resolve,
         authorize and govern tools without repeating them."""
-        from .governed import Session
-
         return Session(self, agent, session_id)
 
     def conversation(self, agent: str, session_id: str, *, goal: Optional[str] = None, end: bool = False,
@@ -725,9 +717,6 @@ class Resolver:
             with resolver.conversation("support-bot-1", "conv-42", goal="refund ORD-1234") as s:
                 agent.invoke(...)
         """
-        from .conversation import bind
-        from .governed import Session
-
         return bind(Session(self, agent, session_id), goal=goal, end=end, **resolve)
 
     @overload
@@ -764,8 +753,6 @@ class Resolver:
         ``exclude`` and a framework context parameter), or what ``parameters(*args, **kwargs)``
         returns.
         """
-        from .governed import govern
-
         if fn is None:
             return govern(self, action_id, session=session, agent=agent, parameters=parameters, exclude=exclude, name=name)
         return govern(self, action_id, fn, session=session, agent=agent, parameters=parameters, exclude=exclude, name=name)

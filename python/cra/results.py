@@ -12,7 +12,7 @@ import sys
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _json
-from .errors import ActionDenied, ApprovalRequired, NotAuthorized, RateLimited
+from .errors import ActionDenied, ApprovalRequired, NotAuthorized, RateLimited, error_class
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
     from typing import NotRequired, TypedDict
@@ -373,6 +373,13 @@ class Authorization(_View):
         return self.raw.get("reason_code")
 
     @property
+    def error_code(self) -> Optional[str]:
+        """The error code :meth:`raise_for_status` raises (``ACTION_NOT_ALLOWED``,
+        ``RATE_LIMIT_EXCEEDED``, ``APPROVAL_REQUIRED``); ``None`` when authorized. The core
+        derives it from ``status`` and ``reason_code``."""
+        return self.raw.get("error_code")
+
+    @property
     def reason(self) -> Optional[str]:
         """Human reason."""
         return self.raw.get("reason")
@@ -406,11 +413,19 @@ class Authorization(_View):
             "approval_id": self.raw.get("approval_id"),
             "answer": self.raw,
         }
-        if status == "pending_approval":
-            return ApprovalRequired(f"{action} needs an approval ({self.raw.get('approval_id')}): {why}", **kw)
-        if self.raw.get("reason_code") == "rate_limit_exceeded":
-            return RateLimited(f"{action} is rate limited: {why}", **kw)
-        return ActionDenied(f"{action} is denied: {why}", **kw)
+        # The core names the error code of every refusal (the answer's ``error_code``, one
+        # mapping in the core: docs/protocol.md "Execute"); the class is the code's class.
+        code = self.raw.get("error_code") or "ACTION_NOT_ALLOWED"
+        cls = error_class(code)
+        if not (isinstance(cls, type) and issubclass(cls, NotAuthorized)):
+            cls = ActionDenied
+        if cls is ApprovalRequired:
+            message = f"{action} needs an approval ({self.raw.get('approval_id')}): {why}"
+        elif cls is RateLimited:
+            message = f"{action} is rate limited: {why}"
+        else:
+            message = f"{action} is denied: {why}"
+        return cls(message, code=code, **kw)
 
     def raise_for_status(self) -> "Authorization":
         """Returns ``self`` when authorized; raises the matching :class:`~cra.NotAuthorized` otherwise."""

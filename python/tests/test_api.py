@@ -238,8 +238,10 @@ def test_sessions_end(resolver: cra.Resolver, support: cra.Resolution) -> None:
         resolver.end_session("s-1")
     with pytest.raises(cra.SessionNotFound):
         resolver.end_session("never")
-    with pytest.raises(cra.ResolutionNotFound):
+    with pytest.raises(cra.SessionEnded):  # the core's answer: the session, not a stale resolution
         resolver.authorize("orders.lookup", session="s-1")
+    with pytest.raises(cra.ResolutionNotFound):  # no session at all: nothing to authorize against
+        resolver.authorize("orders.lookup", session="never")
 
 
 def test_expiry_with_the_deterministic_clock(resolver: cra.Resolver, support: cra.Resolution) -> None:

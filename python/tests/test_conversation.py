@@ -144,24 +144,32 @@ def test_an_expired_resolution_is_resolved_again_with_the_same_request() -> None
         assert requests[0].get("goal") == requests[1].get("goal")
 
 
-def test_a_forgotten_resolution_is_resolved_again() -> None:
+def test_authorizing_by_session_uses_the_cores_latest_resolution() -> None:
     with cra.Resolver(deterministic=1, atlases=[SUPPORT], config={"max_resolutions_per_session": 1}) as r:
         with r.conversation("support-bot-1", "evicted", goal="look up ORD-1234"):
-            # a resolve this object does not see (JSON text) makes the core forget the one it knows
-            r.resolve('{"requester": {"agent_id": "support-bot-1", "session_id": "evicted"}, "task": {"goal": "x"}}')
-            known = r._latest["evicted"][1]
-            with pytest.raises(cra.ResolutionNotFound):
-                r.authorize("orders.lookup", {"order_id": "ORD-1234"}, session="evicted")
+            # a resolve made as JSON text (Python reads nothing of it) is the session's latest in
+            # the core, and authorizing by session uses it: bindings keep no copy of their own
+            text = r.resolve('{"requester": {"agent_id": "support-bot-1", "session_id": "evicted"}, "task": {"goal": "x"}}')
+            auth = r.authorize("orders.lookup", {"order_id": "ORD-1234"}, session="evicted")
+            assert auth.authorized and auth.resolution_id == text.resolution_id
             assert lookup(order_id="ORD-1234") == {"order_id": "ORD-1234"}
-            assert lookup.last_authorization is not None and lookup.last_authorization.resolution_id != known
+            assert lookup.last_authorization is not None and lookup.last_authorization.resolution_id == text.resolution_id
+        r.end_session("evicted")
+        with pytest.raises(cra.SessionEnded):
+            r.authorize("orders.lookup", {"order_id": "ORD-1234"}, session="evicted")
 
 
 def test_a_session_resolved_from_json_text_is_not_resolved_again() -> None:
     with cra.Resolver(deterministic=1, resolution_ttl=60, atlases=[SUPPORT]) as r:
-        r.resolve('{"requester": {"agent_id": "support-bot-1", "session_id": "txt"}, "task": {"goal": "look up"}}')
+        text = r.resolve('{"requester": {"agent_id": "support-bot-1", "session_id": "txt"}, "task": {"goal": "look up"}}')
         tool = r.governed("orders.lookup", lambda order_id: order_id, session="txt", agent="support-bot-1")
-        with pytest.raises(cra.ResolutionNotFound):
-            tool(order_id="ORD-1234")  # nothing made through Python to repeat: fails closed
+        assert tool(order_id="ORD-1234") == "ORD-1234"
+        assert tool.last_authorization is not None and tool.last_authorization.resolution_id == text.resolution_id
+        r.advance_clock(61)
+        with pytest.raises(cra.ResolutionExpired):
+            tool(order_id="ORD-1234")  # expired, and nothing made through Python to repeat: fails closed
+        with pytest.raises(cra.InvalidRequest):  # another agent may not use the session
+            r.authorize("orders.lookup", {"order_id": "ORD-1234"}, session="txt", agent="someone-else")
 
 
 def test_refusals_are_values(resolver: cra.Resolver) -> None:

@@ -228,6 +228,29 @@ test('governed: runs the tool only when authorized and reports its result', asyn
   assert.equal(sum, 10);
 });
 
+test('governed: the error class follows the answer\'s error_code (the core\'s one mapping)', async () => {
+  const ladder = JSON.parse(fs.readFileSync(path.join(repo, 'conformance/cases/execute/error-code.json'), 'utf8')).atlases.ladder;
+  const r = det();
+  r.loadAtlas(ladder);
+  const res = r.resolve(resolveReq());
+  const ctx = { session: 's1', agent: 'a1', resolutionId: res.resolution_id };
+  let calls = 0;
+  await cra.governed(r, ctx, 'files.write', () => calls++);
+  await assert.rejects(
+    cra.governed(r, ctx, 'files.write', () => calls++),
+    (e) => e instanceof cra.CraActionDeniedError && e.code === 'RATE_LIMIT_EXCEEDED' && e.answer.error_code === 'RATE_LIMIT_EXCEEDED',
+  );
+  await assert.rejects(
+    cra.governed(r, ctx, 'admin.reset', () => calls++),
+    (e) => e instanceof cra.CraActionDeniedError && e.code === 'ACTION_NOT_ALLOWED' && e.answer.reason_code === 'default_deny',
+  );
+  await assert.rejects(
+    cra.governed(r, ctx, 'files.share', () => calls++),
+    (e) => e instanceof cra.CraApprovalRequiredError && e.code === 'APPROVAL_REQUIRED' && typeof e.answer.approval_id === 'string',
+  );
+  assert.equal(calls, 1, 'only the authorized call ran');
+});
+
 test('governed: pending approval throws CraApprovalRequiredError', async () => {
   const doc = approvalsDoc.atlases[Object.keys(approvalsDoc.atlases)[0]];
   const r = det();

@@ -1,15 +1,15 @@
-// The JS error map (bindings/node/lib/api.js, shared by @cra/node and @cra/wasm) and the
+// The JS error map (bindings/node/lib/api.mjs, shared by @cra/node and @cra/wasm) and the
 // declarations (index.d.ts) against the one error table, conformance/errors.json (generated from
 // core/src/error.rs; docs/errors.md): no code missing, no extra code, every family agrees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { cra, repo } from '../impl.mjs';
 
 const table = JSON.parse(fs.readFileSync(path.join(repo, 'conformance/errors.json'), 'utf8'));
-const { errors } = createRequire(import.meta.url)(path.join(repo, 'bindings/node/lib/api.js'));
+const { errors } = await import(pathToFileURL(path.join(repo, 'bindings/node/lib/api.mjs')).href);
 const dts = fs.readFileSync(path.join(repo, 'bindings/node/index.d.ts'), 'utf8');
 
 /** The string literals of `export type <name> = 'A' | 'B' ...;` in index.d.ts. */

@@ -28,7 +28,7 @@ test(`npm pack ${name}, install the tarball, resolve`, { timeout: 120_000 }, () 
       // One .wasm, shared by every entry.
       assert.deepEqual(files.filter((f) => f.endsWith('.wasm')), ['web/cra_wasm_bg.wasm']);
     } else {
-      for (const f of ['package.json', 'index.js', 'index.d.ts', 'lib/api.js', 'cra.linux-x64-gnu.node']) assert.ok(files.includes(f), `${f} in ${files}`);
+      for (const f of ['package.json', 'index.js', 'index.d.ts', 'lib/api.mjs', 'cra.linux-x64-gnu.node']) assert.ok(files.includes(f), `${f} in ${files}`);
       assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('testing/')), `${files}`);
       // The addon ships without its symbol table (the dynamic symbols Node needs stay).
       const elf = fs.readFileSync(path.join(pkgDir, 'cra.linux-x64-gnu.node'));

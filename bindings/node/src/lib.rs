@@ -1,7 +1,7 @@
 //! Node.js native addon for CRA (napi-rs v3).
 //!
 //! A thin layer over [`cra_core::api`]: one method per operation, JSON text in, JSON text out.
-//! The JavaScript package (`lib/api.js`) turns objects into text, parses each answer once and
+//! The JavaScript package (`lib/api.mjs`) turns objects into text, parses each answer once and
 //! maps errors to `Error` subclasses. Errors leave this layer as a JS `Error` whose message is the
 //! error envelope JSON (`{"code", "message", "pointer"?, "details"?}`), with echoes of input
 //! values capped (`bindings/common/host.rs`).

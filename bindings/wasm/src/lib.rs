@@ -1,7 +1,7 @@
 //! WebAssembly build of CRA (wasm-bindgen) for browsers, Node and Cloudflare Workers.
 //!
 //! The same raw shape as the Node addon (`NativeResolver` with JSON-text methods, `verifyTrace`,
-//! `replay`, `versions`), so one JavaScript layer (`bindings/node/lib/api.js`) serves both.
+//! `replay`, `versions`), so one JavaScript layer (`bindings/node/lib/api.mjs`) serves both.
 //! Errors are thrown as a JS `Error` whose message is the error envelope JSON, with echoes of
 //! input values capped (`bindings/common/host.rs`).
 //!

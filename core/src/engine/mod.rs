@@ -27,7 +27,7 @@ pub use explain::{
 };
 pub use fast::FastVerdict;
 pub use resolution::{DenyReason, Resolution};
-pub use session::SessionState;
+pub use session::{LatestResolution, SessionState};
 
 use crate::atlas::{manifest_from_dir, manifest_from_json, AtlasManifest, CompiledAtlas};
 use crate::clock::Clock;

@@ -127,6 +127,48 @@ impl Resolver {
         Ok(s)
     }
 
+    /// The session's most recent resolution (expired or not): what a binding authorizes against
+    /// when the caller names only the session. Records nothing. Errors: `SESSION_ENDED` when the
+    /// session has ended; `RESOLUTION_NOT_FOUND` when the session is unknown or has no
+    /// resolution (pointer `/session_id` for both).
+    pub fn latest_resolution(&self, session_id: &str) -> Result<LatestResolution> {
+        self.check_not_forked()?;
+        let now = self.clock.peek_us();
+        let Some(s) = self.sessions.get(session_id) else {
+            if let Some(mut e) = self.ended_error(session_id, now) {
+                e.pointer = Some("/session_id".into());
+                return Err(e);
+            }
+            return Err(CraError::at(
+                ErrorCode::ResolutionNotFound,
+                "/session_id",
+                format!("no session {session_id:?}: resolve first"),
+            ));
+        };
+        if s.ended.load(Ordering::Acquire) {
+            return Err(CraError::at(
+                ErrorCode::SessionEnded,
+                "/session_id",
+                format!("session {session_id:?} has ended"),
+            ));
+        }
+        let guard = s.last_resolution.load();
+        let Some(res) = guard.as_ref() else {
+            return Err(CraError::at(
+                ErrorCode::ResolutionNotFound,
+                "/session_id",
+                format!("session {session_id:?} has no resolution: resolve first"),
+            ));
+        };
+        Ok(LatestResolution {
+            session_id: session_id.to_owned(),
+            agent_id: s.agent_id.to_string(),
+            resolution_id: res.resolution_id.clone(),
+            expires_at: crate::clock::format_rfc3339_us(res.expires_at_us),
+            expired: now >= res.expires_at_us,
+        })
+    }
+
     /// Ends a session: records `session.ended` with the reason and duration, forgets its
     /// resolutions, executions and rate-limit windows. Later requests naming it fail with
     /// `SESSION_ENDED`.
@@ -230,4 +272,20 @@ impl Resolver {
         }
         ended.len()
     }
+}
+
+/// The answer of [`Resolver::latest_resolution`]:
+/// `{"session_id", "agent_id", "resolution_id", "expires_at", "expired"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LatestResolution {
+    /// The session asked about.
+    pub session_id: String,
+    /// The agent the session belongs to.
+    pub agent_id: String,
+    /// Its most recent resolution.
+    pub resolution_id: String,
+    /// When that resolution expires (RFC 3339, microseconds).
+    pub expires_at: String,
+    /// Whether it had expired when asked (an execute against it fails with `RESOLUTION_EXPIRED`).
+    pub expired: bool,
 }

@@ -459,8 +459,9 @@ impl ExecuteStatus {
     }
 }
 
-/// The answer to an `execute` request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The answer to an `execute` request. Its wire JSON also carries `error_code`
+/// ([`ExecuteAnswer::error_code`]), derived from `status` and `reason_code`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExecuteAnswer {
     /// Always `"1.0"`.
     pub carp_version: &'static str,
@@ -488,12 +489,56 @@ pub struct ExecuteAnswer {
     /// The session's trace.
     pub trace_id: String,
     /// True when this answer repeats an earlier one for the same idempotency key (nothing was
-    /// consumed or granted again); absent otherwise.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    /// consumed or granted again); absent from the wire otherwise.
     pub replayed: bool,
-    /// For a replayed authorization whose execution was reported: `executed` or `failed`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// For a replayed authorization whose execution was reported: `executed` or `failed`
+    /// (absent from the wire otherwise).
     pub outcome: Option<&'static str>,
+}
+
+impl ExecuteAnswer {
+    /// The error code a binding raises for this answer when its caller wants a refusal as an
+    /// exception: `APPROVAL_REQUIRED` (pending approval), `RATE_LIMIT_EXCEEDED` (denied by a
+    /// rate limit), `ACTION_NOT_ALLOWED` (any other denial); `None` when authorized. The one
+    /// place this mapping is written: it is on the wire as `error_code` (protocol.md §3).
+    pub fn error_code(&self) -> Option<crate::error::ErrorCode> {
+        use crate::error::ErrorCode;
+        match self.status {
+            ExecuteStatus::Authorized => None,
+            ExecuteStatus::PendingApproval => Some(ErrorCode::ApprovalRequired),
+            ExecuteStatus::Denied if self.reason_code == Some("rate_limit_exceeded") => {
+                Some(ErrorCode::RateLimitExceeded)
+            }
+            ExecuteStatus::Denied => Some(ErrorCode::ActionNotAllowed),
+        }
+    }
+}
+
+impl Serialize for ExecuteAnswer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("carp_version", self.carp_version)?;
+        m.serialize_entry("request_id", &self.request_id)?;
+        m.serialize_entry("execution_id", &self.execution_id)?;
+        m.serialize_entry("resolution_id", &self.resolution_id)?;
+        m.serialize_entry("action_id", &self.action_id)?;
+        m.serialize_entry("status", &self.status)?;
+        m.serialize_entry("reason_code", &self.reason_code)?;
+        m.serialize_entry("error_code", &self.error_code().map(|c| c.as_str()))?;
+        m.serialize_entry("reason", &self.reason)?;
+        m.serialize_entry("policy_id", &self.policy_id)?;
+        m.serialize_entry("approval_id", &self.approval_id)?;
+        m.serialize_entry("timestamp", &self.timestamp)?;
+        m.serialize_entry("trace_id", &self.trace_id)?;
+        if self.replayed {
+            m.serialize_entry("replayed", &true)?;
+        }
+        if let Some(o) = self.outcome {
+            m.serialize_entry("outcome", o)?;
+        }
+        m.end()
+    }
 }
 
 /// What the host reports after running an authorized tool call.

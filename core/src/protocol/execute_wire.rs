@@ -32,6 +32,8 @@ impl ExecuteAnswer {
         write_string(self.status.as_str(), &mut out);
         out.push_str(",\"reason_code\":");
         opt(self.reason_code, &mut out);
+        out.push_str(",\"error_code\":");
+        opt(self.error_code().map(|c| c.as_str()), &mut out);
         out.push_str(",\"reason\":");
         opt(self.reason.as_deref(), &mut out);
         out.push_str(",\"policy_id\":");

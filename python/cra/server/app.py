@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Dict, Optional
+from typing import AsyncIterator, Optional
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,77 +20,25 @@ from starlette.requests import ClientDisconnect
 
 from .. import _json
 from .body import BodyError, decompress, read_limited
+from .dashboard import install_dashboard
 from .db import Busy, Database, open_database
 from .events import BadLine
 from .ingest import HeldFull, Ingestor
 from .maintenance import Sweeper, apply_retention, expire_held
-from .metrics import Metrics
 from .query import QueryError, TraceFilter, export_lines, get_trace, list_alerts, list_traces, stats, trace_events
 from .replay import ReplayError, replay_traces
 from .settings import Settings
 from .timeparse import TimeError, parse_time
+from .tlog_api import install as _install_log_routes
 from .tlog import Checkpointer, LogService
 from .checkpoint import KeyRing
-from .tokens import Principal, TokenStore
+from .tokens import TokenStore
+from .shared import ApiError, _State, _auth, _busy, _json_response
 
 __all__ = ["create_app", "ApiError"]
 
 log = logging.getLogger("cra.server")
 _JSONL = "application/x-ndjson"
-
-
-class ApiError(Exception):
-    """An answer other than success: status, stable code, message, extra fields and headers."""
-
-    def __init__(self, status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers or {}
-        self.extra = extra
-
-
-def _json_response(body: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> Response:
-    return Response(_json.dumps(body), status_code=status, media_type="application/json", headers=headers)
-
-
-class _State:
-    """What the routes share: settings, database, ingestor, tokens, metrics, the sweeper."""
-
-    def __init__(self, settings: Settings, tokens: TokenStore) -> None:
-        self.settings = settings
-        self.tokens = tokens
-        self.metrics = Metrics()
-        self.db: Optional[Database] = None
-        self.ingestor: Optional[Ingestor] = None
-        self.sweeper: Optional[Sweeper] = None
-        self.log: Optional[LogService] = None  # the transparency log (docs/transparency.md)
-        self.checkpointer: Optional[Checkpointer] = None
-        self.in_flight = 0
-
-    def database(self) -> Database:
-        if self.db is None:
-            raise ApiError(503, "starting", "the service is starting", {"Retry-After": "1"})
-        return self.db
-
-    def retry(self) -> Dict[str, str]:
-        return {"Retry-After": str(self.settings.retry_after_seconds)}
-
-
-def _auth(state: _State, request: Request, right: str) -> Principal:
-    h = request.headers.get("authorization", "")
-    scheme, _, token = h.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "a bearer token is required (Authorization: Bearer <token>)",
-                       {"WWW-Authenticate": "Bearer"})
-    p = state.tokens.lookup(token.strip())
-    if p is None:
-        raise ApiError(401, "unauthorized", "unknown token", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    if not p.can(right):
-        raise ApiError(403, "forbidden", f"this token lacks the {right} right")
-    named = request.headers.get("x-cra-tenant")
-    if named is not None and named != p.tenant:
-        raise ApiError(403, "forbidden", "this token belongs to another tenant")
-    return p
 
 
 def _filter(agent: Optional[str], atlas: Optional[str], action: Optional[str], decision: Optional[str],
@@ -349,21 +297,6 @@ def create_app(settings: Settings, tokens: TokenStore, db: Optional[Database] = 
         return Response(text, media_type="text/plain; version=0.0.4")
 
     # -- the audit dashboard (docs/dashboard.md): its pages at / and its read-only endpoints ---
-    from .dashboard import install_dashboard
-
     install_dashboard(app, state)
-
-    from .tlog_api import install as _install_log_routes
-
     _install_log_routes(app, state)
     return app
-
-
-def _busy(fn: Any, state: _State) -> Any:
-    try:
-        return fn()
-    except Busy as e:
-        raise ApiError(503, "busy", str(e), state.retry()) from None
-    except QueryError as e:
-        raise ApiError(400, "bad_query", str(e)) from None
-

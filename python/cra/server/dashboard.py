@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
-from .app import ApiError, _auth, _busy, _json_response
+from .shared import ApiError, _auth, _busy, _json_response
 from .db import Database, now_us
 from .query import DECISIONS, MAX_US, QueryError, _iso, stats
 from .reverify import reverify

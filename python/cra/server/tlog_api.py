@@ -17,6 +17,7 @@ from .. import _json
 from .body import BodyError, read_limited
 from .db import Busy
 from .merkle import TreeError
+from .shared import ApiError, _auth, _json_response
 from .tlog import MAX_ENTRIES, LogError, LogService
 
 __all__ = ["install"]
@@ -27,8 +28,6 @@ _NOTE = "text/plain; charset=utf-8"
 def install(app: FastAPI, state: Any) -> None:
     """Adds the ``/v1/log/...`` routes to ``app``; ``state`` is the app's shared state (its
     ``log`` is the :class:`~.tlog.LogService` once the app has started)."""
-    from .app import ApiError, _auth, _json_response
-
     def service() -> LogService:
         s: Optional[LogService] = getattr(state, "log", None)
         if s is None:

@@ -1,10 +1,11 @@
-'use strict';
 // The JavaScript API of CRA, shared by the native addon (@cra/node) and the WebAssembly build
 // (@cra/wasm): both give `makeApi` a raw binding with the same shape (a `NativeResolver` class
 // whose methods take and return JSON text, plus `verifyTrace`, `replay`, `versions`), and get
 // back the idiomatic API: objects in, plain objects out (each answer parsed once), errors as
-// `CraError` subclasses. This file is CommonJS source; the WASM build derives its ES module copy
-// from it (the last line changes), so there is one implementation.
+// `CraError` subclasses. One ES module, used as is by both: @cra/node loads it with `require()`
+// (require of an ES module: Node ^20.19 || >=22.12), and the WASM build ships this file byte for
+// byte as its `api.js` (bindings/wasm/build.sh; bindings/js-tests/test/module.test.mjs checks).
+// So it must stay synchronous (no top-level await) and use no Node-only globals.
 
 /** Base class of every CRA error: a stable `code`, a JSON `pointer` for input errors, `details`. */
 class CraError extends Error {
@@ -701,15 +702,16 @@ function makeApi(raw, opts = {}) {
     };
     if (ctx.requestId) request.request_id = ctx.requestId;
     const answer = resolver.execute(request);
-    if (answer.status === 'pending_approval') {
-      throw new CraApprovalRequiredError(`action ${actionId} waits for approval ${answer.approval_id}`, {
-        code: 'APPROVAL_REQUIRED',
-        answer,
-      });
-    }
     if (answer.status !== 'authorized') {
-      const code = answer.reason_code === 'rate_limit_exceeded' ? 'RATE_LIMIT_EXCEEDED' : 'ACTION_NOT_ALLOWED';
-      throw new CraActionDeniedError(answer.reason || `action ${actionId} is not allowed (${answer.reason_code})`, { code, answer });
+      // The core names each refusal's error code (answer.error_code: docs/protocol.md
+      // "Execute"); its class comes from the one code -> class table.
+      const code = answer.error_code || 'ACTION_NOT_ALLOWED';
+      const Cls = ERROR_CLASSES[code] && ERROR_CLASSES[code].prototype instanceof CraActionError ? ERROR_CLASSES[code] : CraActionDeniedError;
+      const message =
+        answer.status === 'pending_approval'
+          ? `action ${actionId} waits for approval ${answer.approval_id}`
+          : answer.reason || `action ${actionId} is not allowed (${answer.reason_code})`;
+      throw new Cls(message, { code, answer });
     }
     const started = Date.now();
     let result;
@@ -772,4 +774,4 @@ const errors = {
   FAMILY_CLASSES,
 };
 
-module.exports = { makeApi, errors, mapError };
+export { makeApi, errors, mapError };
