@@ -37,7 +37,8 @@ PEP517_ARGS = "--zig --target x86_64-unknown-linux-gnu --compatibility manylinux
 
 
 def sync_tree(src: str, dst: str) -> None:
-    """Makes dst a copy of src, rewriting only files whose bytes differ (mtimes of the others stay)."""
+    """Makes dst a copy of src, rewriting only files whose bytes differ (those get a fresh mtime; the
+    others keep theirs, so cargo rebuilds exactly what changed)."""
     for root, dirs, files in os.walk(dst, topdown=False):
         rel = os.path.relpath(root, dst)
         for f in files:
@@ -53,7 +54,10 @@ def sync_tree(src: str, dst: str) -> None:
         for f in files:
             a, b = os.path.join(root, f), os.path.join(dst, rel, f)
             if not os.path.exists(b) or Path(a).read_bytes() != Path(b).read_bytes():
-                shutil.copy2(a, b)
+                # a fresh mtime, not the archive's: the sdist's mtimes can be older than cargo's
+                # fingerprints from the last build, which would then keep a stale library
+                shutil.copyfile(a, b)
+                shutil.copymode(a, b)
 
 
 @pytest.fixture(scope="module")
