@@ -64,6 +64,63 @@ fn main() {
     }
     let payload: Arc<dyn PayloadSource> = Arc::new(Summary);
     let sessions: Vec<_> = (0..64).map(session).collect();
+    // Profiling modes (callgrind, perf stat): `CRA_BENCH_ONLY=verify CRA_BENCH_FILE=<jsonl>`
+    // verifies a file `CRA_BENCH_N` times (default 5; make one with the resolve bench's
+    // `CRA_BENCH_KEEP_TRACE`); `CRA_BENCH_ONLY=pipeline` runs `CRA_BENCH_N` events (default 1M)
+    // through the pipeline into a null sink.
+    let only = std::env::var("CRA_BENCH_ONLY").unwrap_or_default();
+    let runs = |default: u64| {
+        std::env::var("CRA_BENCH_N")
+            .ok()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    if only == "verify" {
+        let path = std::env::var("CRA_BENCH_FILE").expect("CRA_BENCH_FILE");
+        let bytes = std::fs::read(&path).expect("read CRA_BENCH_FILE");
+        let mut rates = Vec::new();
+        for _ in 0..runs(5) {
+            let t = Instant::now();
+            let r = verify_jsonl(&bytes);
+            rates.push(r.events as f64 / t.elapsed().as_secs_f64());
+            assert!(r.ok, "{:?}", r.errors.first());
+        }
+        rates.sort_by(|a, b| a.total_cmp(b));
+        let t = Instant::now();
+        let r = verify_file(&path).expect("verify");
+        println!(
+            "verify_jsonl p50 {:.0} events/s (min {:.0}, max {:.0}); verify_file {:.0} events/s; {} events, {} bytes/event",
+            rates[rates.len() / 2],
+            rates[0],
+            rates[rates.len() - 1],
+            r.events as f64 / t.elapsed().as_secs_f64(),
+            r.events,
+            bytes.len() as u64 / r.events.max(1)
+        );
+        return;
+    }
+    if only == "pipeline" {
+        let c = Collector::new(
+            TraceConfig {
+                sink: SinkKind::None,
+                ..TraceConfig::default()
+            },
+            IdSource::Uuid7,
+        )
+        .expect("collector");
+        let n = runs(1_000_000);
+        let t = Instant::now();
+        for i in 0..n as usize {
+            c.record(event(&sessions[i % 64], &payload, T0 + i as i64));
+        }
+        c.flush(Duration::from_secs(300)).expect("flush");
+        println!(
+            "pipeline, null sink: {:.0} events/s ({n} events)",
+            n as f64 / t.elapsed().as_secs_f64()
+        );
+        c.close().expect("close");
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("cra-trace-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let mut rows: Vec<(String, String)> = Vec::new();
