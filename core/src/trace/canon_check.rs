@@ -4,7 +4,7 @@
 //! event: a line passes only if it is exactly the canonical form of what it encodes, which is
 //! what re-encoding and comparing would establish, at a fraction of the cost.
 
-use super::canonical::{cmp_utf16, write_f64};
+use super::canonical::{cmp_utf16, escape_mask, write_f64};
 use std::cmp::Ordering;
 
 /// Whether `b` is exactly one canonical JSON value (no surrounding whitespace).
@@ -200,8 +200,12 @@ fn object(b: &[u8], i: &mut usize, scratch: &mut String, depth: usize) -> bool {
 fn key_order(b: &[u8], a: (usize, usize, bool), c: (usize, usize, bool)) -> Ordering {
     let (x, y) = (&b[a.0..a.1], &b[c.0..c.1]);
     if !a.2 && !c.2 {
-        if x.is_ascii() && y.is_ascii() {
-            return x.cmp(y);
+        // Byte order is UTF-16 order unless the first difference is between two non-ASCII
+        // characters (see `cmp_utf16`).
+        let k = x.iter().zip(y).take_while(|(p, q)| p == q).count();
+        match (x.get(k), y.get(k)) {
+            (Some(&p), Some(&q)) if p >= 0x80 && q >= 0x80 => {}
+            _ => return x.cmp(y),
         }
         if let (Ok(x), Ok(y)) = (std::str::from_utf8(x), std::str::from_utf8(y)) {
             return cmp_utf16(x, y);
@@ -213,20 +217,13 @@ fn key_order(b: &[u8], a: (usize, usize, bool), c: (usize, usize, bool)) -> Orde
     cmp_utf16(&decode(x), &decode(y))
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// Marks (high bit of each byte) the bytes of `w` (little-endian) that end a plain run: a
-/// control byte, `"` or `\\`, and (with `non_ascii`) any byte >= 0x80. Borrows only run towards
-/// higher bytes, so the lowest mark is exact (later ones may be false).
+/// Marks the bytes of `w` that end a plain run of a string: those JCS escapes and (with
+/// `non_ascii` = `HIGH`) any byte >= 0x80. The lowest mark is exact.
 #[inline]
 fn stops(w: u64, non_ascii: u64) -> u64 {
-    let quote = w ^ (ONES * u64::from(b'"'));
-    let backslash = w ^ (ONES * u64::from(b'\\'));
-    let control = w.wrapping_sub(ONES * 0x20) & !w;
-    ((control | (quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash))
-        & HIGH)
-        | (w & non_ascii)
+    escape_mask(w) | (w & non_ascii)
 }
 
 /// A canonical string starting at `b[*i] == '"'`; returns whether it had escapes. Plain bytes

@@ -444,20 +444,29 @@ fn check_line_general(line: &[u8], complete: bool) -> LineCheck<'_> {
     }
 }
 
+/// The value of each lowercase hex digit; 0xff for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut c = 0;
+    while c < 16 {
+        t[b"0123456789abcdef"[c] as usize] = c as u8;
+        c += 1;
+    }
+    t
+};
+
 fn parse_hex32(b: &[u8]) -> Option<[u8; 32]> {
     if b.len() != 64 {
         return None;
     }
-    let nib = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
     let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = (nib(b[2 * i])? << 4) | nib(b[2 * i + 1])?;
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = (hi << 4) | lo;
     }
-    Some(out)
+    (bad < 16).then_some(out)
 }
 
 struct ChainState {
