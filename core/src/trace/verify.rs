@@ -301,7 +301,11 @@ fn check_line(line: &[u8], complete: bool) -> LineCheck<'_> {
 /// `None` for anything else.
 fn check_well_formed(line: &[u8]) -> Option<LineCheck<'_>> {
     let ev = event_line(line)?;
-    if ev.trace_version != TRACE_VERSION || EventType::parse(ev.event_type).is_none() {
+    if ev.trace_version != TRACE_VERSION.as_bytes()
+        || !EventType::ALL
+            .iter()
+            .any(|t| t.as_str().as_bytes() == ev.event_type)
+    {
         return None;
     }
     if ev.timestamp.len() != 27
@@ -326,7 +330,7 @@ fn check_well_formed(line: &[u8]) -> Option<LineCheck<'_>> {
         sequence: ev.sequence,
         previous,
         hash: claimed,
-        ended: ev.event_type == "session.ended",
+        ended: ev.event_type == b"session.ended",
     })
 }
 

@@ -193,7 +193,14 @@ fn hex_hashes_are_64_lowercase_digits() {
     let h = blake3::hash(b"x");
     let hex = h.to_hex();
     assert_eq!(parse_hex32(hex.as_bytes()), Some(*h.as_bytes()));
-    for (at, c) in [(0, b'A'), (63, b'F'), (10, b'g'), (5, b'/'), (7, b':'), (1, 0xff)] {
+    for (at, c) in [
+        (0, b'A'),
+        (63, b'F'),
+        (10, b'g'),
+        (5, b'/'),
+        (7, b':'),
+        (1, 0xff),
+    ] {
         let mut bad = hex.as_bytes().to_vec();
         bad[at] = c;
         assert_eq!(parse_hex32(&bad), None, "{at} {c}");
