@@ -28,6 +28,20 @@ impl PayloadSource for Summary {
     }
 }
 
+/// The same payload as [`Summary`], its canonical text computed once: what the pipeline costs
+/// without building a JSON value per event (engine payloads write canonical text directly).
+#[derive(Debug)]
+struct SummaryText(String);
+
+impl PayloadSource for SummaryText {
+    fn render(&self, view: EventType) -> Value {
+        Summary.render(view)
+    }
+    fn write_canonical(&self, _view: EventType, out: &mut String) {
+        out.push_str(&self.0);
+    }
+}
+
 fn session(i: usize) -> Arc<SessionTrace> {
     Arc::new(SessionTrace {
         session_id: format!("session-{i:04}").into(),
@@ -53,6 +67,31 @@ const T0: i64 = 1_795_608_000_000_000;
 
 fn pct(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() as f64 - 1.0) * p) as usize]
+}
+
+/// Events/s of `n` events through the pipeline into `sink` (block mode), until flushed.
+fn pipeline_rate(
+    sessions: &[Arc<SessionTrace>],
+    payload: &Arc<dyn PayloadSource>,
+    sink: SinkKind,
+    n: u64,
+) -> f64 {
+    let c = Collector::new(
+        TraceConfig {
+            sink,
+            ..TraceConfig::default()
+        },
+        IdSource::Uuid7,
+    )
+    .expect("collector");
+    let t = Instant::now();
+    for i in 0..n as usize {
+        c.record(event(&sessions[i % 64], payload, T0 + i as i64));
+    }
+    c.flush(Duration::from_secs(300)).expect("flush");
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    c.close().expect("close");
+    rate
 }
 
 fn main() {
@@ -99,26 +138,16 @@ fn main() {
         );
         return;
     }
-    if only == "pipeline" {
-        let c = Collector::new(
-            TraceConfig {
-                sink: SinkKind::None,
-                ..TraceConfig::default()
-            },
-            IdSource::Uuid7,
-        )
-        .expect("collector");
+    let text: Arc<dyn PayloadSource> = Arc::new(SummaryText(canonicalize(
+        &Summary.render(EventType::ResolutionCompleted),
+    )));
+    if only == "pipeline" || only == "pipeline-text" {
+        let p = if only == "pipeline" { &payload } else { &text };
         let n = runs(1_000_000);
-        let t = Instant::now();
-        for i in 0..n as usize {
-            c.record(event(&sessions[i % 64], &payload, T0 + i as i64));
-        }
-        c.flush(Duration::from_secs(300)).expect("flush");
         println!(
-            "pipeline, null sink: {:.0} events/s ({n} events)",
-            n as f64 / t.elapsed().as_secs_f64()
+            "{only}, null sink: {:.0} events/s ({n} events)",
+            pipeline_rate(&sessions, p, SinkKind::None, n)
         );
-        c.close().expect("close");
         return;
     }
     let dir = std::env::temp_dir().join(format!("cra-trace-bench-{}", std::process::id()));
@@ -227,6 +256,14 @@ fn main() {
         }
         c.close().expect("close");
     }
+
+    rows.push((
+        "pipeline, null sink, payload text precomputed, 1M".into(),
+        format!(
+            "{:.0} events/s",
+            pipeline_rate(&sessions, &text, SinkKind::None, 1_000_000)
+        ),
+    ));
 
     // 3. Verify.
     {
