@@ -45,7 +45,7 @@ pub fn prepare_config(text: &[u8], d: &HostDefaults) -> Result<Prepared, CraErro
     let mut root: Value = if text.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
     } else {
-        cra_core::protocol::strict::guard(text).map_err(|mut e| {
+        cra_core::unstable::strict::guard(text).map_err(|mut e| {
             e.code = ErrorCode::InvalidConfig;
             e
         })?;

@@ -14,8 +14,8 @@
 #[path = "hot/execute.rs"]
 mod hot;
 
-use cra_core::protocol::CarpRequest;
-use cra_core::trace::NullRecorder;
+use cra_core::unstable::NullRecorder;
+use cra_core::CarpRequest;
 use cra_core::{Resolver, ResolverConfig};
 use criterion::{black_box, Criterion};
 use serde_json::{json, Value};
@@ -145,15 +145,15 @@ fn trace_end_to_end() {
         }
         r.flush(std::time::Duration::from_secs(120)).unwrap();
         let el = t.elapsed().as_secs_f64();
-        let st = r.stats();
-        let events = st["trace"]["written"].as_u64().unwrap_or(0);
+        let st = r.stats().trace.unwrap_or_default();
+        let events = st.written;
         println!(
             "{:<44} {:>9.0} resolves/s, {:.0} events/s ({} events, {} dropped)",
             format!("resolve + lossless file trace, fsync {fsync:?}"),
             n as f64 / el,
             events as f64 / el,
             events,
-            st["trace"]["dropped"]
+            st.dropped
         );
         let bytes = std::fs::read(&path).unwrap();
         // Median of 5 runs: one run on a shared machine says little.
@@ -290,10 +290,10 @@ fn percentile_report() {
             black_box(serde_json::to_vec(&*res).unwrap());
         });
         r.flush(std::time::Duration::from_secs(30)).ok();
-        let st = r.stats();
+        let st = r.stats().trace.unwrap_or_default();
         println!(
             "  (collector: {} events written, {} dropped by a saturated pipeline)",
-            st["trace"]["written"], st["trace"]["dropped"]
+            st.written, st.dropped
         );
     }
     trace_end_to_end();

@@ -3,8 +3,9 @@
 //!
 //! Run: `cargo bench -p cra-core --bench trace`
 
-use cra_core::ids::IdSource;
 use cra_core::trace::*;
+use cra_core::unstable::IdSource;
+use cra_core::unstable::*;
 use criterion::Criterion;
 use serde_json::{json, Value};
 use std::hint::black_box;

@@ -6,8 +6,8 @@
 //!
 //! `cargo run --release -p cra-core --example demo -- --atlases examples/atlases --trace demo.jsonl`
 
-use cra_core::protocol::{ApprovalDecision, CarpRequest, ExecuteStatus, ExecutionReport};
 use cra_core::trace::{verify_file, SinkKind, TraceConfig};
+use cra_core::{ApprovalDecision, CarpRequest, ExecuteStatus, ExecutionReport};
 use cra_core::{CraError, Resolver, ResolverConfig};
 use serde_json::{json, Value};
 use std::io::IsTerminal;
@@ -104,7 +104,7 @@ fn governed(
                 Err(m) => ExecutionReport {
                     execution_id,
                     result: None,
-                    error: Some(cra_core::protocol::ReportedError {
+                    error: Some(cra_core::ReportedError {
                         message: m.clone(),
                         code: None,
                     }),
@@ -244,10 +244,7 @@ fn run() -> Result<(), CraError> {
             agent: "supervisor".into(),
             action: "approve".into(),
             outcome: st.ok("approved"),
-            detail: decided["approval_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            detail: decided.approval_id,
         });
         call("orders.refund_large", big, &mut rows)?;
     }
@@ -315,12 +312,12 @@ fn run() -> Result<(), CraError> {
 
     r.flush(Duration::from_secs(10))?;
     let report = verify_file(&trace_path)?;
-    let stats = r.stats();
+    let stats = r.stats().trace.unwrap_or_default();
     println!("\n{}", st.bold("trace"));
     println!("  file:     {}", trace_path.display());
     println!(
         "  events:   {} in {} sessions ({} bytes written, {} dropped)",
-        report.events, report.sessions, stats["trace"]["bytes_written"], stats["trace"]["dropped"]
+        report.events, report.sessions, stats.bytes_written, stats.dropped
     );
     if report.ok {
         println!(

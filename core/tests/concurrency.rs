@@ -1,8 +1,8 @@
 //! Many threads on one resolver: same answers as one thread, exact global rate limits, and
 //! valid trace chains even when threads share sessions.
 
-use cra_core::protocol::{CarpRequest, ExecuteStatus};
 use cra_core::trace::verify_jsonl;
+use cra_core::{CarpRequest, ExecuteStatus};
 use cra_core::{Resolver, ResolverConfig};
 use serde_json::json;
 use std::sync::Arc;

@@ -474,7 +474,7 @@ fn configured_ttl_and_its_bounds() {
             resolution_ttl_seconds: bad,
             ..ResolverConfig::deterministic(1)
         };
-        let e = Resolver::with_recorder(cfg, std::sync::Arc::new(cra_core::trace::NullRecorder))
+        let e = Resolver::with_recorder(cfg, std::sync::Arc::new(cra_core::unstable::NullRecorder))
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidConfig);
         assert_eq!(e.pointer.as_deref(), Some("/resolution_ttl_seconds"));

@@ -2,8 +2,8 @@
 
 mod common;
 use common::*;
-use cra_core::protocol::{ExecutionReport, ReportedError};
-use cra_core::{ErrorCode, ExecuteStatus, FastVerdict, Resolver};
+use cra_core::{ApprovalStatus, ErrorCode, ExecuteStatus, FastVerdict, ReportStatus, Resolver};
+use cra_core::{ExecutionReport, ReportedError};
 use serde_json::{json, Value};
 
 const SEC: i64 = 1_000_000;
@@ -47,9 +47,9 @@ fn authorized_execution_is_reported_once() {
     assert_eq!(ans.resolution_id, id);
     let eid = ans.execution_id.clone().expect("execution_id");
     let out = r.report(&report_ok(&eid)).unwrap();
-    assert_eq!(out["status"], "executed");
-    assert_eq!(out["execution_id"], eid.as_str());
-    assert_eq!(out["action_id"], "orders.get");
+    assert_eq!(out.status, ReportStatus::Executed);
+    assert_eq!(out.execution_id, eid);
+    assert_eq!(out.action_id, "orders.get");
     let e = r.report(&report_ok(&eid)).unwrap_err();
     assert_eq!(e.code, ErrorCode::ExecutionAlreadyReported);
     assert_eq!(e.pointer.as_deref(), Some("/execution_id"));
@@ -81,7 +81,7 @@ fn reporting_an_error_records_action_failed() {
             duration_ms: None,
         })
         .unwrap();
-    assert_eq!(out["status"], "failed");
+    assert_eq!(out.status, ReportStatus::Failed);
     assert_eq!(rec.types(), vec!["action.failed"]);
 }
 
@@ -647,14 +647,14 @@ fn approve_turns_pending_into_authorized() {
     assert_eq!(r.check("s", "orders.refund"), FastVerdict::PendingApproval);
     let listed = r.approvals(&Default::default());
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0]["action_id"], "orders.refund");
-    assert_eq!(listed[0]["agent_id"], "ag");
-    assert_eq!(listed[0]["parameters"], json!({}));
+    assert_eq!(listed[0].action_id, "orders.refund");
+    assert_eq!(listed[0].agent_id, "ag");
+    assert_eq!(listed[0].parameters, json!({}));
     rec.take();
     let out = r.approve(&decision(&ap)).unwrap();
-    assert_eq!(out["status"], "approved");
-    assert_eq!(out["approver"], "alice");
-    assert_eq!(out["action_id"], "orders.refund");
+    assert_eq!(out.status, ApprovalStatus::Approved);
+    assert_eq!(out.approver.as_deref(), Some("alice"));
+    assert_eq!(out.action_id, "orders.refund");
     assert_eq!(rec.types(), vec!["action.approved"]);
     assert!(
         r.approvals(&Default::default()).is_empty(),
@@ -668,7 +668,7 @@ fn approve_turns_pending_into_authorized() {
         (ExecuteStatus::Authorized, Some(ap.as_str()))
     );
     assert!(ans.execution_id.is_some());
-    assert_eq!(r.approval(&ap).unwrap()["status"], "consumed");
+    assert_eq!(r.approval(&ap).unwrap().status, ApprovalStatus::Consumed);
     // used once: the same call again needs a new approval
     let again = r
         .execute(exec("ag", "s", &id, "orders.refund", json!({})))
@@ -744,7 +744,7 @@ fn approvals_need_an_approver_who_is_not_the_agent() {
         r.approve(&d).unwrap_err().code,
         ErrorCode::ApprovalForbidden
     );
-    assert_eq!(r.approval(&ap).unwrap()["status"], "pending");
+    assert_eq!(r.approval(&ap).unwrap().status, ApprovalStatus::Pending);
 }
 
 #[test]
@@ -769,7 +769,10 @@ fn reject_denies_with_approval_rejected() {
     load(&r, &approval_atlas(None));
     let (id, ap) = pending(&r, "s");
     rec.take();
-    assert_eq!(r.reject(&decision(&ap)).unwrap()["status"], "rejected");
+    assert_eq!(
+        r.reject(&decision(&ap)).unwrap().status,
+        ApprovalStatus::Rejected
+    );
     assert_eq!(rec.types(), vec!["action.denied"]);
     let ans = r
         .execute(exec("ag", "s", &id, "orders.refund", json!({})))
@@ -797,7 +800,7 @@ fn approval_expiry() {
     load(&r, &approval_atlas(Some(60)));
     let (_, ap) = pending(&r, "s");
     r.clock().advance(61 * SEC);
-    assert_eq!(r.approval(&ap).unwrap()["status"], "expired");
+    assert_eq!(r.approval(&ap).unwrap().status, ApprovalStatus::Expired);
     let e = r.approve(&decision(&ap)).unwrap_err();
     assert_eq!(
         (e.code, e.pointer.as_deref()),
@@ -861,7 +864,7 @@ fn approved_call_still_consumes_rate_limits_and_validates_parameters() {
         .unwrap();
     assert_eq!(limited.reason_code, Some("rate_limit_exceeded"));
     // a rate-limited call does not use up its approval
-    assert_eq!(r.approval(&ap2).unwrap()["status"], "approved");
+    assert_eq!(r.approval(&ap2).unwrap().status, ApprovalStatus::Approved);
 }
 
 // ---------- sessions ----------
@@ -895,7 +898,7 @@ fn ended_session_refuses_resolve() {
     rid(&r, "ag", "s");
     rec.take();
     let out = r.end_session("s", Some("done")).unwrap();
-    assert_eq!(out["reason"], "done");
+    assert_eq!(out.reason, "done");
     assert_eq!(rec.types(), vec!["session.ended"]);
     let e = r.resolve(req("ag", "s", "g")).unwrap_err();
     assert_eq!(
@@ -1103,7 +1106,10 @@ fn approval_may_outlive_its_resolution() {
     load(&r, &approval_atlas(None));
     let (id, ap) = pending(&r, "s");
     r.clock().advance(301 * SEC);
-    assert_eq!(r.approve(&decision(&ap)).unwrap()["status"], "approved");
+    assert_eq!(
+        r.approve(&decision(&ap)).unwrap().status,
+        ApprovalStatus::Approved
+    );
     assert_eq!(
         r.execute(exec("ag", "s", &id, "orders.refund", json!({})))
             .unwrap_err()

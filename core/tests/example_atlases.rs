@@ -1,7 +1,7 @@
 //! The shipped example atlases load and behave as their descriptions promise.
 
-use cra_core::protocol::{ApprovalDecision, CarpRequest, ExecuteStatus};
-use cra_core::trace::MemoryRecorder;
+use cra_core::unstable::MemoryRecorder;
+use cra_core::{ApprovalDecision, CarpRequest, ExecuteStatus};
 use cra_core::{FastVerdict, Resolver, ResolverConfig};
 use serde_json::json;
 use std::path::PathBuf;

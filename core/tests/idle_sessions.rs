@@ -1,7 +1,7 @@
 //! Sessions that are never ended are ended after `session_idle_timeout_seconds` of inactivity.
 
-use cra_core::protocol::CarpRequest;
 use cra_core::trace::verify_jsonl;
+use cra_core::CarpRequest;
 use cra_core::{ErrorCode, Resolver, ResolverConfig};
 use serde_json::Value;
 use std::time::Duration;

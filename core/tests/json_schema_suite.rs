@@ -4,7 +4,7 @@
 //! disagreement must be in [`SKIP`] with its reason, and a listed case that now agrees fails
 //! the test too (the list stays exact).
 
-use cra_core::atlas::schema::Schema;
+use cra_core::unstable::Schema;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

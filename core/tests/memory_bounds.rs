@@ -8,7 +8,7 @@ use cra_core::{ErrorCode, ResolverConfig};
 use serde_json::json;
 
 fn stat(r: &cra_core::Resolver, key: &str) -> u64 {
-    r.stats()[key]
+    serde_json::to_value(r.stats()).unwrap()[key]
         .as_u64()
         .unwrap_or_else(|| panic!("stats has no {key}"))
 }

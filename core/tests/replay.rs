@@ -1,7 +1,7 @@
 //! Replay: recorded requests re-run against a changed atlas report exactly the changed decisions.
 
-use cra_core::engine::replay::replay;
-use cra_core::protocol::CarpRequest;
+use cra_core::replay::replay;
+use cra_core::CarpRequest;
 use cra_core::{Resolver, ResolverConfig};
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -2,9 +2,10 @@
 
 mod trace_support;
 
-use cra_core::clock::Clock;
-use cra_core::ids::IdSource;
 use cra_core::trace::*;
+use cra_core::unstable::Clock;
+use cra_core::unstable::IdSource;
+use cra_core::unstable::*;
 use proptest::prelude::*;
 use serde_json::json;
 use std::io;

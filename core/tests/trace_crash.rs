@@ -4,8 +4,9 @@
 
 mod trace_support;
 
-use cra_core::ids::IdSource;
 use cra_core::trace::*;
+use cra_core::unstable::IdSource;
+use cra_core::unstable::*;
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -1,7 +1,7 @@
 //! The worked example of docs/trace.md, pinned: if this fails, the docs are out of date.
 
-use cra_core::trace::chain::{Chain, UnhashedFieldsNoChain};
 use cra_core::trace::{verify_jsonl, TraceEvent};
+use cra_core::unstable::{Chain, UnhashedFieldsNoChain};
 use serde_json::json;
 
 #[test]
@@ -14,7 +14,7 @@ fn docs_worked_example() {
             event_id: "0000002a-0001-7000-8000-000000000001",
             event_type: "session.started",
             parent_span_id: None,
-            payload: cra_core::trace::chain::PayloadText::Value(&payload),
+            payload: cra_core::unstable::PayloadText::Value(&payload),
             session_id: "sess-1",
             span_id: "span-root",
             timestamp_us: 1_795_608_000_123_456,
@@ -32,7 +32,7 @@ fn docs_worked_example() {
             event_id: "0000002a-0001-7000-8000-000000000002",
             event_type: "trace.gap",
             parent_span_id: None,
-            payload: cra_core::trace::chain::PayloadText::Value(&payload2),
+            payload: cra_core::unstable::PayloadText::Value(&payload2),
             session_id: "sess-1",
             span_id: "span-root",
             timestamp_us: 1_795_608_000_223_456,

@@ -3,8 +3,9 @@
 
 mod trace_support;
 
-use cra_core::ids::IdSource;
 use cra_core::trace::*;
+use cra_core::unstable::IdSource;
+use cra_core::unstable::*;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

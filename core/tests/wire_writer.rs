@@ -3,7 +3,7 @@
 //! request, for every kind of entry: allowed, denied (policy, default, rate limit), pending,
 //! context blocks and constraints.
 
-use cra_core::protocol::CarpRequest;
+use cra_core::CarpRequest;
 use cra_core::{Resolver, ResolverConfig};
 use proptest::prelude::*;
 use serde_json::{json, Value};

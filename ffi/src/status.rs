@@ -242,8 +242,8 @@ mod tests {
             CraStatus::Poisoned,
             CraStatus::Panic,
         ];
-        assert_eq!(ours.len(), cra_core::error::ABI_STATUSES.len());
-        for (s, t) in ours.iter().zip(cra_core::error::ABI_STATUSES) {
+        assert_eq!(ours.len(), cra_core::unstable::ABI_STATUSES.len());
+        for (s, t) in ours.iter().zip(cra_core::unstable::ABI_STATUSES) {
             assert_eq!((s.name(), *s as u32), (t.name, t.status));
         }
     }

@@ -18,7 +18,7 @@
 #[allow(dead_code)]
 mod host;
 
-use cra_core::trace::sink::ChunkReceipt;
+use cra_core::trace::ChunkReceipt;
 use cra_core::{api, CraError, ErrorCode, Resolver};
 use napi::bindgen_prelude::{AsyncTask, Env, ObjectFinalize, Task, Uint8Array};
 use napi_derive::napi;

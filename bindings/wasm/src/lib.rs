@@ -20,9 +20,9 @@
 #[allow(dead_code)]
 mod host;
 
-use cra_core::clock::Clock;
-use cra_core::trace::sink::ChunkReceipt;
-use cra_core::trace::TraceSink;
+use cra_core::trace::ChunkReceipt;
+use cra_core::unstable::Clock;
+use cra_core::unstable::TraceSink;
 use cra_core::{api, CraError, ErrorCode, Resolver};
 use std::cell::Cell;
 use std::sync::Arc;

@@ -9,7 +9,7 @@
 //! does not grow over the run.
 
 use super::{percentiles, synthetic_atlas};
-use cra_core::protocol::{CarpRequest, ExecutionReport};
+use cra_core::{CarpRequest, ExecutionReport};
 use cra_core::{Resolver, ResolverConfig};
 use criterion::black_box;
 use serde_json::{json, Value};
@@ -227,9 +227,9 @@ pub fn report(iters: usize) {
         2.0,
     );
     r.flush(Duration::from_secs(30)).ok();
-    let st = r.stats();
+    let st = r.stats().trace.unwrap_or_default();
     println!(
         "  (collector: {} events written, {} dropped by a saturated pipeline)",
-        st["trace"]["written"], st["trace"]["dropped"]
+        st.written, st.dropped
     );
 }

@@ -10,7 +10,6 @@ use crate::error::{CraError, ErrorCode, Problem, Result};
 use crate::protocol::RiskTier;
 use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// Sentinel for "no policy".
@@ -31,8 +30,6 @@ pub struct CompiledAction {
     pub requires_confirmation: bool,
     /// Suggested timeout.
     pub timeout_seconds: Option<u32>,
-    /// The schema as given.
-    pub parameters_schema: Option<Arc<Value>>,
     /// The schema pre-serialized as JSON text (what allowed actions carry; no per-resolve work).
     pub parameters_schema_json: Option<Box<RawValue>>,
     /// The compiled schema.
@@ -71,8 +68,6 @@ pub struct ActionWire {
 pub struct CompiledPolicy {
     /// Id.
     pub id: Arc<str>,
-    /// Type.
-    pub kind: PolicyType,
     /// The reason text reported with its verdicts.
     pub reason: Option<Arc<str>>,
     /// Conditions other than `capabilities` (those are folded into the candidate lists).
@@ -92,10 +87,6 @@ pub struct CompiledPolicy {
 pub struct CompiledBlock {
     /// Id.
     pub block_id: Arc<str>,
-    /// MIME type.
-    pub content_type: Arc<str>,
-    /// Text.
-    pub content: Arc<str>,
     /// ceil(bytes / 4).
     pub tokens: u32,
     /// The whole context-block object of the resolution's wire JSON, rendered at compile time
@@ -106,8 +97,6 @@ pub struct CompiledBlock {
 /// A context pack, ready for selection.
 #[derive(Debug)]
 pub struct CompiledPack {
-    /// Id.
-    pub id: Arc<str>,
     /// Priority (higher first).
     pub priority: u32,
     /// Declaration index (ties).
@@ -145,8 +134,6 @@ pub struct CompiledAtlas {
     pub capability_index: FxHashMap<String, u32>,
     /// Member action indices of each capability, sorted.
     pub capability_actions: Vec<Vec<u32>>,
-    /// Whether any pack has keywords (resolve skips keyword work otherwise).
-    pub any_keywords: bool,
     /// Problems that do not stop the load (reported in the load answer).
     pub warnings: Vec<Problem>,
     /// The compiled `context_schema`.
@@ -261,7 +248,6 @@ impl CompiledAtlas {
             })?;
             policies.push(CompiledPolicy {
                 id: pol.policy_id.as_str().into(),
-                kind: pol.policy_type,
                 reason: pol.reason.as_deref().map(Arc::from),
                 conditions,
                 rate_limit: pol.rate_limit,
@@ -325,7 +311,6 @@ impl CompiledAtlas {
                 risk_tier: a.risk_tier,
                 requires_confirmation: a.requires_confirmation,
                 timeout_seconds: a.timeout_seconds,
-                parameters_schema: a.parameters_schema.clone().map(Arc::new),
                 parameters_schema_json: a.parameters_schema.as_ref().map(raw_json).transpose()?,
                 validator,
                 rate_limit: a.rate_limit,
@@ -364,7 +349,6 @@ impl CompiledAtlas {
                 )
             })?;
             packs.push(CompiledPack {
-                id: p.pack_id.as_str().into(),
                 priority: p.priority,
                 decl: di as u32,
                 conditions,
@@ -388,8 +372,6 @@ impl CompiledAtlas {
                         );
                         Ok(CompiledBlock {
                             block_id: b.block_id.as_str().into(),
-                            content_type: b.content_type.as_str().into(),
-                            content: b.content.as_str().into(),
                             tokens,
                             wire: RawValue::from_string(wire).map_err(|e| {
                                 CraError::new(
@@ -403,7 +385,6 @@ impl CompiledAtlas {
             });
         }
         crate::sort::sort_by_key(&mut packs, |p| (std::cmp::Reverse(p.priority), p.decl));
-        let any_keywords = packs.iter().any(|p| !p.keywords.is_empty());
         let warnings = super::lint::lint(&manifest, &actions, &policies);
         let context_validator = match &manifest.context_schema {
             Some(s) => Some(
@@ -423,7 +404,6 @@ impl CompiledAtlas {
             packs,
             capability_index: cap_index,
             capability_actions,
-            any_keywords,
             warnings,
             context_validator,
         })

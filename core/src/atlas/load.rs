@@ -1,9 +1,7 @@
 //! Reading atlases from JSON text or from a directory holding `atlas.json`.
 
 use super::files::{read_regular, ReadRefusal};
-pub use super::files::{
-    PackFiles, MAX_ATLAS_BYTES, MAX_PACK_FILES_TOTAL_BYTES, MAX_PACK_FILE_BYTES,
-};
+pub(crate) use super::files::{PackFiles, MAX_ATLAS_BYTES};
 use super::model::AtlasManifest;
 use super::validate::validate;
 use crate::error::{CraError, ErrorCode, Problem, Result};
@@ -232,7 +230,7 @@ mod tests {
         let mut big = m.clone();
         big.insert(
             key.clone(),
-            json!("x".repeat(MAX_PACK_FILE_BYTES as usize + 1)),
+            json!("x".repeat(crate::atlas::MAX_PACK_FILE_BYTES as usize + 1)),
         );
         assert_eq!(
             problems(&big),

@@ -13,12 +13,13 @@ use crate::error::{CraError, ErrorCode, Result};
 use crate::protocol::ApprovalDecision;
 use crate::trace::{EventPayload, EventType};
 use parking_lot::Mutex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// State of an approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// State of an approval (its wire name in answers and filters: `pending`, `approved`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ApprovalStatus {
     /// Waiting for a decision.
     Pending,
@@ -28,6 +29,9 @@ pub enum ApprovalStatus {
     Rejected,
     /// Granted and used by the call it authorized.
     Consumed,
+    /// Pending or approved past its expiry: it can no longer be decided or used. Only seen in
+    /// answers ([`ApprovalRecord::status`]); never stored.
+    Expired,
 }
 
 impl ApprovalStatus {
@@ -38,6 +42,7 @@ impl ApprovalStatus {
             ApprovalStatus::Approved => "approved",
             ApprovalStatus::Rejected => "rejected",
             ApprovalStatus::Consumed => "consumed",
+            ApprovalStatus::Expired => "expired",
         }
     }
 }
@@ -55,9 +60,48 @@ pub(crate) struct ApprovalState {
 /// JSON of the parameters.
 pub(crate) type ApprovalKey = (Arc<str>, [u8; 32]);
 
+/// An approval as answers show it ([`Resolver::approval`], [`Resolver::approvals`],
+/// [`Resolver::approve`], [`Resolver::reject`]): everything an approval UI needs to show a human
+/// exactly which call is asked for, and what was decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalRecord {
+    /// The approval's id (the `approval_id` of the `pending_approval` execute answer).
+    pub approval_id: String,
+    /// Its status now (`expired` once past `expires_at` while pending or approved).
+    pub status: ApprovalStatus,
+    /// The session that asked.
+    pub session_id: String,
+    /// The agent that asked.
+    pub agent_id: String,
+    /// The atlas that declares the action.
+    pub atlas_id: String,
+    /// The action asked for.
+    pub action_id: String,
+    /// The call's parameters, as the agent sent them (the approval covers exactly these).
+    pub parameters: Value,
+    /// BLAKE3 of the canonical JSON of `parameters`, lowercase hex.
+    pub parameters_hash: String,
+    /// The `require_approval` policy that asked for it.
+    pub policy_id: Option<String>,
+    /// That policy's reason.
+    pub policy_reason: String,
+    /// The resolution the call was made under.
+    pub resolution_id: String,
+    /// When it was asked for (RFC 3339, microseconds, UTC).
+    pub created_at: String,
+    /// When it expires (RFC 3339, microseconds, UTC).
+    pub expires_at: String,
+    /// Who decided it, once decided.
+    pub approver: Option<String>,
+    /// The reason the approver gave, if any.
+    pub reason: Option<String>,
+    /// When it was decided (RFC 3339, microseconds, UTC).
+    pub decided_at: Option<String>,
+}
+
 /// One approval request: exactly one call (session, action, parameters).
 #[derive(Debug)]
-pub struct Approval {
+pub(crate) struct Approval {
     pub(crate) approval_id: Arc<str>,
     /// The session's trace (events of the decision go to its chain).
     pub(crate) trace: Arc<crate::trace::SessionTrace>,
@@ -88,34 +132,34 @@ impl Approval {
     }
 
     /// The wire status at `now_us` (`expired` for a pending or approved one past its expiry).
-    fn status_at(&self, st: &ApprovalState, now_us: i64) -> &'static str {
+    fn status_at(&self, st: &ApprovalState, now_us: i64) -> ApprovalStatus {
         match st.status {
             ApprovalStatus::Pending | ApprovalStatus::Approved if now_us >= self.expires_at_us => {
-                "expired"
+                ApprovalStatus::Expired
             }
-            s => s.as_str(),
+            s => s,
         }
     }
 
-    pub(crate) fn to_json(&self, st: &ApprovalState, now_us: i64) -> Value {
-        json!({
-            "approval_id": &*self.approval_id,
-            "status": self.status_at(st, now_us),
-            "session_id": &*self.trace.session_id,
-            "agent_id": &*self.agent_id,
-            "atlas_id": &*self.atlas_id,
-            "action_id": &*self.action_id,
-            "parameters": &*self.parameters,
-            "parameters_hash": hex(&self.digest),
-            "policy_id": self.policy_id.as_deref(),
-            "policy_reason": self.policy_reason,
-            "resolution_id": self.resolution_id,
-            "created_at": format_rfc3339_us(self.created_us),
-            "expires_at": format_rfc3339_us(self.expires_at_us),
-            "approver": st.approver,
-            "reason": st.reason,
-            "decided_at": st.decided_us.map(format_rfc3339_us),
-        })
+    pub(crate) fn record(&self, st: &ApprovalState, now_us: i64) -> ApprovalRecord {
+        ApprovalRecord {
+            approval_id: self.approval_id.to_string(),
+            status: self.status_at(st, now_us),
+            session_id: self.trace.session_id.to_string(),
+            agent_id: self.agent_id.to_string(),
+            atlas_id: self.atlas_id.to_string(),
+            action_id: self.action_id.to_string(),
+            parameters: (*self.parameters).clone(),
+            parameters_hash: hex(&self.digest),
+            policy_id: self.policy_id.as_deref().map(str::to_string),
+            policy_reason: self.policy_reason.clone(),
+            resolution_id: self.resolution_id.clone(),
+            created_at: format_rfc3339_us(self.created_us),
+            expires_at: format_rfc3339_us(self.expires_at_us),
+            approver: st.approver.clone(),
+            reason: st.reason.clone(),
+            decided_at: st.decided_us.map(format_rfc3339_us),
+        }
     }
 }
 
@@ -135,27 +179,27 @@ impl Resolver {
     /// parameters) is authorized once. `approver` is required and may not be the agent that
     /// asked. Errors: `APPROVAL_NOT_FOUND`, `APPROVAL_EXPIRED`, `APPROVAL_ALREADY_DECIDED`,
     /// `APPROVAL_FORBIDDEN`.
-    pub fn approve(&self, d: &ApprovalDecision) -> Result<Value> {
+    pub fn approve(&self, d: &ApprovalDecision) -> Result<ApprovalRecord> {
         self.decide(d, ApprovalStatus::Approved)
     }
 
     /// Rejects an approval: the call it was asked for is denied (`approval_rejected`) until
     /// the approval expires. `approver` is required. Same errors as [`Resolver::approve`].
-    pub fn reject(&self, d: &ApprovalDecision) -> Result<Value> {
+    pub fn reject(&self, d: &ApprovalDecision) -> Result<ApprovalRecord> {
         self.decide(d, ApprovalStatus::Rejected)
     }
 
     /// The current state of an approval.
-    pub fn approval(&self, approval_id: &str) -> Result<Value> {
+    pub fn approval(&self, approval_id: &str) -> Result<ApprovalRecord> {
         let a = self.find_approval(approval_id)?;
         let st = a.state.lock();
-        Ok(a.to_json(&st, self.clock.peek_us()))
+        Ok(a.record(&st, self.clock.peek_us()))
     }
 
     /// The approvals the filter selects (default: every pending one), oldest first, each with
     /// agent, action, parameters, policy, reason and expiry, so an approval UI can show a
     /// human exactly what is asked.
-    pub fn approvals(&self, filter: &ApprovalFilter) -> Vec<Value> {
+    pub fn approvals(&self, filter: &ApprovalFilter) -> Vec<ApprovalRecord> {
         let now = self.clock.peek_us();
         let mut list = self.approvals.filter_values(|a| {
             filter
@@ -171,10 +215,10 @@ impl Resolver {
                 let st = a.state.lock();
                 let status = a.status_at(&st, now);
                 let wanted = match &filter.status {
-                    None => status == "pending",
-                    Some(l) => l.iter().any(|s| s == status),
+                    None => status == ApprovalStatus::Pending,
+                    Some(l) => l.iter().any(|s| s == status.as_str()),
                 };
-                wanted.then(|| a.to_json(&st, now))
+                wanted.then(|| a.record(&st, now))
             })
             .collect()
     }
@@ -189,7 +233,7 @@ impl Resolver {
         })
     }
 
-    fn decide(&self, d: &ApprovalDecision, to: ApprovalStatus) -> Result<Value> {
+    fn decide(&self, d: &ApprovalDecision, to: ApprovalStatus) -> Result<ApprovalRecord> {
         self.check_not_forked()?;
         let a = self.find_approval(&d.approval_id)?;
         let approver = match d.approver.as_deref() {
@@ -243,7 +287,7 @@ impl Resolver {
         st.approver = Some(approver.to_string());
         st.reason = d.reason.clone();
         st.decided_us = Some(now);
-        let out = a.to_json(&st, now);
+        let out = a.record(&st, now);
         drop(st);
         let span: Arc<str> = Arc::from(self.next_id(now));
         let ty = if to == ApprovalStatus::Approved {

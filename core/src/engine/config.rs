@@ -226,6 +226,7 @@ impl ResolverConfig {
         Ok(())
     }
 
+    #[doc(hidden)]
     /// The clock and id source this configuration asks for.
     pub fn clock_and_ids(&self) -> (Clock, IdSource) {
         match &self.deterministic {

@@ -551,7 +551,7 @@ impl Resolver {
 
     /// Records the outcome of an authorized call (`action.executed` or `action.failed`).
     /// Errors: `EXECUTION_NOT_FOUND`, `EXECUTION_ALREADY_REPORTED`.
-    pub fn report(&self, report: &ExecutionReport) -> Result<Value> {
+    pub fn report(&self, report: &ExecutionReport) -> Result<super::ReportReceipt> {
         self.check_not_forked()?;
         let rec = self.executions.get(&report.execution_id).ok_or_else(|| {
             CraError::at(
@@ -577,21 +577,29 @@ impl Resolver {
             Some(err) => {
                 let mut p = base;
                 p["error"] = json!({"message": err.message, "code": err.code});
-                (EventType::ActionFailed, "failed", EventPayload::Json(p))
+                (
+                    EventType::ActionFailed,
+                    super::ReportStatus::Failed,
+                    EventPayload::Json(p),
+                )
             }
             None => {
                 let result = Arc::new(report.result.clone().unwrap_or(Value::Null));
                 (
                     EventType::ActionExecuted,
-                    "executed",
+                    super::ReportStatus::Executed,
                     hashed(base, "result_hash", &result),
                 )
             }
         };
         self.emit(&rec.session.trace, &rec.span, false, now, ty, payload);
         self.counters.reports.fetch_add(1, Ordering::Relaxed);
-        Ok(
-            json!({"execution_id": &*rec.execution_id, "status": status, "action_id": &*rec.action_id, "recorded_at": format_rfc3339_us(now), "elapsed_us": now - rec.started_us}),
-        )
+        Ok(super::ReportReceipt {
+            execution_id: rec.execution_id.to_string(),
+            status,
+            action_id: rec.action_id.to_string(),
+            recorded_at: format_rfc3339_us(now),
+            elapsed_us: now - rec.started_us,
+        })
     }
 }

@@ -10,8 +10,96 @@ use crate::atlas::conditions::{json_equal, window_holds, EvalCtx};
 use crate::atlas::model::{Conditions, PolicyType};
 use crate::atlas::pattern::Pattern;
 use crate::error::{CraError, ErrorCode, Result};
-use crate::protocol::{CarpRequest, Operation};
-use serde_json::{json, Value};
+use crate::protocol::{CarpRequest, Operation, RiskTier};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// The verdict an explanation reports for the action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExplainVerdict {
+    /// A resolve would allow it.
+    Allowed,
+    /// A resolve would list it as needing an approval.
+    PendingApproval,
+    /// Its rate limit has no room now.
+    RateLimited,
+    /// A policy denies it, or no policy allows it (`reason_code` says which).
+    Denied,
+    /// The request's `atlas_ids` or `required_capabilities` leave it out of scope.
+    NotInScope,
+}
+
+/// Why an action gets its verdict for a request ([`Resolver::explain`]; docs/protocol.md
+/// "Explain").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// The action explained.
+    pub action_id: String,
+    /// The atlas that declares it.
+    pub atlas_id: String,
+    /// The verdict.
+    pub verdict: ExplainVerdict,
+    /// The machine reason of a verdict other than `allowed` and `not_in_scope`
+    /// (`approval_required`, `rate_limit_exceeded`, `policy_denied`, `default_deny`).
+    pub reason_code: Option<&'static str>,
+    /// The policy that decided, if one did.
+    pub policy_id: Option<String>,
+    /// What the verdict was judged on.
+    pub input: ExplainInput,
+    /// Every policy of the atlas, in ladder order (deny, require_approval, rate_limit, allow;
+    /// higher priority first).
+    pub policies: Vec<PolicyExplanation>,
+}
+
+/// The part of the request an explanation judged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExplainInput {
+    /// The requesting agent.
+    pub agent_id: String,
+    /// The task's risk tier (the resolver's default when the request has none).
+    pub risk_tier: RiskTier,
+    /// The request's context, as sent.
+    pub context: Option<Map<String, Value>>,
+}
+
+/// One policy's part of an [`Explanation`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyExplanation {
+    /// The policy.
+    pub policy_id: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub policy_type: PolicyType,
+    /// Its priority.
+    pub priority: i64,
+    /// Whether its actions (patterns and capabilities) cover the action.
+    pub pattern_matched: bool,
+    /// Each of its conditions: whether it held, what it expected, what the request had.
+    pub conditions: Vec<ConditionExplanation>,
+    /// Whether it applies (matched and its conditions hold).
+    pub applies: bool,
+    /// Whether it decided the verdict.
+    pub decided: bool,
+    /// A sentence on its part in the verdict.
+    pub note: String,
+}
+
+/// One condition of a policy, as an [`Explanation`] shows it. `expected` and `saw` are
+/// open-ended JSON: their shape depends on `kind` (a tier list, agent patterns, a
+/// `context_matches` object, a time window...), as the atlas wrote it and the request sent it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConditionExplanation {
+    /// The condition kind: `risk_tiers`, `agents`, `capabilities`, `context_matches`,
+    /// `time_window`.
+    pub kind: &'static str,
+    /// Whether it held; `None` for `capabilities`, which is folded into `pattern_matched`.
+    pub held: Option<bool>,
+    /// What the policy expects.
+    pub expected: Value,
+    /// What the request had (or the time it was judged at).
+    pub saw: Value,
+}
 
 /// Ladder rung of a policy type (deny first).
 fn rung(t: PolicyType) -> u8 {
@@ -30,7 +118,7 @@ impl Resolver {
     /// Errors: `INVALID_REQUEST` (not a resolve request; no loaded atlas declares the action,
     /// pointer `/action_id`; the context fails an atlas's `context_schema`, as in resolve),
     /// `ATLAS_NOT_FOUND` (an `atlas_ids` entry is not loaded).
-    pub fn explain(&self, request: &CarpRequest, action_id: &str) -> Result<Value> {
+    pub fn explain(&self, request: &CarpRequest, action_id: &str) -> Result<Explanation> {
         self.check_not_forked()?;
         if request.operation != Operation::Resolve {
             return Err(CraError::request(
@@ -94,13 +182,13 @@ impl Resolver {
         let agent: std::sync::Arc<str> = request.requester.agent_id.as_str().into();
         let v = self.evaluate(atlas, idx, action, &ctx, &sid, &agent);
         let (verdict, reason_code) = match v.kind {
-            _ if out_of_scope => ("not_in_scope", None),
-            VerdictKind::Allowed => ("allowed", None),
-            VerdictKind::Pending => ("pending_approval", Some("approval_required")),
+            _ if out_of_scope => (ExplainVerdict::NotInScope, None),
+            VerdictKind::Allowed => (ExplainVerdict::Allowed, None),
+            VerdictKind::Pending => (ExplainVerdict::PendingApproval, Some("approval_required")),
             VerdictKind::Denied(DenyReason::RateLimitExceeded) => {
-                ("rate_limited", Some("rate_limit_exceeded"))
+                (ExplainVerdict::RateLimited, Some("rate_limit_exceeded"))
             }
-            VerdictKind::Denied(r) => ("denied", Some(r.code())),
+            VerdictKind::Denied(r) => (ExplainVerdict::Denied, Some(r.code())),
         };
         let decided = (v.policy != NO_POLICY).then_some(v.policy);
         let mut order: Vec<usize> = (0..atlas.policies.len()).collect();
@@ -109,23 +197,23 @@ impl Resolver {
             let p = &manifest.policies[pi];
             (rung(p.policy_type), std::cmp::Reverse(p.priority), pi)
         });
-        let policies: Vec<Value> = order
+        let policies: Vec<PolicyExplanation> = order
             .iter()
             .map(|&pi| explain_policy(atlas, idx, pi as u32, &ctx, decided, v.kind))
             .collect();
-        Ok(json!({
-            "action_id": &*action.id,
-            "atlas_id": &*atlas.id,
-            "verdict": verdict,
-            "reason_code": reason_code,
-            "policy_id": decided.map(|pi| &*atlas.policies[pi as usize].id),
-            "input": {
-                "agent_id": request.requester.agent_id,
-                "risk_tier": ctx.tier.as_str(),
-                "context": request.context,
+        Ok(Explanation {
+            action_id: action.id.to_string(),
+            atlas_id: atlas.id.to_string(),
+            verdict,
+            reason_code,
+            policy_id: decided.map(|pi| atlas.policies[pi as usize].id.to_string()),
+            input: ExplainInput {
+                agent_id: request.requester.agent_id.clone(),
+                risk_tier: ctx.tier,
+                context: request.context.clone(),
             },
-            "policies": policies,
-        }))
+            policies,
+        })
     }
 }
 
@@ -137,7 +225,7 @@ fn explain_policy(
     ctx: &EvalCtx<'_>,
     decided: Option<u32>,
     kind: VerdictKind,
-) -> Value {
+) -> PolicyExplanation {
     let p = &atlas.manifest.policies[pi as usize];
     let a = &atlas.actions[idx as usize];
     let candidates: &[u32] = match p.policy_type {
@@ -162,8 +250,8 @@ fn explain_policy(
     } else if !holds {
         let failed: Vec<&str> = conditions
             .iter()
-            .filter(|c| c["held"] == false)
-            .filter_map(|c| c["kind"].as_str())
+            .filter(|c| c.held == Some(false))
+            .map(|c| c.kind)
             .collect();
         format!("conditions do not hold: {}", failed.join(", "))
     } else {
@@ -176,45 +264,60 @@ fn explain_policy(
             _ => "applies, but a policy earlier in the ladder decided".to_string(),
         }
     };
-    json!({
-        "policy_id": p.policy_id,
-        "type": p.policy_type.as_str(),
-        "priority": p.priority,
-        "pattern_matched": matched,
-        "conditions": conditions,
-        "applies": applies,
-        "decided": is_decider,
-        "note": note,
-    })
+    PolicyExplanation {
+        policy_id: p.policy_id.clone(),
+        policy_type: p.policy_type,
+        priority: p.priority,
+        pattern_matched: matched,
+        conditions,
+        applies,
+        decided: is_decider,
+        note,
+    }
+}
+
+/// One condition's explanation.
+fn cond(
+    kind: &'static str,
+    held: Option<bool>,
+    expected: impl Serialize,
+    saw: impl Serialize,
+) -> ConditionExplanation {
+    ConditionExplanation {
+        kind,
+        held,
+        expected: json!(expected),
+        saw: json!(saw),
+    }
 }
 
 /// Each present condition kind: whether it held, what was expected and what the request had.
-fn conditions(c: &Conditions, ctx: &EvalCtx<'_>) -> Vec<Value> {
+fn conditions(c: &Conditions, ctx: &EvalCtx<'_>) -> Vec<ConditionExplanation> {
     let mut out = Vec::new();
     if let Some(tiers) = &c.risk_tiers {
-        out.push(json!({
-            "kind": "risk_tiers",
-            "held": tiers.contains(&ctx.tier),
-            "expected": tiers.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            "saw": ctx.tier.as_str(),
-        }));
+        out.push(cond(
+            "risk_tiers",
+            Some(tiers.contains(&ctx.tier)),
+            tiers,
+            ctx.tier,
+        ));
     }
     if let Some(agents) = &c.agents {
         let held = agents
             .iter()
             .any(|p| Pattern::parse(p).is_ok_and(|p| p.matches(ctx.agent_id)));
-        out.push(json!({"kind": "agents", "held": held, "expected": agents, "saw": ctx.agent_id}));
+        out.push(cond("agents", Some(held), agents, ctx.agent_id));
     }
     if let Some(caps) = &c.capabilities {
-        out.push(json!({
-            "kind": "capabilities",
-            "held": Value::Null,
-            "expected": caps,
-            "saw": "folded into the policy's actions (see pattern_matched)",
-        }));
+        out.push(cond(
+            "capabilities",
+            None,
+            caps,
+            "folded into the policy's actions (see pattern_matched)",
+        ));
     }
     if let Some(want) = &c.context_matches {
-        let saw: serde_json::Map<String, Value> = want
+        let saw: Map<String, Value> = want
             .keys()
             .map(|k| {
                 let v = ctx
@@ -230,15 +333,15 @@ fn conditions(c: &Conditions, ctx: &EvalCtx<'_>) -> Vec<Value> {
                 .and_then(|m| m.get(k))
                 .is_some_and(|r| json_equal(r, v))
         });
-        out.push(json!({"kind": "context_matches", "held": held, "expected": want, "saw": saw}));
+        out.push(cond("context_matches", Some(held), want, saw));
     }
     if let Some(w) = &c.time_window {
-        out.push(json!({
-            "kind": "time_window",
-            "held": window_holds(w, ctx.now_us),
-            "expected": w,
-            "saw": crate::clock::format_rfc3339_us(ctx.now_us),
-        }));
+        out.push(cond(
+            "time_window",
+            Some(window_holds(w, ctx.now_us)),
+            w,
+            crate::clock::format_rfc3339_us(ctx.now_us),
+        ));
     }
     out
 }

@@ -1,27 +1,32 @@
 //! The engine: the [`Resolver`] that loads atlases, resolves requests, authorizes tool calls,
 //! handles approvals and rate limits, and records every step.
 
+mod answers;
 mod approvals;
 mod call_events;
 mod changes;
-pub mod config;
+mod config;
 mod execute;
 mod explain;
 mod fast;
 mod payload;
-pub mod ratelimit;
+pub(crate) mod ratelimit;
 pub mod replay;
-pub mod resolution;
+pub(crate) mod resolution;
 mod resolve;
 mod session;
 mod shadow;
-pub mod store;
+pub(crate) mod store;
 mod wire;
 
-pub use approvals::{ApprovalFilter, ApprovalStatus};
+pub use answers::{ReportReceipt, ReportStatus, ResolverStats, SessionEnd};
+pub use approvals::{ApprovalFilter, ApprovalRecord, ApprovalStatus};
 pub use config::{DeterministicConfig, ResolverConfig};
+pub use explain::{
+    ConditionExplanation, ExplainInput, ExplainVerdict, Explanation, PolicyExplanation,
+};
 pub use fast::FastVerdict;
-pub use resolution::{DenyReason, Resolution, VerdictKind};
+pub use resolution::{DenyReason, Resolution};
 pub use session::{LatestResolution, SessionState};
 
 use crate::atlas::{manifest_from_dir, manifest_from_json, AtlasManifest, CompiledAtlas};
@@ -44,7 +49,7 @@ use store::ShardedMap;
 
 /// The loaded atlases, in load order; swapped atomically as a whole.
 #[derive(Debug, Default)]
-pub struct AtlasSet {
+pub(crate) struct AtlasSet {
     /// Atlases in load order.
     pub atlases: Vec<Arc<CompiledAtlas>>,
     /// Atlas id → position.
@@ -121,8 +126,22 @@ struct Counters {
 
 /// The CRA resolver. `Send + Sync`: share one per process (or per tenant) behind an `Arc`.
 ///
-/// `resolve` takes no global lock: it reads an atomically swapped atlas snapshot and touches
-/// only the sharded session and resolution maps.
+/// The life of a governed agent session, in calls (protocol.md §5):
+///
+/// | step | method | answer |
+/// |---|---|---|
+/// | load policy | [`load_atlas_json`](Self::load_atlas_json), [`load_atlas_dir`](Self::load_atlas_dir), [`load_manifest`](Self::load_manifest) | [`AtlasInfo`] |
+/// | what may the agent do? | [`resolve`](Self::resolve) | [`Resolution`] |
+/// | may it make this call? | [`execute`](Self::execute) (or the fast [`check`](Self::check)) | [`ExecuteAnswer`](crate::ExecuteAnswer) ([`FastVerdict`]) |
+/// | the tool ran | [`report`](Self::report) | [`ReportReceipt`] |
+/// | a human decides | [`approvals`](Self::approvals), [`approve`](Self::approve), [`reject`](Self::reject) | [`ApprovalRecord`] |
+/// | why? | [`explain`](Self::explain) | [`Explanation`] |
+/// | done | [`end_session`](Self::end_session) | [`SessionEnd`] |
+/// | operate | [`stats`](Self::stats), [`drain_trace`](Self::drain_trace), [`flush`](Self::flush), [`close`](Self::close) | [`ResolverStats`], JSONL |
+///
+/// Every failure is a [`CraError`] with a stable [`ErrorCode`]. `resolve` takes no global lock:
+/// it reads an atomically swapped atlas snapshot and touches only the sharded session and
+/// resolution maps.
 pub struct Resolver {
     atlases: ArcSwap<AtlasSet>,
     /// Shadow (candidate) atlases by the live atlas id they shadow; empty: no shadow work.
@@ -181,6 +200,7 @@ impl Resolver {
         Self::new(ResolverConfig::from_json(bytes)?)
     }
 
+    #[doc(hidden)]
     /// A resolver with `config`, recording into `recorder` (tests, custom pipelines);
     /// `config.trace` is ignored.
     pub fn with_recorder(config: ResolverConfig, recorder: Arc<dyn Recorder>) -> Result<Self> {
@@ -228,11 +248,13 @@ impl Resolver {
         &self.config
     }
 
+    #[doc(hidden)]
     /// The clock (tests and conformance cases advance a deterministic clock through it).
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
 
+    #[doc(hidden)]
     /// The id source (the trace collector forks it).
     pub fn ids(&self) -> &IdSource {
         &self.ids
@@ -452,35 +474,32 @@ impl Resolver {
         }
     }
 
+    #[doc(hidden)]
     /// The trace collector, when the resolver owns one.
     pub fn collector(&self) -> Option<&Arc<Collector>> {
         self.collector.as_ref()
     }
 
     /// Counters and sizes, including the trace collector's.
-    pub fn stats(&self) -> serde_json::Value {
+    pub fn stats(&self) -> ResolverStats {
         let c = &self.counters;
-        let trace = self
-            .collector
-            .as_ref()
-            .map(|c| serde_json::to_value(c.stats()).unwrap_or_default());
-        serde_json::json!({
-            "trace": trace,
-            "atlases": self.atlases.load().atlases.len(),
-            "sessions": self.sessions.len(),
-            "ended_sessions": self.ended_sessions.len(),
-            "resolutions": self.resolutions.len(),
-            "approvals": self.approvals.len(),
-            "executions": self.executions.len(),
-            "rate_limit_windows": self.limiter.len(),
-            "resolves": c.resolves.load(Ordering::Relaxed),
-            "executes": c.executes.load(Ordering::Relaxed),
-            "authorized": c.authorized.load(Ordering::Relaxed),
-            "denied": c.denied.load(Ordering::Relaxed),
-            "reports": c.reports.load(Ordering::Relaxed),
-            "shadows": self.shadows.load().len(),
-            "shadow_diffs": c.shadow_diffs.load(Ordering::Relaxed),
-        })
+        ResolverStats {
+            trace: self.collector.as_ref().map(|c| c.stats()),
+            atlases: self.atlases.load().atlases.len(),
+            sessions: self.sessions.len(),
+            ended_sessions: self.ended_sessions.len(),
+            resolutions: self.resolutions.len(),
+            approvals: self.approvals.len(),
+            executions: self.executions.len(),
+            rate_limit_windows: self.limiter.len(),
+            resolves: c.resolves.load(Ordering::Relaxed),
+            executes: c.executes.load(Ordering::Relaxed),
+            authorized: c.authorized.load(Ordering::Relaxed),
+            denied: c.denied.load(Ordering::Relaxed),
+            reports: c.reports.load(Ordering::Relaxed),
+            shadows: self.shadows.load().len(),
+            shadow_diffs: c.shadow_diffs.load(Ordering::Relaxed),
+        }
     }
 
     /// `SESSION_ENDED` for a session that ended recently (and is remembered), `None` otherwise.

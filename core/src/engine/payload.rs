@@ -242,7 +242,7 @@ mod tests {
     use super::write_request;
     use crate::protocol::{CarpRequest, RiskTier};
     use crate::trace::canonical::canonicalize;
-    use crate::trace::{EventType, MemoryRecorder, PayloadSource};
+    use crate::trace::{event::MemoryRecorder, EventType, PayloadSource};
     use crate::{Resolver, ResolverConfig};
     use serde_json::json;
     use std::sync::Arc;

@@ -55,7 +55,7 @@ const SHARDS: usize = 16;
 type Windows = FxHashMap<LimitKey, Window>;
 
 /// All rate-limit counters of a resolver, in independently locked shards (no global lock).
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     shards: Box<[Mutex<Windows>]>,
 }
 
@@ -134,11 +134,6 @@ impl RateLimiter {
     /// Number of live counters.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()
-    }
-
-    /// Whether there are no counters.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -208,6 +208,7 @@ pub fn replay(trace: &[u8], atlases: Vec<AtlasManifest>) -> Result<ReplayReport>
 }
 
 impl Resolver {
+    #[doc(hidden)]
     /// Replaces the clock (replay resolves each request at its recorded instant).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;

@@ -135,7 +135,10 @@ pub struct Resolution {
 impl Resolution {
     /// Finds an action's verdict by id: (atlas, action, verdict).
     #[inline]
-    pub fn verdict_of(&self, action_id: &str) -> Option<(&Arc<CompiledAtlas>, u32, Verdict)> {
+    pub(crate) fn verdict_of(
+        &self,
+        action_id: &str,
+    ) -> Option<(&Arc<CompiledAtlas>, u32, Verdict)> {
         for sel in &self.selected {
             let atlas = &self.snapshot.atlases[sel.atlas as usize];
             if let Some(&idx) = atlas.action_index.get(action_id) {
@@ -155,7 +158,9 @@ impl Resolution {
     }
 
     /// Iterates (atlas, action, verdict) over every in-scope action in wire order.
-    pub fn iter(&self) -> impl Iterator<Item = (&CompiledAtlas, &CompiledAction, Verdict)> + '_ {
+    pub(crate) fn iter(
+        &self,
+    ) -> impl Iterator<Item = (&CompiledAtlas, &CompiledAction, Verdict)> + '_ {
         self.selected.iter().flat_map(move |sel| {
             let atlas = &*self.snapshot.atlases[sel.atlas as usize];
             self.verdicts[sel.start as usize..(sel.start + sel.len) as usize]
@@ -205,7 +210,11 @@ impl Resolution {
     }
 
     /// The human reason for a denial.
-    pub fn deny_reason_text(atlas: &CompiledAtlas, action: &CompiledAction, v: Verdict) -> String {
+    pub(crate) fn deny_reason_text(
+        atlas: &CompiledAtlas,
+        action: &CompiledAction,
+        v: Verdict,
+    ) -> String {
         if v.policy != NO_POLICY {
             if let Some(r) = &atlas.policies[v.policy as usize].reason {
                 return r.to_string();
@@ -244,11 +253,6 @@ impl Resolution {
         }
     }
 
-    /// The wire JSON as a value.
-    pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-
     pub(crate) fn constraints(&self) -> Vec<Value> {
         let mut out = Vec::new();
         for (atlas, action, v) in self.iter() {
@@ -276,7 +280,7 @@ impl Resolution {
     }
 
     /// The evaluation context of the original request (used again by execute).
-    pub fn eval_ctx(&self) -> crate::atlas::conditions::EvalCtx<'_> {
+    pub(crate) fn eval_ctx(&self) -> crate::atlas::conditions::EvalCtx<'_> {
         crate::atlas::conditions::EvalCtx {
             agent_id: &self.agent_id,
             tier: self.tier,

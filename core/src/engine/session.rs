@@ -172,7 +172,7 @@ impl Resolver {
     /// Ends a session: records `session.ended` with the reason and duration, forgets its
     /// resolutions, executions and rate-limit windows. Later requests naming it fail with
     /// `SESSION_ENDED`.
-    pub fn end_session(&self, session_id: &str, reason: Option<&str>) -> Result<serde_json::Value> {
+    pub fn end_session(&self, session_id: &str, reason: Option<&str>) -> Result<super::SessionEnd> {
         self.check_not_forked()?;
         let Some(s) = self.sessions.get(session_id) else {
             if let Some(mut e) = self.ended_error(session_id, self.clock.peek_us()) {
@@ -197,13 +197,13 @@ impl Resolver {
         let reason = reason.unwrap_or("ended");
         let duration_us = self.close_session(&s, now, reason);
         self.forget_sessions(&[session_id]);
-        Ok(json!({
-            "session_id": session_id,
-            "trace_id": &*s.trace.trace_id,
-            "reason": reason,
-            "ended_at": crate::clock::format_rfc3339_us(now),
-            "duration_us": duration_us,
-        }))
+        Ok(super::SessionEnd {
+            session_id: session_id.to_string(),
+            trace_id: s.trace.trace_id.to_string(),
+            reason: reason.to_string(),
+            ended_at: crate::clock::format_rfc3339_us(now),
+            duration_us,
+        })
     }
 
     /// Records `session.ended` and drops the session's own state; returns the duration.

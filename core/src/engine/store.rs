@@ -9,7 +9,7 @@ const SHARDS: usize = 32;
 type Shard<V> = Mutex<FxHashMap<Box<str>, V>>;
 
 /// A map from string keys to values, split into independently locked shards.
-pub struct ShardedMap<V> {
+pub(crate) struct ShardedMap<V> {
     shards: Box<[Shard<V>]>,
 }
 
@@ -71,18 +71,13 @@ impl<V: Clone> ShardedMap<V> {
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()
     }
-
-    /// Whether the map is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Ids remembered for a while after what they named was forgotten (ended sessions, expired
 /// resolutions), so a late request gets the precise error (`SESSION_ENDED`,
 /// `RESOLUTION_EXPIRED`) instead of "not found". Bounded in count and in age; oldest first out.
 #[derive(Debug, Default)]
-pub struct Tombstones {
+pub(crate) struct Tombstones {
     inner: Mutex<TombstoneInner>,
 }
 
@@ -125,10 +120,5 @@ impl Tombstones {
     /// Number of ids remembered.
     pub fn len(&self) -> usize {
         self.inner.lock().when.len()
-    }
-
-    /// Whether none is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

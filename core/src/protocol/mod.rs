@@ -1,8 +1,8 @@
 //! Wire types: CARP requests and answers, atlas manifests (see `atlas` module), strict parsing.
 
-pub mod carp;
+pub(crate) mod carp;
 mod execute_wire;
-pub mod json_guard;
+pub(crate) mod json_guard;
 #[cfg(feature = "fast-parse")]
 mod shape;
 pub mod strict;

@@ -3,7 +3,7 @@
 use crate::error::{pointer_token, CraError, ErrorCode, Result};
 use serde::de::DeserializeOwned;
 
-/// Refuses duplicate keys and integers beyond ±2^53 ([`super::json_guard`]) as
+/// Refuses duplicate keys and integers beyond ±2^53 (`protocol::json_guard`) as
 /// `INVALID_REQUEST` with the pointer of the offending value.
 pub fn guard(bytes: &[u8]) -> Result<()> {
     super::json_guard::check(bytes).map_err(|e| CraError::request(e.pointer, e.message))

@@ -1,8 +1,8 @@
 //! Small atlas builders and resolver helpers shared by the engine tests.
 #![allow(dead_code)]
 
-use cra_core::protocol::{ApprovalDecision, CarpRequest, ExecutionReport};
-use cra_core::trace::MemoryRecorder;
+use cra_core::unstable::MemoryRecorder;
+use cra_core::{ApprovalDecision, CarpRequest, ExecutionReport};
 use cra_core::{CraError, Resolver, ResolverConfig, RiskTier};
 use serde_json::{json, Value};
 use std::sync::Arc;

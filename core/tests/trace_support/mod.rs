@@ -1,7 +1,7 @@
 //! Helpers shared by the `trace_*` integration tests.
 #![allow(dead_code)]
 
-use cra_core::trace::{EventPayload, EventType, RawEvent, SessionTrace};
+use cra_core::unstable::{EventPayload, EventType, RawEvent, SessionTrace};
 use serde_json::Value;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

@@ -67,31 +67,22 @@ func call(op string, a []arg) (out []byte, err error) {
 	if r == nil {
 		return nil, &cra.Error{Code: cra.CodeInternal, Name: "INTERNAL", Message: "no resolver (create first)"}
 	}
+	// operations that take one JSON argument and answer JSON text
+	jsonOps := map[string]func([]byte) (json.RawMessage, error){
+		"load_atlas": r.LoadAtlas, "load_shadow": r.LoadShadow, "resolve": r.Resolve, "execute": r.Execute,
+		"report": r.Report, "approve": r.Approve, "reject": r.Reject, "end_session": r.EndSession,
+		"approvals": r.Approvals,
+	}
+	if f, ok := jsonOps[op]; ok {
+		return f(at(0).bytes())
+	}
 	switch op {
-	case "load_atlas":
-		return r.LoadAtlas(at(0).bytes())
-	case "load_shadow":
-		return r.LoadShadow(at(0).bytes())
 	case "load_atlas_dir":
 		return r.LoadAtlasDir(at(0).str())
 	case "unload_atlas":
 		return r.UnloadAtlas(at(0).str())
 	case "unload_shadow":
 		return r.UnloadShadow(at(0).str())
-	case "resolve":
-		return r.Resolve(at(0).bytes())
-	case "execute":
-		return r.Execute(at(0).bytes())
-	case "report":
-		return r.Report(at(0).bytes())
-	case "approve":
-		return r.Approve(at(0).bytes())
-	case "reject":
-		return r.Reject(at(0).bytes())
-	case "end_session":
-		return r.EndSession(at(0).bytes())
-	case "approvals":
-		return r.Approvals(at(0).bytes())
 	case "explain":
 		return r.Explain(at(0).bytes(), at(1).str())
 	case "check":
