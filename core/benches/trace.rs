@@ -29,6 +29,20 @@ impl PayloadSource for Summary {
     }
 }
 
+/// The same payload as [`Summary`], its canonical text computed once: what the pipeline costs
+/// without building a JSON value per event (engine payloads write canonical text directly).
+#[derive(Debug)]
+struct SummaryText(String);
+
+impl PayloadSource for SummaryText {
+    fn render(&self, view: EventType) -> Value {
+        Summary.render(view)
+    }
+    fn write_canonical(&self, _view: EventType, out: &mut String) {
+        out.push_str(&self.0);
+    }
+}
+
 fn session(i: usize) -> Arc<SessionTrace> {
     Arc::new(SessionTrace {
         session_id: format!("session-{i:04}").into(),
@@ -56,6 +70,31 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() as f64 - 1.0) * p) as usize]
 }
 
+/// Events/s of `n` events through the pipeline into `sink` (block mode), until flushed.
+fn pipeline_rate(
+    sessions: &[Arc<SessionTrace>],
+    payload: &Arc<dyn PayloadSource>,
+    sink: SinkKind,
+    n: u64,
+) -> f64 {
+    let c = Collector::new(
+        TraceConfig {
+            sink,
+            ..TraceConfig::default()
+        },
+        IdSource::Uuid7,
+    )
+    .expect("collector");
+    let t = Instant::now();
+    for i in 0..n as usize {
+        c.record(event(&sessions[i % 64], payload, T0 + i as i64));
+    }
+    c.flush(Duration::from_secs(300)).expect("flush");
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    c.close().expect("close");
+    rate
+}
+
 fn main() {
     // `cargo test --all-targets` runs this binary without `--bench`: measuring in a debug build
     // means nothing, so it only says where the real figures come from.
@@ -65,6 +104,53 @@ fn main() {
     }
     let payload: Arc<dyn PayloadSource> = Arc::new(Summary);
     let sessions: Vec<_> = (0..64).map(session).collect();
+    // Profiling modes (callgrind, perf stat): `CRA_BENCH_ONLY=verify CRA_BENCH_FILE=<jsonl>`
+    // verifies a file `CRA_BENCH_N` times (default 5; make one with the resolve bench's
+    // `CRA_BENCH_KEEP_TRACE`); `CRA_BENCH_ONLY=pipeline` runs `CRA_BENCH_N` events (default 1M)
+    // through the pipeline into a null sink.
+    let only = std::env::var("CRA_BENCH_ONLY").unwrap_or_default();
+    let runs = |default: u64| {
+        std::env::var("CRA_BENCH_N")
+            .ok()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    if only == "verify" {
+        let path = std::env::var("CRA_BENCH_FILE").expect("CRA_BENCH_FILE");
+        let bytes = std::fs::read(&path).expect("read CRA_BENCH_FILE");
+        let mut rates = Vec::new();
+        for _ in 0..runs(5) {
+            let t = Instant::now();
+            let r = verify_jsonl(&bytes);
+            rates.push(r.events as f64 / t.elapsed().as_secs_f64());
+            assert!(r.ok, "{:?}", r.errors.first());
+        }
+        rates.sort_by(|a, b| a.total_cmp(b));
+        let t = Instant::now();
+        let r = verify_file(&path).expect("verify");
+        println!(
+            "verify_jsonl p50 {:.0} events/s (min {:.0}, max {:.0}); verify_file {:.0} events/s; {} events, {} bytes/event",
+            rates[rates.len() / 2],
+            rates[0],
+            rates[rates.len() - 1],
+            r.events as f64 / t.elapsed().as_secs_f64(),
+            r.events,
+            bytes.len() as u64 / r.events.max(1)
+        );
+        return;
+    }
+    let text: Arc<dyn PayloadSource> = Arc::new(SummaryText(canonicalize(
+        &Summary.render(EventType::ResolutionCompleted),
+    )));
+    if only == "pipeline" || only == "pipeline-text" {
+        let p = if only == "pipeline" { &payload } else { &text };
+        let n = runs(1_000_000);
+        println!(
+            "{only}, null sink: {:.0} events/s ({n} events)",
+            pipeline_rate(&sessions, p, SinkKind::None, n)
+        );
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("cra-trace-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let mut rows: Vec<(String, String)> = Vec::new();
@@ -171,6 +257,14 @@ fn main() {
         }
         c.close().expect("close");
     }
+
+    rows.push((
+        "pipeline, null sink, payload text precomputed, 1M".into(),
+        format!(
+            "{:.0} events/s",
+            pipeline_rate(&sessions, &text, SinkKind::None, 1_000_000)
+        ),
+    ));
 
     // 3. Verify.
     {

@@ -59,10 +59,14 @@ pub fn write_object(map: &Map<String, Value>, out: &mut String) {
 
 /// Compares two strings by their UTF-16 code units (the JCS member order).
 pub fn cmp_utf16(a: &str, b: &str) -> Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        return a.as_bytes().cmp(b.as_bytes());
+    // UTF-8 byte order is code point order, which is UTF-16 order unless the first difference
+    // is between two non-ASCII characters (U+E000..U+FFFF sorts after U+10000.. in UTF-16).
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let k = x.iter().zip(y).take_while(|(p, q)| p == q).count();
+    match (x.get(k), y.get(k)) {
+        (Some(&p), Some(&q)) if p >= 0x80 && q >= 0x80 => a.encode_utf16().cmp(b.encode_utf16()),
+        _ => x.cmp(y),
     }
-    a.encode_utf16().cmp(b.encode_utf16())
 }
 
 /// Appends an ECMAScript-formatted number.
@@ -117,13 +121,50 @@ pub fn write_u64(mut v: u64, out: &mut String) {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Marks (high bit of each byte) the bytes of `w` (eight bytes, little-endian) that JCS
+/// escapes: `"`, `\` and those below 0x20. Borrows only run towards higher bytes, so the lowest
+/// mark is exact (later ones may be false).
+#[inline]
+pub(super) fn escape_mask(w: u64) -> u64 {
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    (control | (quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash))
+        & (ONES * 0x80)
+}
+
+/// The index of the first byte at or after `i` that JCS escapes, or `bytes.len()`; eight bytes
+/// at a time.
+fn next_escape(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(word) = bytes.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let m = escape_mask(u64::from_le_bytes(w));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !matches!(bytes[i], b'"' | b'\\' | 0x00..=0x1f) {
+        i += 1;
+    }
+    i
+}
+
 /// Appends a JCS-escaped, quoted string.
 pub fn write_string(s: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    loop {
+        // Every byte that is escaped is ASCII: `i` is on a character boundary.
+        let i = next_escape(bytes, start);
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -132,8 +173,7 @@ pub fn write_string(s: &str, out: &mut String) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
         out.push_str(&s[start..i]);
         if esc.is_empty() {

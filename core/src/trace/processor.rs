@@ -252,17 +252,16 @@ impl Processor {
         if q > 0 {
             self.emit_gap(trace, ts, q, "queue_full");
         }
-        let s = self
-            .chains
-            .get_mut(&trace.trace_id)
-            .map_or(0, |st| std::mem::take(&mut st.sink_dropped));
+        // One look-up for both counters (emitting a gap changes neither).
+        let (s, r) = self.chains.get_mut(&trace.trace_id).map_or((0, 0), |st| {
+            (
+                std::mem::take(&mut st.sink_dropped),
+                std::mem::take(&mut st.rejected),
+            )
+        });
         if s > 0 {
             self.emit_gap(trace, ts, s, "sink_full");
         }
-        let r = self
-            .chains
-            .get_mut(&trace.trace_id)
-            .map_or(0, |st| std::mem::take(&mut st.rejected));
         if r > 0 {
             self.emit_gap(trace, ts, r, "sink_rejected");
         }

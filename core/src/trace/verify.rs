@@ -8,14 +8,14 @@
 //! linkage. Deleting a session's *last* events cannot be seen from the chain alone; opt into
 //! [`VerifyOptions::require_session_end`] to flag sessions that do not end with `session.ended`.
 
-use super::canon_check::is_canonical;
+use super::canon_check::{event_line, is_canonical};
 use super::chain::{GENESIS_HASH, TRACE_VERSION};
 use super::event::EventType;
 use crate::clock::{format_rfc3339_us, parse_rfc3339_us};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::path::Path;
 
 /// Why a session (or a line) failed verification.
@@ -138,25 +138,12 @@ pub fn verify_jsonl(bytes: &[u8]) -> VerifyReport {
 /// Verifies JSONL bytes with `options`.
 pub fn verify_jsonl_with(bytes: &[u8], options: VerifyOptions) -> VerifyReport {
     let mut v = Verifier::new(options);
-    let mut lines: Vec<(&[u8], bool)> = Vec::with_capacity(CHUNK);
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let (line, complete, next) = match memchr(rest) {
-            Some(i) => (&rest[..i], true, &rest[i + 1..]),
-            None => (rest, false, &rest[rest.len()..]),
-        };
-        lines.push((line, complete));
-        rest = next;
-        if lines.len() == CHUNK {
-            v.feed_chunk(&lines);
-            lines.clear();
-        }
-    }
-    v.feed_chunk(&lines);
+    v.feed(bytes);
     v.finish()
 }
 
-/// Verifies a JSONL file, streaming (memory stays bounded by the chunk size and the sessions).
+/// Verifies a JSONL file, streaming (memory stays bounded by the block size, the longest line
+/// and the sessions).
 pub fn verify_file(path: impl AsRef<Path>) -> Result<VerifyReport, crate::CraError> {
     verify_file_with(path, VerifyOptions::default())
 }
@@ -173,33 +160,34 @@ pub fn verify_file_with(
             format!("cannot read trace file {}: {e}", path.display()),
         )
     };
-    let file = std::fs::File::open(path).map_err(io_err)?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    verify_read(&mut file, options, BLOCK).map_err(io_err)
+}
+
+/// Verifies what `input` yields, read `block` bytes at a time: whole lines are checked as they
+/// come, the bytes after a block's last LF wait for the next read.
+fn verify_read(
+    input: &mut impl Read,
+    options: VerifyOptions,
+    block: usize,
+) -> std::io::Result<VerifyReport> {
     let mut v = Verifier::new(options);
-    let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
+    let mut buf: Vec<u8> = Vec::with_capacity(block.saturating_add(4096).min(BLOCK + 4096));
     loop {
-        let mut buf = Vec::with_capacity(512);
-        let n = reader.read_until(b'\n', &mut buf).map_err(io_err)?;
-        if n > 0 {
-            bufs.push(buf);
-        }
-        if bufs.len() == CHUNK || (n == 0 && !bufs.is_empty()) {
-            let lines: Vec<(&[u8], bool)> = bufs
-                .iter()
-                .map(|b| match b.strip_suffix(b"\n") {
-                    Some(l) => (l, true),
-                    None => (b.as_slice(), false),
-                })
-                .collect();
-            v.feed_chunk(&lines);
-            bufs.clear();
-        }
+        let n = input.take(block as u64).read_to_end(&mut buf)?;
         if n == 0 {
-            break;
+            v.feed(&buf); // a torn last line, if any
+            return Ok(v.finish());
+        }
+        if let Some(last) = memchr::memrchr(b'\n', &buf) {
+            v.feed(&buf[..=last]);
+            buf.drain(..=last);
         }
     }
-    Ok(v.finish())
 }
+
+/// Bytes read from a file at a time by [`verify_file`].
+const BLOCK: usize = 16 << 20;
 
 const CHUNK: usize = 8192;
 
@@ -278,10 +266,11 @@ impl<'de> Deserialize<'de> for AnyObject {
 const HASH_PREFIX_LEN: usize = 81;
 
 /// What checking one line in isolation found.
-enum LineCheck {
+#[derive(Debug, PartialEq, Eq)]
+enum LineCheck<'a> {
     Good {
-        session_id: String,
-        trace_id: String,
+        session_id: Cow<'a, str>,
+        trace_id: Cow<'a, str>,
         sequence: u64,
         previous: [u8; 32],
         hash: [u8; 32],
@@ -296,7 +285,57 @@ enum LineCheck {
     },
 }
 
-fn check_line(line: &[u8], complete: bool) -> LineCheck {
+/// Checks one line: first the one-pass reader of well-formed lines, which accepts only what
+/// [`check_line_general`] accepts, with the same result; every other line (and a hash
+/// mismatch) goes through the general path, which says what is wrong.
+fn check_line(line: &[u8], complete: bool) -> LineCheck<'_> {
+    if complete {
+        if let Some(good) = check_well_formed(line) {
+            return good;
+        }
+    }
+    check_line_general(line, complete)
+}
+
+/// A line that is the canonical form of a valid event whose hash matches, read in one pass;
+/// `None` for anything else.
+fn check_well_formed(line: &[u8]) -> Option<LineCheck<'_>> {
+    let ev = event_line(line)?;
+    if ev.trace_version != TRACE_VERSION.as_bytes()
+        || !EventType::ALL
+            .iter()
+            .any(|t| t.as_str().as_bytes() == ev.event_type)
+    {
+        return None;
+    }
+    if ev.timestamp.len() != 27
+        || parse_rfc3339_us(ev.timestamp)
+            .map(format_rfc3339_us)
+            .as_deref()
+            != Some(ev.timestamp)
+    {
+        return None;
+    }
+    let previous = parse_hex32(ev.previous_event_hash)?;
+    let claimed = parse_hex32(ev.event_hash)?;
+    let computed = {
+        let mut h = blake3::Hasher::new();
+        h.update(b"{");
+        h.update(&line[HASH_PREFIX_LEN..]);
+        h.finalize()
+    };
+    (computed.as_bytes() == &claimed).then(|| LineCheck::Good {
+        session_id: Cow::Borrowed(ev.session_id),
+        trace_id: Cow::Borrowed(ev.trace_id),
+        sequence: ev.sequence,
+        previous,
+        hash: claimed,
+        ended: ev.event_type == b"session.ended",
+    })
+}
+
+/// Checks one line in full, whatever its form, and says what is wrong with it.
+fn check_line_general(line: &[u8], complete: bool) -> LineCheck<'_> {
     let bad = |code, message: String| {
         let (sid, tid, seq) = match serde_json::from_slice::<SessionOnly<'_>>(line) {
             Ok(s) => (
@@ -361,8 +400,8 @@ fn check_line(line: &[u8], complete: bool) -> LineCheck {
         );
     }
     let (Some(previous), Some(claimed)) = (
-        parse_hex32(&ev.previous_event_hash),
-        parse_hex32(&ev.event_hash),
+        parse_hex32(ev.previous_event_hash.as_bytes()),
+        parse_hex32(ev.event_hash.as_bytes()),
     ) else {
         return bad(
             VerifyErrorCode::MalformedEvent,
@@ -400,8 +439,8 @@ fn check_line(line: &[u8], complete: bool) -> LineCheck {
         };
     }
     LineCheck::Good {
-        session_id: ev.session_id.into_owned(),
-        trace_id: ev.trace_id.into_owned(),
+        session_id: ev.session_id,
+        trace_id: ev.trace_id,
         sequence: ev.sequence,
         previous,
         hash: claimed,
@@ -409,24 +448,33 @@ fn check_line(line: &[u8], complete: bool) -> LineCheck {
     }
 }
 
-fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
+/// The value of each lowercase hex digit; 0xff for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut c = 0;
+    while c < 16 {
+        t[b"0123456789abcdef"[c] as usize] = c as u8;
+        c += 1;
+    }
+    t
+};
+
+fn parse_hex32(b: &[u8]) -> Option<[u8; 32]> {
     if b.len() != 64 {
         return None;
     }
-    let nib = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
     let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = (nib(b[2 * i])? << 4) | nib(b[2 * i + 1])?;
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = (hi << 4) | lo;
     }
-    Some(out)
+    (bad < 16).then_some(out)
 }
 
 struct ChainState {
+    trace_id: String,
     session_id: String,
     next_sequence: u64,
     last_hash: [u8; 32],
@@ -440,8 +488,11 @@ struct ChainState {
 
 struct Verifier {
     options: VerifyOptions,
-    chains: HashMap<String, ChainState>,
-    order: Vec<String>,
+    /// Chains in order of first line, found by trace id through `index`; `last` is the chain
+    /// of the previous line (consecutive lines are mostly of one chain).
+    chains: Vec<ChainState>,
+    index: HashMap<String, usize>,
+    last: usize,
     report: VerifyReport,
     line: u64,
     orphan_reported: bool,
@@ -451,12 +502,32 @@ impl Verifier {
     fn new(options: VerifyOptions) -> Self {
         Verifier {
             options,
-            chains: HashMap::new(),
-            order: Vec::new(),
+            chains: Vec::new(),
+            index: HashMap::new(),
+            last: 0,
             report: VerifyReport::default(),
             line: 0,
             orphan_reported: false,
         }
+    }
+
+    /// Checks LF-terminated lines (a last line without LF is torn), a chunk at a time.
+    fn feed(&mut self, bytes: &[u8]) {
+        let mut lines: Vec<(&[u8], bool)> = Vec::with_capacity(CHUNK.min(bytes.len() / 256 + 1));
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (line, complete, next) = match memchr(rest) {
+                Some(i) => (&rest[..i], true, &rest[i + 1..]),
+                None => (rest, false, &rest[rest.len()..]),
+            };
+            lines.push((line, complete));
+            rest = next;
+            if lines.len() == CHUNK {
+                self.feed_chunk(&lines);
+                lines.clear();
+            }
+        }
+        self.feed_chunk(&lines);
     }
 
     fn feed_chunk(&mut self, lines: &[(&[u8], bool)]) {
@@ -484,7 +555,7 @@ impl Verifier {
         });
     }
 
-    fn apply(&mut self, check: LineCheck) {
+    fn apply(&mut self, check: LineCheck<'_>) {
         self.report.events += 1;
         match check {
             LineCheck::Bad {
@@ -563,8 +634,8 @@ impl Verifier {
                     Some((code, message)) => {
                         st.broken = true;
                         self.fail(
-                            Some(session_id),
-                            Some(trace_id),
+                            Some(session_id.into_owned()),
+                            Some(trace_id.into_owned()),
                             Some(sequence),
                             code,
                             message,
@@ -582,43 +653,44 @@ impl Verifier {
     }
 
     fn chain(&mut self, trace_id: &str, session_id: &str) -> &mut ChainState {
-        let line = self.line;
-        if !self.chains.contains_key(trace_id) {
-            let head = self
-                .options
-                .heads
-                .get(trace_id)
-                .and_then(|h| Some((h.sequence, parse_hex32(&h.event_hash)?)));
-            self.order.push(trace_id.to_string());
-            self.chains.insert(
-                trace_id.to_string(),
-                ChainState {
-                    session_id: session_id.to_string(),
-                    next_sequence: head.map_or(0, |(s, _)| s.wrapping_add(1)),
-                    last_hash: head.map_or([0; 32], |(_, h)| h),
-                    linked: head.is_some(),
-                    broken: false,
-                    ended: false,
-                    first_line: line,
-                    events: 0,
-                },
-            );
+        let cached = self
+            .chains
+            .get(self.last)
+            .is_some_and(|c| c.trace_id == trace_id);
+        if !cached {
+            self.last = match self.index.get(trace_id) {
+                Some(&k) => k,
+                None => {
+                    let head =
+                        self.options.heads.get(trace_id).and_then(|h| {
+                            Some((h.sequence, parse_hex32(h.event_hash.as_bytes())?))
+                        });
+                    self.index.insert(trace_id.to_string(), self.chains.len());
+                    self.chains.push(ChainState {
+                        trace_id: trace_id.to_string(),
+                        session_id: session_id.to_string(),
+                        next_sequence: head.map_or(0, |(s, _)| s.wrapping_add(1)),
+                        last_hash: head.map_or([0; 32], |(_, h)| h),
+                        linked: head.is_some(),
+                        broken: false,
+                        ended: false,
+                        first_line: self.line,
+                        events: 0,
+                    });
+                    self.chains.len() - 1
+                }
+            };
         }
-        self.chains.get_mut(trace_id).expect("inserted above")
+        &mut self.chains[self.last]
     }
 
     fn finish(mut self) -> VerifyReport {
         if self.options.require_session_end {
-            let mut open: Vec<(&String, &ChainState)> = self
-                .chains
-                .iter()
-                .filter(|(_, s)| !s.broken && !s.ended)
-                .collect();
-            crate::sort::sort_by_key(&mut open, |(_, s)| s.first_line);
-            for (tid, s) in open {
+            // `chains` is in order of first line.
+            for s in self.chains.iter().filter(|s| !s.broken && !s.ended) {
                 self.report.errors.push(VerifyError {
                     session_id: Some(s.session_id.clone()),
-                    trace_id: Some(tid.clone()),
+                    trace_id: Some(s.trace_id.clone()),
                     line: self.line,
                     sequence: Some(s.next_sequence),
                     code: VerifyErrorCode::MissingSessionEnd,
@@ -632,10 +704,9 @@ impl Verifier {
         crate::sort::sort_by_key(&mut self.report.errors, |e| e.line);
         self.report.sessions = self.chains.len() as u64;
         if self.options.summaries || !self.options.heads.is_empty() {
-            for tid in &self.order {
-                let c = &self.chains[tid];
+            for c in &self.chains {
                 self.report.traces.push(TraceSummary {
-                    trace_id: tid.clone(),
+                    trace_id: c.trace_id.clone(),
                     session_id: c.session_id.clone(),
                     events: c.events,
                     first_line: c.first_line,
@@ -654,8 +725,8 @@ impl Verifier {
 }
 
 /// Checks lines independently, on several threads when available and worthwhile.
-fn check_all(lines: &[(&[u8], bool)]) -> Vec<LineCheck> {
-    let run = |part: &[(&[u8], bool)]| {
+fn check_all<'a>(lines: &[(&'a [u8], bool)]) -> Vec<LineCheck<'a>> {
+    let run = |part: &[(&'a [u8], bool)]| {
         part.iter()
             .map(|(l, c)| check_line(l, *c))
             .collect::<Vec<_>>()
@@ -688,3 +759,7 @@ fn check_all(lines: &[(&[u8], bool)]) -> Vec<LineCheck> {
     }
     run(lines)
 }
+
+#[cfg(test)]
+#[path = "verify_tests.rs"]
+mod tests;
