@@ -22,6 +22,19 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// A resolver with the synthetic 100-rule atlas loaded, tracing through `trace`.
+fn traced_resolver(trace: cra_core::trace::TraceConfig) -> Resolver {
+    let cfg = ResolverConfig {
+        max_resolutions_per_session: 64,
+        trace,
+        ..Default::default()
+    };
+    let r = Resolver::new(cfg).unwrap();
+    r.load_atlas_json(synthetic_atlas(100).to_string().as_bytes())
+        .unwrap();
+    r
+}
+
 fn synthetic_atlas(rules: usize) -> Value {
     let n_actions = (rules / 5).max(20);
     let groups = n_actions / 10;
@@ -129,14 +142,7 @@ fn trace_end_to_end() {
             fsync,
             ..Default::default()
         };
-        let cfg = ResolverConfig {
-            max_resolutions_per_session: 64,
-            trace,
-            ..Default::default()
-        };
-        let r = Resolver::new(cfg).unwrap();
-        r.load_atlas_json(synthetic_atlas(100).to_string().as_bytes())
-            .unwrap();
+        let r = traced_resolver(trace);
         let req = request(false);
         let n = 100_000;
         let t = Instant::now();
@@ -260,14 +266,7 @@ fn percentile_report() {
             overflow: cra_core::trace::Overflow::Drop,
             ..Default::default()
         };
-        let cfg = ResolverConfig {
-            max_resolutions_per_session: 64,
-            trace,
-            ..Default::default()
-        };
-        let r = Resolver::new(cfg).unwrap();
-        r.load_atlas_json(synthetic_atlas(100).to_string().as_bytes())
-            .unwrap();
+        let r = traced_resolver(trace);
         let req = request(false);
         percentiles(
             "resolve, 100 rules, 20 actions + trace enqueue",

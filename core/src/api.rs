@@ -76,10 +76,15 @@ pub fn unload_atlas(r: &Resolver, atlas_id: &[u8]) -> Result<Vec<u8>> {
 pub fn resolve(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
     let req = CarpRequest::from_json(request)?;
     let res = r.resolve(req)?;
-    let bytes = res.to_json_bytes();
+    written(res.to_json_bytes(), &*res)
+}
+
+/// `bytes` from an answer's direct writer; debug builds check them against its `Serialize`
+/// impl, which stays the reference.
+fn written<T: serde::Serialize + ?Sized>(bytes: Vec<u8>, answer: &T) -> Result<Vec<u8>> {
     debug_assert_eq!(
         String::from_utf8_lossy(&bytes),
-        String::from_utf8_lossy(&to_bytes(&*res)?),
+        String::from_utf8_lossy(&to_bytes(answer)?),
         "the direct writer and the Serialize impl disagree"
     );
     Ok(bytes)
@@ -88,13 +93,7 @@ pub fn resolve(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
 /// Authorizes a tool call (an `execute` request; `operation` may be omitted) → answer JSON.
 pub fn execute(r: &Resolver, request: &[u8]) -> Result<Vec<u8>> {
     let answer = r.execute(CarpRequest::execute_from_json(request)?)?;
-    let bytes = answer.to_json_bytes();
-    debug_assert_eq!(
-        String::from_utf8_lossy(&bytes),
-        String::from_utf8_lossy(&to_bytes(&*answer)?),
-        "the direct writer and the Serialize impl disagree"
-    );
-    Ok(bytes)
+    written(answer.to_json_bytes(), &*answer)
 }
 
 /// The commonest `execute` without a JSON request around it: the call's agent, session,
@@ -131,7 +130,8 @@ pub fn authorize(
         utf8(action_id, "the action id")?,
         params,
     );
-    Ok(r.execute(req)?.to_json_bytes())
+    let answer = r.execute(req)?;
+    written(answer.to_json_bytes(), &*answer)
 }
 
 /// Reports a tool's outcome → `{"execution_id", "status", ...}`.

@@ -68,10 +68,22 @@ def synthetic_atlas(rules: int) -> Dict[str, Any]:
             "description": "bench", "actions": actions, "capabilities": caps, "policies": policies, "context_packs": packs}
 
 
-def percentiles(iterations: int, f: Callable[[], Any]) -> Tuple[float, float, float]:
-    """(p50, p99, p99.9) in nanoseconds over ``iterations`` individually timed calls."""
+def percentiles(
+    iterations: int, f: Callable[[], Any], after: Optional[Callable[[Any], Any]] = None
+) -> Tuple[float, float, float]:
+    """(p50, p99, p99.9) in nanoseconds over ``iterations`` individually timed calls of ``f``.
+    With ``after``, ``after(f())`` runs untimed after each call (the report that closes an
+    authorized call)."""
+    box: List[Any] = [None]
+
+    def kept() -> None:
+        box[0] = f()
+
+    timed = f if after is None else kept
     for _ in range(max(iterations // 10, 1)):
-        f()
+        out = f()
+        if after is not None:
+            after(out)
     samples = [0] * iterations
     clock = time.perf_counter_ns
     gc_was = gc.isenabled()
@@ -79,8 +91,10 @@ def percentiles(iterations: int, f: Callable[[], Any]) -> Tuple[float, float, fl
     try:
         for i in range(iterations):
             t = clock()
-            f()
+            timed()
             samples[i] = clock() - t
+            if after is not None:
+                after(box[0])
     finally:
         if gc_was:
             gc.enable()
@@ -90,33 +104,6 @@ def percentiles(iterations: int, f: Callable[[], Any]) -> Tuple[float, float, fl
         return float(samples[min(int(len(samples) * p), len(samples) - 1)])
 
     return q(0.50), q(0.99), q(0.999)
-
-
-def paired(iterations: int, f: Callable[[], Any], after: Callable[[Any], Any]) -> Tuple[float, float, float]:
-    """As :func:`percentiles`, timing only ``f``; ``after(f())`` runs untimed after each call
-    (the report that closes an authorized call)."""
-    box: List[Any] = [None]
-
-    def timed() -> None:
-        box[0] = f()
-
-    clock = time.perf_counter_ns
-    for _ in range(max(iterations // 10, 1)):
-        after(f())
-    samples = [0] * iterations
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for i in range(iterations):
-            t = clock()
-            timed()
-            samples[i] = clock() - t
-            after(box[0])
-    finally:
-        if gc_was:
-            gc.enable()
-    samples.sort()
-    return tuple(float(samples[min(int(len(samples) * p), len(samples) - 1)]) for p in (0.50, 0.99, 0.999))  # type: ignore[return-value]
 
 
 def run(iterations: int = 20000) -> List[Dict[str, Any]]:
@@ -142,7 +129,7 @@ def run(iterations: int = 20000) -> List[Dict[str, Any]]:
 
         def add(name: str, rust: Optional[str], f: Callable[[], Any], n: int = iterations,
                 after: Optional[Callable[[Any], Any]] = None) -> None:
-            p50, p99, p999 = percentiles(n, f) if after is None else paired(n, f, after)
+            p50, p99, p999 = percentiles(n, f, after)
             rows.append({"name": name, "p50_ns": p50, "p99_ns": p99, "p999_ns": p999, "rust": rust})
 
         def parsed() -> Any:

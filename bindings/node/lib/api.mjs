@@ -416,6 +416,16 @@ function makeApi(raw, opts = {}) {
       }
       return this._raw;
     }
+    /** `r[method](...args)`, its failure turned into the CraError it stands for (the
+     * less frequent methods; resolve, execute and check call the handle directly). */
+    _invoke(r, method, ...args) {
+      try {
+        return r[method](...args);
+      } catch (e) {
+        throw mapError(e, onTrap);
+      }
+    }
+    /** A raw method taking one object or JSON text (`kind` names it in errors); the answer parsed. */
     _call(method, arg, kind) {
       const r = this._r();
       const text = toText(arg, kind);
@@ -435,11 +445,7 @@ function makeApi(raw, opts = {}) {
     loadAtlasDir(path) {
       const r = this._r();
       str(path, 'the path');
-      try {
-        return JSON.parse(r.loadAtlasDir(path));
-      } catch (e) {
-        throw mapError(e, onTrap);
-      }
+      return JSON.parse(this._invoke(r, 'loadAtlasDir', path));
     }
     /**
      * Loads an atlas directory given as its files' text keyed by path (WASM; see readAtlasDir in
@@ -455,11 +461,7 @@ function makeApi(raw, opts = {}) {
     unloadAtlas(atlasId) {
       const r = this._r();
       str(atlasId, 'the atlas id');
-      try {
-        return JSON.parse(r.unloadAtlas(atlasId));
-      } catch (e) {
-        throw mapError(e, onTrap);
-      }
+      return JSON.parse(this._invoke(r, 'unloadAtlas', atlasId));
     }
     /**
      * Loads (or replaces) a candidate atlas as the shadow of the live atlas with the same
@@ -478,21 +480,13 @@ function makeApi(raw, opts = {}) {
         // The WASM build has no file system and does not export it (module size).
         throw new CraRuntimeError('loadShadowDir is not available in this build (no file system): pass the atlas to loadShadow (see @cra/wasm/bundle-atlas)', { code: 'IO_ERROR' });
       }
-      try {
-        return JSON.parse(r.loadShadowDir(path));
-      } catch (e) {
-        throw mapError(e, onTrap);
-      }
+      return JSON.parse(this._invoke(r, 'loadShadowDir', path));
     }
     /** Unloads the shadow of an atlas (ATLAS_NOT_FOUND at `/atlas_id` when it has none). */
     unloadShadow(atlasId) {
       const r = this._r();
       idArg(atlasId, 'the atlas id', '/atlas_id');
-      try {
-        return JSON.parse(r.unloadShadow(atlasId));
-      } catch (e) {
-        throw mapError(e, onTrap);
-      }
+      return JSON.parse(this._invoke(r, 'unloadShadow', atlasId));
     }
     /**
      * Why `actionId` gets its verdict for a resolve request: every policy of its atlas in ladder
@@ -502,13 +496,7 @@ function makeApi(raw, opts = {}) {
       const r = this._r();
       const text = toText(request, 'request');
       idArg(actionId, 'the action id', '/action_id');
-      let out;
-      try {
-        out = r.explain(text, actionId);
-      } catch (e) {
-        throw mapError(e, onTrap);
-      }
-      return JSON.parse(out);
+      return JSON.parse(this._invoke(r, 'explain', text, actionId));
     }
     /** Resolves a CARP request: which actions and context the agent gets. */
     resolve(request) {
@@ -594,21 +582,13 @@ function makeApi(raw, opts = {}) {
     /** Counters and sizes (`memory`: what the trace buffers hold; WASM: the instance's linear memory). */
     stats() {
       const r = this._r();
-      try {
-        return JSON.parse(r.stats());
-      } catch (e) {
-        throw mapError(e, onTrap);
-      }
+      return JSON.parse(this._invoke(r, 'stats'));
     }
     /** Moves a deterministic resolver's clock forward by `micros` microseconds. */
     advanceClock(micros) {
       const r = this._r();
       if (typeof micros !== 'number' || !Number.isFinite(micros)) throw fail('INVALID_REQUEST', `micros must be a finite number, got ${echo(micros)}`);
-      try {
-        r.advanceClock(micros);
-      } catch (e) {
-        throw mapError(e, onTrap);
-      }
+      this._invoke(r, 'advanceClock', micros);
     }
     /**
      * Releases the resolver now: its trace thread (native) ends and its memory is freed. Events
@@ -624,11 +604,7 @@ function makeApi(raw, opts = {}) {
     /** Flushes and stops the trace collector (its thread ends now); later events are counted as dropped. */
     close() {
       const r = this._r();
-      try {
-        r.close();
-      } catch (e) {
-        throw mapError(e, onTrap);
-      }
+      this._invoke(r, 'close');
     }
   }
   if (typeof Symbol === 'function' && typeof Symbol.dispose === 'symbol') {

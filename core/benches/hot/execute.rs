@@ -8,9 +8,9 @@
 //! Authorized executions are reported after each timed call (untimed), so the execution table
 //! does not grow over the run.
 
-use super::{percentiles, synthetic_atlas};
+use super::{percentiles, traced_resolver};
+use cra_core::Resolver;
 use cra_core::{CarpRequest, ExecutionReport};
-use cra_core::{Resolver, ResolverConfig};
 use criterion::black_box;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -73,14 +73,7 @@ pub fn report(iters: usize) {
         overflow: cra_core::trace::Overflow::Drop,
         ..Default::default()
     };
-    let cfg = ResolverConfig {
-        max_resolutions_per_session: 64,
-        trace,
-        ..Default::default()
-    };
-    let r = Resolver::new(cfg).unwrap();
-    r.load_atlas_json(synthetic_atlas(100).to_string().as_bytes())
-        .unwrap();
+    let r = traced_resolver(trace);
     // References: the typed resolve of one action (capability "one": svc0.op3) and of ten
     // (cap0), in a session of their own so they never evict the executes' resolution.
     let mut one = CarpRequest::resolve(AGENT, "bench-ref-session", "help with a refund");

@@ -26,23 +26,16 @@ class ConformanceDriver
     @r = nil
   end
 
+  # Operations whose method has the operation's name and takes one argument (answer text with raw:).
+  ONE_ARG = %w[load_atlas load_shadow load_atlas_dir unload_atlas unload_shadow resolve execute report
+               approve reject end_session approvals].freeze
+
   # The answer text of one operation (nil: no output).
   def call(op, a)
     case op
     when "create" then close.then { @r = Cra::Resolver.new(a[0]) } && nil
     when "close" then close
-    when "load_atlas" then res.load_atlas(a[0], raw: true)
-    when "load_shadow" then res.load_shadow(a[0], raw: true)
-    when "load_atlas_dir" then res.load_atlas_dir(a[0], raw: true)
-    when "unload_atlas" then res.unload_atlas(a[0], raw: true)
-    when "unload_shadow" then res.unload_shadow(a[0], raw: true)
-    when "resolve" then res.resolve(a[0], raw: true)
-    when "execute" then res.execute(a[0], raw: true)
-    when "report" then res.report(a[0], raw: true)
-    when "approve" then res.approve(a[0], raw: true)
-    when "reject" then res.reject(a[0], raw: true)
-    when "end_session" then res.end_session(a[0], raw: true)
-    when "approvals" then res.approvals(a[0], raw: true)
+    when *ONE_ARG then res.public_send(op, a[0], raw: true)
     when "explain" then res.explain(a[0], a[1], raw: true)
     when "check" then JSON.generate(res.check(a[0], a[1]).to_s)
     when "advance_clock" then res.advance_clock_micros(Integer(a[0], 10)) && nil
